@@ -1,0 +1,309 @@
+//! Configuration, validated once.
+//!
+//! [`ConfigBuilder`] collects settings; [`ConfigBuilder::build`] checks every value and returns
+//! the [`Config`] the engine takes, so an invalid setting can never reach the engine.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite, a file or `sqlite::memory:`.
+    Sqlite,
+    /// PostgreSQL, for many agent processes sharing one store.
+    Postgres,
+}
+
+impl Backend {
+    /// Detects the backend from a URL's scheme.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`] for anything but `sqlite:` and `postgres:`/`postgresql:` URLs.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedUrl {
+                url: url.to_owned(),
+            })
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Connection-pool settings, validated. Defaults depend on the backend; see [`PoolConfig::defaults`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long a caller waits for a connection before [`Error::Database`] (pool timed out).
+    /// `health_check` never waits longer than this either.
+    pub acquire_timeout: Duration,
+    /// Idle connections above `min_connections` are closed after this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Connections are recycled after this long (`None`: never).
+    pub max_lifetime: Option<Duration>,
+    /// SQLite only: how long a writer waits for the file lock before failing with "busy".
+    pub busy_timeout: Duration,
+}
+
+impl PoolConfig {
+    /// The documented defaults for a backend.
+    ///
+    /// - PostgreSQL: at most 10 connections, none kept open, 30 s acquire timeout, 300 s idle
+    ///   timeout, 3600 s lifetime: what a shared server expects from a well-behaved client.
+    /// - SQLite file: at most 4 connections, 1 kept open, 30 s acquire timeout, no idle timeout or
+    ///   lifetime, 5 s busy timeout. SQLite has a single writer; WAL lets readers run beside it, and
+    ///   write transactions start with `BEGIN IMMEDIATE` so they queue on the busy timeout instead of
+    ///   failing on a lock upgrade. More connections would only queue on the same lock.
+    /// - `sqlite::memory:`: exactly 1 connection that is never closed, because an in-memory
+    ///   database lives only as long as its connection and is private to it.
+    pub fn defaults(backend: Backend, in_memory: bool) -> Self {
+        match (backend, in_memory) {
+            (Backend::Postgres, _) => PoolConfig {
+                max_connections: 10,
+                min_connections: 0,
+                acquire_timeout: Duration::from_secs(30),
+                idle_timeout: Some(Duration::from_secs(300)),
+                max_lifetime: Some(Duration::from_secs(3600)),
+                busy_timeout: Duration::from_secs(5),
+            },
+            (Backend::Sqlite, false) => PoolConfig {
+                max_connections: 4,
+                min_connections: 1,
+                acquire_timeout: Duration::from_secs(30),
+                idle_timeout: None,
+                max_lifetime: None,
+                busy_timeout: Duration::from_secs(5),
+            },
+            (Backend::Sqlite, true) => PoolConfig {
+                max_connections: 1,
+                min_connections: 1,
+                acquire_timeout: Duration::from_secs(30),
+                idle_timeout: None,
+                max_lifetime: None,
+                busy_timeout: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+/// Everything the engine needs, validated by [`ConfigBuilder::build`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) database_url: String,
+    pub(crate) backend: Backend,
+    pub(crate) in_memory: bool,
+    pub(crate) pool: PoolConfig,
+}
+
+impl Config {
+    /// Starts a configuration for the database at `url` with every default.
+    pub fn builder(url: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder {
+            url: url.into(),
+            max_connections: None,
+            min_connections: None,
+            acquire_timeout: None,
+            idle_timeout: None,
+            max_lifetime: None,
+            busy_timeout: None,
+        }
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The backend the URL names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool settings in force (defaults filled in).
+    pub fn pool(&self) -> &PoolConfig {
+        &self.pool
+    }
+}
+
+/// Collects settings for a [`Config`]; unset values take the backend's defaults.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    url: String,
+    max_connections: Option<u32>,
+    min_connections: Option<u32>,
+    acquire_timeout: Option<Duration>,
+    idle_timeout: Option<Option<Duration>>,
+    max_lifetime: Option<Option<Duration>>,
+    busy_timeout: Option<Duration>,
+}
+
+impl ConfigBuilder {
+    /// Most connections in the pool (1..=1000). Ignored for `sqlite::memory:`, which needs exactly one.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// Connections kept open while idle (at most `max_connections`).
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = Some(n);
+        self
+    }
+
+    /// How long to wait for a connection (> 0).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// Close idle connections after this long; `None` keeps them.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Recycle connections after this long; `None` keeps them forever.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = Some(lifetime);
+        self
+    }
+
+    /// SQLite's busy timeout (how long a writer waits for the lock).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = Some(timeout);
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`] for an unknown scheme; [`Error::InvalidInput`] naming the setting
+    /// for a zero acquire timeout, `max_connections` outside 1..=1000 or `min_connections` above it.
+    pub fn build(self) -> Result<Config> {
+        let backend = Backend::from_url(&self.url)?;
+        let in_memory = backend == Backend::Sqlite && self.url.contains(":memory:");
+        let mut pool = PoolConfig::defaults(backend, in_memory);
+        if !in_memory {
+            if let Some(n) = self.max_connections {
+                if !(1..=1000).contains(&n) {
+                    return Err(Error::invalid(
+                        "max_connections",
+                        format!("must be within 1..=1000, got {n}"),
+                    ));
+                }
+                pool.max_connections = n;
+            }
+            if let Some(n) = self.min_connections {
+                pool.min_connections = n;
+            }
+            if pool.min_connections > pool.max_connections {
+                return Err(Error::invalid(
+                    "min_connections",
+                    format!(
+                        "must be at most max_connections ({}), got {}",
+                        pool.max_connections, pool.min_connections
+                    ),
+                ));
+            }
+            if let Some(t) = self.idle_timeout {
+                pool.idle_timeout = t;
+            }
+            if let Some(t) = self.max_lifetime {
+                pool.max_lifetime = t;
+            }
+        }
+        if let Some(t) = self.acquire_timeout {
+            if t.is_zero() {
+                return Err(Error::invalid(
+                    "acquire_timeout",
+                    "must be greater than zero",
+                ));
+            }
+            pool.acquire_timeout = t;
+        }
+        if let Some(t) = self.busy_timeout {
+            pool.busy_timeout = t;
+        }
+        Ok(Config {
+            database_url: self.url,
+            backend,
+            in_memory,
+            pool,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_defaults_are_the_documented_ones() {
+        let cfg = Config::builder("postgres://localhost/x").build().unwrap();
+        assert_eq!(cfg.pool().max_connections, 10);
+        assert_eq!(cfg.pool().acquire_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.pool().idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(cfg.pool().max_lifetime, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn memory_sqlite_keeps_one_connection_whatever_is_asked() {
+        let cfg = Config::builder("sqlite::memory:")
+            .max_connections(8)
+            .build()
+            .unwrap();
+        assert_eq!(cfg.pool().max_connections, 1);
+        assert_eq!(cfg.pool().min_connections, 1);
+    }
+
+    #[test]
+    fn bad_settings_name_the_field() {
+        let err = Config::builder("sqlite://x.db")
+            .max_connections(0)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidInput {
+                    field: "max_connections",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Config::builder("sqlite://x.db")
+            .max_connections(2)
+            .min_connections(3)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidInput {
+                    field: "min_connections",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Config::builder("mysql://x").build().unwrap_err();
+        assert!(matches!(err, Error::UnsupportedUrl { .. }), "{err}");
+    }
+}

@@ -1,0 +1,303 @@
+//! Storage: one [`Database`] over the two native sqlx pools, and one repository module per
+//! table group.
+//!
+//! Every repository writes its SQL once, with `$1` placeholders that both SQLite and PostgreSQL
+//! accept, and runs it through [`on_pool!`], which expands the same code for each backend's native
+//! pool. Rows are `#[derive(FromRow)]` structs whose column types (`i64`, `f64`, `String`,
+//! `bool`, `Vec<u8>`) decode identically on both. We use neither `sqlx::Any` (it mangles
+//! `BOOLEAN` and cannot share `sqlite::memory:`) nor the `query!` macros (they check one backend).
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::config::{Backend, Config, PoolConfig};
+use crate::error::{Error, Result};
+
+pub mod layers;
+pub mod projects;
+
+/// Runs `$body` with `$pool` bound to the native pool of whichever backend `$db` holds.
+///
+/// The body is compiled once per backend, so it must be written against sqlx's generic API.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.pool()? {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The two native pools.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Starts a write transaction in the way that suits each backend.
+#[allow(dead_code)] // used by the working-memory repository
+pub(crate) trait BeginWrite {
+    /// The backend's database type.
+    type Db: sqlx::Database;
+    /// Begins a transaction that will write.
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    /// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a writer waits on the busy
+    /// timeout instead of failing when a deferred read lock cannot be upgraded.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.begin().await?)
+    }
+}
+
+/// A connection pool to SQLite or PostgreSQL with the schema migrated. Cheap to clone; clones
+/// share the pool, and closing one closes them all.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: Pool,
+    backend: Backend,
+    pool_config: PoolConfig,
+    closed: Arc<AtomicBool>,
+}
+
+/// A snapshot of the pool's connections.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PoolStats {
+    /// Connections currently open (idle + in use).
+    pub size: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Connections checked out right now.
+    pub in_use: u32,
+    /// The most the pool will open.
+    pub max: u32,
+    /// `in_use / max`, within 0..=1.
+    pub utilisation: f64,
+}
+
+/// Overall verdict of a [`HealthReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Connected, fast, with room in the pool.
+    Healthy,
+    /// Connected, but slow (`SELECT 1` over 100 ms) or the pool is over 80 % used.
+    Degraded,
+    /// Not connected: the server is gone, the pool timed out, or the database was closed.
+    Unhealthy,
+}
+
+/// What [`Database::health_check`] found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HealthReport {
+    /// The verdict.
+    pub status: HealthStatus,
+    /// Whether `SELECT 1` succeeded.
+    pub connected: bool,
+    /// How long `SELECT 1` took, when it succeeded.
+    pub latency: Option<Duration>,
+    /// Pool utilisation at the time of the check.
+    pub utilisation: f64,
+    /// Human-readable warnings (slow, busy pool).
+    pub warnings: Vec<String>,
+    /// The error, when not connected.
+    pub error: Option<String>,
+}
+
+/// Utilisation above which the pool is reported as degraded.
+const UTILISATION_WARNING: f64 = 0.8;
+/// `SELECT 1` latency above which the database is reported as degraded.
+const LATENCY_WARNING: Duration = Duration::from_millis(100);
+
+impl Database {
+    /// Opens (creating a SQLite file if missing) and migrates the database at `url` with the
+    /// default pool settings. See [`Database::open_with`].
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`], [`Error::Database`] when the server cannot be reached,
+    /// [`Error::Migration`] when the schema cannot be brought up to date.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(&Config::builder(url).build()?).await
+    }
+
+    /// Opens the database described by `config` and runs its backend's migrations.
+    ///
+    /// Accepted URLs: `sqlite://PATH` or `sqlite:PATH` (the file is created if missing, in WAL
+    /// mode with a busy timeout and foreign keys on), `sqlite::memory:` (private to this pool),
+    /// and `postgres://...` / `postgresql://...`.
+    ///
+    /// # Errors
+    /// As [`Database::open`].
+    pub async fn open_with(config: &Config) -> Result<Self> {
+        let pc = config.pool.clone();
+        let pool = match config.backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&config.database_url)?
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(pc.busy_timeout);
+                let options = if config.in_memory {
+                    options
+                } else {
+                    options
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                };
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(pc.max_connections)
+                    .min_connections(pc.min_connections)
+                    .acquire_timeout(pc.acquire_timeout)
+                    .idle_timeout(pc.idle_timeout)
+                    .max_lifetime(pc.max_lifetime)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(&config.database_url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(pc.max_connections)
+                    .min_connections(pc.min_connections)
+                    .acquire_timeout(pc.acquire_timeout)
+                    .idle_timeout(pc.idle_timeout)
+                    .max_lifetime(pc.max_lifetime)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Pool::Postgres(pool)
+            }
+        };
+        tracing::debug!(backend = config.backend.as_str(), "database opened");
+        Ok(Database {
+            pool,
+            backend: config.backend,
+            pool_config: pc,
+            closed: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, or [`Error::Closed`] after [`Database::close`].
+    pub(crate) fn pool(&self) -> Result<&Pool> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(&self.pool)
+        }
+    }
+
+    /// The pool's current size, idle and in-use connections and utilisation.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle() as u32),
+            Pool::Postgres(p) => (p.size(), p.num_idle() as u32),
+        };
+        let max = self.pool_config.max_connections;
+        let in_use = size.saturating_sub(idle);
+        PoolStats {
+            size,
+            idle,
+            in_use,
+            max,
+            utilisation: f64::from(in_use) / f64::from(max.max(1)),
+        }
+    }
+
+    /// Runs `SELECT 1` and reports connectivity, latency and pool utilisation.
+    ///
+    /// Never panics and never waits longer than the pool's acquire timeout (plus a second of
+    /// grace for the query itself): a dead server yields [`HealthStatus::Unhealthy`] with the error.
+    pub async fn health_check(&self) -> HealthReport {
+        let deadline = self.pool_config.acquire_timeout + Duration::from_secs(1);
+        let started = Instant::now();
+        let probe = async {
+            on_pool!(self, |pool| sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(Error::from))
+        };
+        let outcome = match tokio::time::timeout(deadline, probe).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::invalid(
+                "health_check",
+                format!("SELECT 1 did not answer within {deadline:?}"),
+            )),
+        };
+        let latency = started.elapsed();
+        let utilisation = self.pool_stats().utilisation;
+        let mut warnings = Vec::new();
+        if utilisation > UTILISATION_WARNING {
+            warnings.push(format!(
+                "pool utilisation {:.0}% is above 80%",
+                utilisation * 100.0
+            ));
+        }
+        match outcome {
+            Ok(()) => {
+                if latency > LATENCY_WARNING {
+                    warnings.push(format!("SELECT 1 took {latency:?}, above 100 ms"));
+                }
+                HealthReport {
+                    status: if warnings.is_empty() {
+                        HealthStatus::Healthy
+                    } else {
+                        HealthStatus::Degraded
+                    },
+                    connected: true,
+                    latency: Some(latency),
+                    utilisation,
+                    warnings,
+                    error: None,
+                }
+            }
+            Err(err) => HealthReport {
+                status: HealthStatus::Unhealthy,
+                connected: false,
+                latency: None,
+                utilisation,
+                warnings,
+                error: Some(err.to_string()),
+            },
+        }
+    }
+
+    /// Closes every connection gracefully, waiting for checked-out ones to come back. Any later
+    /// call on this database (or a clone) fails with [`Error::Closed`]. Closing twice is harmless.
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Whether [`Database::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}

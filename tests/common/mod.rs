@@ -1,0 +1,129 @@
+//! Test support: a fresh database per test on each backend.
+//!
+//! SQLite: a new file in a temporary directory. PostgreSQL: a new schema in the database named by
+//! `ATHENA_TEST_POSTGRES_URL`, selected through the connection's `search_path`, so tests run in
+//! parallel without seeing each other. Without that variable PostgreSQL tests are skipped, unless
+//! `CI` is set, in which case they fail: CI must never silently skip PostgreSQL.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+
+/// A fresh, empty database. Keep it alive for the test's duration.
+pub struct TestDb {
+    /// URL to hand to `Engine::open`.
+    pub url: String,
+    /// Which backend.
+    pub backend: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A new SQLite file.
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("athena.db").display());
+    TestDb {
+        url,
+        backend: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+/// A new PostgreSQL schema, or `None` when PostgreSQL is not configured (and `CI` is not set).
+pub async fn postgres() -> Option<TestDb> {
+    let base = match std::env::var("ATHENA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but ATHENA_TEST_POSTGRES_URL is not: the PostgreSQL tests must run in CI"
+            );
+            eprintln!("skipping PostgreSQL: ATHENA_TEST_POSTGRES_URL is not set");
+            return None;
+        }
+    };
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let schema = format!(
+        "athena_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at ATHENA_TEST_POSTGRES_URL: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    conn.close().await.ok();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some(TestDb {
+        url,
+        backend: "postgres",
+        _dir: None,
+    })
+}
+
+/// Generates, for each named `async fn(TestDb)`, a module with a `sqlite` and a `postgres` test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::common::postgres().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    )+};
+}
+
+/// Like [`on_both_backends!`] for plain `fn(TestDb)` tests that must run without a runtime.
+#[macro_export]
+macro_rules! on_both_backends_sync {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::common::sqlite());
+            }
+
+            #[test]
+            fn postgres() {
+                let db = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(super::common::postgres());
+                if let Some(db) = db {
+                    super::$name(db);
+                }
+            }
+        }
+    )+};
+}
+
+/// Rows in `table`, read over a separate raw connection (not through the library).
+pub async fn count(db: &TestDb, table: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+    if db.backend == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}

@@ -1,0 +1,296 @@
+//! Foundation: opening, migrating, projects, the long-term layers' basic storage, pool statistics,
+//! health and close, on both backends.
+
+mod common;
+
+use athena_memory::{Engine, Error, HealthStatus, MemoryType, TaskPriority, TaskStatus};
+use common::TestDb;
+
+on_both_backends!(
+    migrations_create_the_contract_tables,
+    get_or_create_is_idempotent_and_names_from_the_path,
+    concurrent_get_or_create_yields_one_project,
+    find_by_path_matches_whole_components_and_literal_wildcards,
+    bad_paths_are_errors_that_write_nothing,
+    each_layer_stores_and_reads_back_within_its_project,
+    pool_stats_health_and_close,
+);
+
+async fn migrations_create_the_contract_tables(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    for table in [
+        "projects",
+        "working_memory",
+        "semantic_memories",
+        "episodic_events",
+        "procedures",
+        "prospective_tasks",
+        "consolidation_routes",
+        "router_models",
+    ] {
+        let n = common::count(&db, table).await;
+        assert_eq!(n, 0, "{table} should exist and be empty on {}", db.backend);
+    }
+    // Opening again re-runs migrations as a no-op and keeps the data.
+    engine
+        .projects()
+        .get_or_create("/tmp/p", None)
+        .await
+        .unwrap();
+    engine.close().await;
+    let again = Engine::open(&db.url).await.unwrap();
+    assert_eq!(again.projects().list().await.unwrap().len(), 1);
+    assert_eq!(common::count(&db, "projects").await, 1);
+}
+
+async fn get_or_create_is_idempotent_and_names_from_the_path(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let projects = engine.projects();
+    let a = projects.get_or_create("/home/me/app/", None).await.unwrap();
+    assert_eq!(a.name, "app");
+    assert_eq!(a.path, "/home/me/app");
+    let b = projects
+        .get_or_create("/home/me/./app", Some("other name"))
+        .await
+        .unwrap();
+    assert_eq!(b.id, a.id);
+    assert_eq!(b.name, "app", "an existing project keeps its name");
+    assert!(b.last_accessed_at >= a.last_accessed_at);
+    let named = projects
+        .get_or_create("/srv/x", Some("Service X"))
+        .await
+        .unwrap();
+    assert_eq!(named.name, "Service X");
+    assert_ne!(named.id, a.id);
+    assert_eq!(projects.list().await.unwrap().len(), 2);
+}
+
+async fn concurrent_get_or_create_yields_one_project(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine
+                .projects()
+                .get_or_create("/work/shared/repo", None)
+                .await
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap().unwrap().id);
+    }
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        1,
+        "all calls must return the same project: {ids:?}"
+    );
+    assert_eq!(engine.projects().list().await.unwrap().len(), 1);
+}
+
+async fn find_by_path_matches_whole_components_and_literal_wildcards(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let projects = engine.projects();
+    let ab = projects.get_or_create("/a/b", None).await.unwrap();
+    let abc = projects.get_or_create("/a/b/c", None).await.unwrap();
+    let under = projects.get_or_create("/srv/a_b", None).await.unwrap();
+    let percent = projects.get_or_create("/srv/100%", None).await.unwrap();
+
+    let found = |p: &'static str| {
+        let projects = projects.clone();
+        async move { projects.find_by_path(p).await.unwrap().map(|p| p.id) }
+    };
+    assert_eq!(found("/a/b").await, Some(ab.id));
+    assert_eq!(found("/a/b/x/y").await, Some(ab.id));
+    assert_eq!(
+        found("/a/b/c/d").await,
+        Some(abc.id),
+        "longest ancestor wins"
+    );
+    assert_eq!(found("/a/bc").await, None, "/a/b must not own /a/bc");
+    assert_eq!(found("/a").await, None);
+    assert_eq!(found("/srv/a_b/src").await, Some(under.id));
+    assert_eq!(
+        found("/srv/axb/src").await,
+        None,
+        "_ is a literal character"
+    );
+    assert_eq!(found("/srv/100%/x").await, Some(percent.id));
+    assert_eq!(found("/srv/1000/x").await, None, "% is a literal character");
+
+    let err = projects.require("/nowhere/at/all").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ProjectNotFound { path } if path == "/nowhere/at/all"),
+        "{err}"
+    );
+    assert_eq!(projects.require("/a/b/c/d/e").await.unwrap().id, abc.id);
+}
+
+async fn bad_paths_are_errors_that_write_nothing(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let projects = engine.projects();
+    for bad in ["", "relative/dir", "./x"] {
+        let err = projects.get_or_create(bad, None).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { field: "path", .. }),
+            "{bad:?}: {err}"
+        );
+    }
+    let err = projects.get_or_create("/ok", Some(" ")).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { field: "name", .. }),
+        "{err}"
+    );
+    assert_eq!(projects.list().await.unwrap().len(), 0);
+}
+
+async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/p/one", None)
+        .await
+        .unwrap();
+    let q = engine
+        .projects()
+        .get_or_create("/p/two", None)
+        .await
+        .unwrap();
+    let layers = engine.layers();
+
+    let fact = layers
+        .remember(
+            p.id,
+            "Rust's borrow checker rejects data races",
+            MemoryType::Fact,
+            &["rust"],
+        )
+        .await
+        .unwrap();
+    let read = layers.semantic(p.id, fact.id).await.unwrap();
+    assert_eq!(read, fact);
+    assert_eq!(read.tags, vec!["rust".to_owned()]);
+    let err = layers.semantic(q.id, fact.id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "another project's id is not found: {err}"
+    );
+
+    let event = layers
+        .record_event(p.id, "deployed v2", "action", "s1", 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        layers.events_between(p.id, 0, 2_000).await.unwrap(),
+        vec![event.clone()]
+    );
+    assert!(layers
+        .events_between(p.id, 1_001, 2_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(layers
+        .events_between(q.id, 0, 2_000)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let proc_ = layers
+        .store_procedure(p.id, "deploy", "workflow", "build, push, apply")
+        .await
+        .unwrap();
+    assert_eq!(
+        layers.procedure_by_name(p.id, "deploy").await.unwrap(),
+        Some(proc_)
+    );
+    assert_eq!(
+        layers.procedure_by_name(q.id, "deploy").await.unwrap(),
+        None
+    );
+    let err = layers
+        .store_procedure(p.id, "deploy", "workflow", "again")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { field: "name", .. }),
+        "{err}"
+    );
+
+    let long = "é".repeat(80);
+    let task = layers
+        .create_task(p.id, &long, TaskPriority::High, Some(5))
+        .await
+        .unwrap();
+    assert_eq!(task.active_form, format!("Working on: {}", "é".repeat(50)));
+    assert_eq!(task.status, TaskStatus::Pending);
+    assert_eq!(
+        layers.tasks(p.id, TaskStatus::Pending).await.unwrap(),
+        vec![task]
+    );
+    assert!(layers
+        .tasks(q.id, TaskStatus::Pending)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let err = layers
+        .remember(p.id, "  ", MemoryType::Fact, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "content",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = layers
+        .remember(999_999, "x", MemoryType::Fact, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: "project",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        common::count(&db, "semantic_memories").await,
+        1,
+        "rejected writes stored nothing"
+    );
+}
+
+async fn pool_stats_health_and_close(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let stats = engine.pool_stats();
+    assert!(stats.max >= 1 && stats.size <= stats.max, "{stats:?}");
+    assert_eq!(stats.in_use, stats.size - stats.idle);
+    assert!((0.0..=1.0).contains(&stats.utilisation));
+
+    let health = engine.health_check().await;
+    assert!(health.connected, "{health:?}");
+    assert_ne!(health.status, HealthStatus::Unhealthy);
+    assert!(health.latency.is_some());
+
+    engine.close().await;
+    let err = engine
+        .projects()
+        .get_or_create("/after/close", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Closed), "{err}");
+    let health = engine.health_check().await;
+    assert_eq!(health.status, HealthStatus::Unhealthy);
+    assert!(!health.connected);
+    engine.close().await; // closing twice is harmless
+}
