@@ -128,7 +128,6 @@ impl Error {
 }
 
 /// Checks that `value` is a finite number within `0..=1`.
-#[allow(dead_code)] // used by the working-memory repository
 pub(crate) fn check_unit(field: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() && (0.0..=1.0).contains(&value) {
         Ok(value)

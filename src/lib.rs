@@ -16,9 +16,12 @@
 //! - [`config`]: [`Config`], built and validated once by [`ConfigBuilder`].
 //! - [`db`]: [`Database`] over the native SQLite and PostgreSQL pools, pool statistics, health
 //!   check, and one repository module per table group ([`db::projects`], [`db::layers`]).
+//! - [`corpus`]: JSON Lines corpora of labelled items, for offline training.
 //! - [`engine`]: [`Engine`], the async front door.
 //! - [`blocking`]: [`blocking::Engine`], the same without async.
-//! - [`layer`]: the four long-term [`Layer`]s.
+//! - [`layer`]: the four long-term [`Layer`]s; [`item`]: working-memory components.
+//! - [`features`]: feature extraction (pure): [`FeatureSchema`] `v1`, ...
+//! - [`router`]: the heuristic, the calibrated tree model, training and metrics (pure).
 //! - [`time`]: UTC Unix-millisecond time, the one representation stored on both backends.
 //!
 //! ## Quickstart
@@ -43,11 +46,15 @@
 
 pub mod blocking;
 pub mod config;
+pub mod corpus;
 pub mod db;
 pub mod engine;
 mod enum_str;
 pub mod error;
+pub mod features;
+pub mod item;
 pub mod layer;
+pub mod router;
 pub mod time;
 
 pub use config::{Backend, Config, ConfigBuilder, PoolConfig};
@@ -59,4 +66,7 @@ pub use db::projects::{Project, Projects};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
 pub use engine::Engine;
 pub use error::{Error, Result};
+pub use features::{FeatureSchema, RouteInput};
+pub use item::{Component, ContentType};
 pub use layer::Layer;
+pub use router::{RouteDecision, Router, TreeModel};

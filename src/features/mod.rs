@@ -1,0 +1,93 @@
+//! Feature extraction: turning an item into the numbers a router decides on. Pure and fast: no
+//! I/O, one pass over the text, no panics on any `&str`.
+//!
+//! Every schema has a name, a fixed length and feature names. Models record the schema they were
+//! trained on, and using a model with another schema is an error.
+
+mod v1;
+
+pub use v1::{extract_v1, V1Markers, V1_NAMES};
+
+use crate::error::{Error, Result};
+use crate::item::Component;
+
+/// What the router sees of an item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouteInput<'a> {
+    /// The item's text.
+    pub content: &'a str,
+    /// Its working-memory component.
+    pub component: Component,
+    /// Stored activation A0, 0..=1.
+    pub activation: f64,
+    /// Importance, 0..=1.
+    pub importance: f64,
+    /// Seconds since the item was created.
+    pub age_seconds: f64,
+}
+
+/// A named, fixed-length feature layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum FeatureSchema {
+    /// The original project's 11 features, in its order.
+    #[serde(rename = "v1")]
+    V1,
+}
+
+impl FeatureSchema {
+    /// The newest schema, used for new models.
+    pub const LATEST: FeatureSchema = FeatureSchema::V1;
+
+    /// The schema's name as stored with models and routes.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureSchema::V1 => "v1",
+        }
+    }
+
+    /// The schema called `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `feature_schema` for an unknown name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "v1" => Ok(FeatureSchema::V1),
+            other => Err(Error::invalid(
+                "feature_schema",
+                format!("unknown schema {other:?}; known: v1"),
+            )),
+        }
+    }
+
+    /// How many features it has.
+    pub fn len(self) -> usize {
+        self.names().len()
+    }
+
+    /// Whether it has no features (never true; here for clippy's `len_without_is_empty`).
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The features' names, in order.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            FeatureSchema::V1 => &V1_NAMES,
+        }
+    }
+
+    /// Extracts this schema's features of `input` into `out` (cleared first).
+    pub fn extract_into(self, input: &RouteInput<'_>, out: &mut Vec<f64>) {
+        out.clear();
+        match self {
+            FeatureSchema::V1 => out.extend_from_slice(&extract_v1(input)),
+        }
+    }
+
+    /// Extracts this schema's features of `input` into a new vector.
+    pub fn extract(self, input: &RouteInput<'_>) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.len());
+        self.extract_into(input, &mut out);
+        out
+    }
+}

@@ -1,0 +1,155 @@
+//! Routing: deciding which long-term layer an item belongs in. Pure: no I/O, no database.
+//!
+//! - [`heuristic`]: the original's keyword rules, the fallback.
+//! - [`tree`]: the learned model, a linfa-trees decision tree flattened into a compact,
+//!   validated, serialisable form with calibrated leaf probabilities.
+//! - [`train`]: seeded stratified splitting, fitting, calibration and evaluation.
+//! - [`metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
+
+pub mod heuristic;
+pub mod metrics;
+pub mod train;
+pub mod tree;
+
+use std::sync::Arc;
+
+use crate::features::{FeatureSchema, RouteInput};
+use crate::layer::Layer;
+
+pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
+pub use metrics::{LayerMetrics, Metrics};
+pub use train::{train, TrainParams, TrainedModel, TrainingRow};
+pub use tree::TreeModel;
+
+/// The `model` of decisions made by the heuristic.
+pub const HEURISTIC_MODEL: &str = "heuristic";
+
+/// Which way a decision went at one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// `value <= threshold`.
+    Left,
+    /// `value > threshold`.
+    Right,
+}
+
+/// One node on the way from the root to the deciding leaf.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PathStep {
+    /// The feature tested.
+    pub feature: &'static str,
+    /// Its threshold.
+    pub threshold: f64,
+    /// The item's value of it.
+    pub value: f64,
+    /// Which way the item went.
+    pub direction: Direction,
+}
+
+/// Where an item should go, how sure the router is, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RouteDecision {
+    /// The chosen layer: the most probable one.
+    pub layer: Layer,
+    /// The calibrated probability that `layer` is right.
+    pub confidence: f64,
+    /// The probability of each layer, in [`Layer::ALL`] order; sums to 1.
+    pub probabilities: [f64; 4],
+    /// The second most probable layer.
+    pub runner_up: Layer,
+    /// The decision path through the tree (empty for the heuristic).
+    pub path: Vec<PathStep>,
+    /// The model that decided: `heuristic`, or a model's version label.
+    pub model: String,
+    /// The feature schema the decision was made on.
+    pub feature_schema: FeatureSchema,
+}
+
+impl RouteDecision {
+    /// Builds a decision from class probabilities. Ties go to the lower class index, so the
+    /// choice never depends on iteration order.
+    pub(crate) fn from_probabilities(
+        probabilities: [f64; 4],
+        path: Vec<PathStep>,
+        model: String,
+        feature_schema: FeatureSchema,
+    ) -> Self {
+        let (best, runner_up) = top_two(&probabilities);
+        RouteDecision {
+            layer: Layer::ALL[best],
+            confidence: probabilities[best],
+            probabilities,
+            runner_up: Layer::ALL[runner_up],
+            path,
+            model,
+            feature_schema,
+        }
+    }
+
+    /// A decision forced by the caller: confidence 1 for `layer`.
+    pub fn overridden(layer: Layer, feature_schema: FeatureSchema) -> Self {
+        let mut probabilities = [0.0; 4];
+        probabilities[layer.index()] = 1.0;
+        Self::from_probabilities(
+            probabilities,
+            Vec::new(),
+            "override".to_owned(),
+            feature_schema,
+        )
+    }
+}
+
+/// Indices of the largest and second-largest values; ties go to the lower index.
+fn top_two(p: &[f64; 4]) -> (usize, usize) {
+    let mut order = [0usize, 1, 2, 3];
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    (order[0], order[1])
+}
+
+/// A router: the heuristic or a trained model.
+#[derive(Debug, Clone)]
+pub enum Router {
+    /// The keyword rules.
+    Heuristic,
+    /// A trained tree model.
+    Model(Arc<TreeModel>),
+}
+
+impl Router {
+    /// Routes one item.
+    pub fn route(&self, input: &RouteInput<'_>) -> RouteDecision {
+        match self {
+            Router::Heuristic => HeuristicRouter.route(input),
+            Router::Model(model) => model.route(input),
+        }
+    }
+
+    /// The feature schema decisions are made on.
+    pub fn feature_schema(&self) -> FeatureSchema {
+        match self {
+            Router::Heuristic => FeatureSchema::V1,
+            Router::Model(model) => model.feature_schema(),
+        }
+    }
+
+    /// `heuristic` or the model's version label.
+    pub fn model_label(&self) -> &str {
+        match self {
+            Router::Heuristic => HEURISTIC_MODEL,
+            Router::Model(model) => model.label(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_two;
+
+    #[test]
+    fn ties_go_to_the_lower_index() {
+        assert_eq!(top_two(&[0.25; 4]), (0, 1));
+        assert_eq!(top_two(&[0.1, 0.4, 0.4, 0.1]), (1, 2));
+        assert_eq!(top_two(&[0.1, 0.2, 0.3, 0.4]), (3, 2));
+    }
+}

@@ -1,0 +1,443 @@
+//! The learned router's model: decision trees flattened into arrays, with calibrated class
+//! probabilities in every leaf, serialised as JSON of our own format.
+//!
+//! Flattening (rather than keeping linfa's `DecisionTree`) gives three things: the traversal rule
+//! is ours (`value <= threshold` goes left, exactly how linfa partitioned the rows while fitting,
+//! although its own `predict` uses `<`), leaves carry probabilities that linfa does not keep, and
+//! a loaded file can be validated completely before it is used.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::features::{FeatureSchema, RouteInput};
+use crate::layer::Layer;
+use crate::router::{Direction, PathStep, RouteDecision};
+
+/// The `format` field of every model file.
+pub const MODEL_FORMAT: &str = "athena-router";
+/// The `format_version` this build reads and writes.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Deepest tree accepted when loading.
+pub const MAX_DEPTH: usize = 64;
+/// Most trees accepted when loading.
+pub const MAX_TREES: usize = 512;
+
+/// One node of a flattened tree.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Node {
+    /// Go to `left` when `value[feature] <= threshold`, else to `right`. Children always have
+    /// larger indices than their parent, which makes every tree acyclic by construction.
+    Split {
+        /// Feature index within the schema.
+        feature: usize,
+        /// Threshold.
+        threshold: f64,
+        /// Index of the left child.
+        left: usize,
+        /// Index of the right child.
+        right: usize,
+    },
+    /// A leaf with calibrated layer probabilities.
+    Leaf {
+        /// Probability of each layer, in [`Layer::ALL`] order.
+        probabilities: [f64; 4],
+    },
+}
+
+/// One flattened decision tree; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tree {
+    /// The nodes, parents before children.
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Index of the leaf `features` falls into.
+    pub(crate) fn leaf_of(&self, features: &[f64]) -> usize {
+        let mut i = 0;
+        while let Node::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        } = self.nodes[i]
+        {
+            i = if features[feature] <= threshold {
+                left
+            } else {
+                right
+            };
+        }
+        i
+    }
+
+    fn probabilities_and_path(
+        &self,
+        features: &[f64],
+        schema: FeatureSchema,
+        path: Option<&mut Vec<PathStep>>,
+    ) -> [f64; 4] {
+        let names = schema.names();
+        let mut i = 0;
+        let mut path = path;
+        loop {
+            match &self.nodes[i] {
+                Node::Leaf { probabilities } => return *probabilities,
+                &Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    let value = features[feature];
+                    let direction = if value <= threshold {
+                        Direction::Left
+                    } else {
+                        Direction::Right
+                    };
+                    if let Some(path) = path.as_deref_mut() {
+                        path.push(PathStep {
+                            feature: names[feature],
+                            threshold,
+                            value,
+                            direction,
+                        });
+                    }
+                    i = if direction == Direction::Left {
+                        left
+                    } else {
+                        right
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// A trained router model: one or more trees over a feature schema, whose leaf probabilities
+/// are averaged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TreeModel {
+    format: String,
+    format_version: u32,
+    feature_schema: FeatureSchema,
+    classes: Vec<Layer>,
+    trees: Vec<Tree>,
+    /// The label decisions carry (`model`); set by whoever loads it (database version, file
+    /// name), not stored in the JSON, so identical training yields identical bytes.
+    #[serde(skip)]
+    label: String,
+}
+
+impl TreeModel {
+    /// Assembles a model from trees; validates it as a loaded file would be.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] when the trees are not valid for `schema`.
+    pub fn new(
+        feature_schema: FeatureSchema,
+        trees: Vec<Tree>,
+        label: impl Into<String>,
+    ) -> Result<Self> {
+        let model = TreeModel {
+            format: MODEL_FORMAT.to_owned(),
+            format_version: MODEL_FORMAT_VERSION,
+            feature_schema,
+            classes: Layer::ALL.to_vec(),
+            trees,
+            label: label.into(),
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// The schema the model was trained on.
+    pub fn feature_schema(&self) -> FeatureSchema {
+        self.feature_schema
+    }
+
+    /// The label decisions carry.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The same model under another label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// The trees.
+    pub fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// Routes one item: features, every tree, averaged calibrated probabilities, and the decision
+    /// path through the first tree.
+    pub fn route(&self, input: &RouteInput<'_>) -> RouteDecision {
+        let features = self.feature_schema.extract(input);
+        self.decide(&features)
+    }
+
+    /// Decides on an already extracted feature vector of this model's schema.
+    ///
+    /// # Panics
+    /// If `features` is shorter than the schema; vectors from [`FeatureSchema::extract`] never are.
+    pub fn decide(&self, features: &[f64]) -> RouteDecision {
+        let mut path = Vec::new();
+        let probabilities = self.probabilities(features, Some(&mut path));
+        RouteDecision::from_probabilities(
+            probabilities,
+            path,
+            self.label.clone(),
+            self.feature_schema,
+        )
+    }
+
+    /// The averaged layer probabilities for `features`, optionally recording the first tree's path.
+    pub(crate) fn probabilities(
+        &self,
+        features: &[f64],
+        mut path: Option<&mut Vec<PathStep>>,
+    ) -> [f64; 4] {
+        let mut sum = [0.0; 4];
+        for (t, tree) in self.trees.iter().enumerate() {
+            let p = tree.probabilities_and_path(
+                features,
+                self.feature_schema,
+                if t == 0 { path.as_deref_mut() } else { None },
+            );
+            for (s, v) in sum.iter_mut().zip(p) {
+                *s += v;
+            }
+        }
+        let n = self.trees.len() as f64;
+        sum.map(|s| s / n)
+    }
+
+    /// The model as JSON. Deterministic: the same model always gives the same bytes.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a model is plain data and always serialises")
+    }
+
+    /// Parses and validates a model, labelling it `label`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] for malformed JSON, another format or version, an unknown schema
+    /// or class, a feature index out of range, a child index that does not point forward, a depth
+    /// over [`MAX_DEPTH`], or leaf probabilities that are not a distribution.
+    pub fn from_json(json: &str, label: impl Into<String>) -> Result<Self> {
+        let mut model: TreeModel = serde_json::from_str(json).map_err(|e| Error::InvalidModel {
+            reason: format!("not a model file: {e}"),
+        })?;
+        model.validate()?;
+        model.label = label.into();
+        Ok(model)
+    }
+
+    /// Reads a model file; the label is the file's stem.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when unreadable, otherwise as [`TreeModel::from_json`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let json = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let label = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("file")
+            .to_owned();
+        Self::from_json(&json, label)
+    }
+
+    /// Writes the model's JSON to `path`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_json()).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidModel { reason });
+        if self.format != MODEL_FORMAT || self.format_version != MODEL_FORMAT_VERSION {
+            return bad(format!(
+                "format {:?} version {} is not {MODEL_FORMAT:?} version {MODEL_FORMAT_VERSION}",
+                self.format, self.format_version
+            ));
+        }
+        if self.classes != Layer::ALL {
+            return bad(format!(
+                "classes must be {:?}, got {:?}",
+                Layer::ALL,
+                self.classes
+            ));
+        }
+        if self.trees.is_empty() || self.trees.len() > MAX_TREES {
+            return bad(format!(
+                "must have 1..={MAX_TREES} trees, has {}",
+                self.trees.len()
+            ));
+        }
+        let n_features = self.feature_schema.len();
+        for (t, tree) in self.trees.iter().enumerate() {
+            if tree.nodes.is_empty() {
+                return bad(format!("tree {t} has no nodes"));
+            }
+            let mut depth = vec![0usize; tree.nodes.len()];
+            for (i, node) in tree.nodes.iter().enumerate() {
+                match *node {
+                    Node::Split {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                    } => {
+                        if feature >= n_features {
+                            return bad(format!(
+                                "tree {t} node {i}: feature index {feature} is out of range for schema {} ({n_features} features)",
+                                self.feature_schema.name()
+                            ));
+                        }
+                        if !threshold.is_finite() {
+                            return bad(format!("tree {t} node {i}: threshold is not finite"));
+                        }
+                        for child in [left, right] {
+                            if child <= i || child >= tree.nodes.len() {
+                                return bad(format!(
+                                    "tree {t} node {i}: child index {child} must be within {}..{}",
+                                    i + 1,
+                                    tree.nodes.len()
+                                ));
+                            }
+                            depth[child] = depth[i] + 1;
+                            if depth[child] > MAX_DEPTH {
+                                return bad(format!("tree {t} is deeper than {MAX_DEPTH}"));
+                            }
+                        }
+                    }
+                    Node::Leaf { probabilities } => {
+                        let sum: f64 = probabilities.iter().sum();
+                        if probabilities.iter().any(|p| !p.is_finite() || *p < 0.0)
+                            || (sum - 1.0).abs() > 1e-6
+                        {
+                            return bad(format!("tree {t} node {i}: leaf probabilities {probabilities:?} are not a distribution"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(p: [f64; 4]) -> Node {
+        Node::Leaf { probabilities: p }
+    }
+
+    fn stump() -> TreeModel {
+        // is_question (index 9) <= 0.5 ? semantic-ish : prospective-ish
+        let nodes = vec![
+            Node::Split {
+                feature: 9,
+                threshold: 0.5,
+                left: 1,
+                right: 2,
+            },
+            leaf([0.7, 0.1, 0.1, 0.1]),
+            leaf([0.1, 0.1, 0.2, 0.6]),
+        ];
+        TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], "stump").unwrap()
+    }
+
+    #[test]
+    fn routes_and_explains() {
+        let model = stump();
+        let mut features = [0.0; 11];
+        let d = model.decide(&features);
+        assert_eq!(
+            (d.layer, d.confidence, d.runner_up),
+            (Layer::Semantic, 0.7, Layer::Episodic)
+        );
+        assert_eq!(
+            d.path,
+            vec![PathStep {
+                feature: "is_question",
+                threshold: 0.5,
+                value: 0.0,
+                direction: Direction::Left
+            }]
+        );
+        features[9] = 1.0;
+        let d = model.decide(&features);
+        assert_eq!(
+            (d.layer, d.runner_up, d.model.as_str()),
+            (Layer::Prospective, Layer::Procedural, "stump")
+        );
+        // A value equal to the threshold goes left, as linfa partitioned rows while fitting.
+        features[9] = 0.5;
+        assert_eq!(model.decide(&features).layer, Layer::Semantic);
+    }
+
+    #[test]
+    fn json_round_trip_is_exact() {
+        let model = stump();
+        let json = model.to_json();
+        let back = TreeModel::from_json(&json, "stump").unwrap();
+        assert_eq!(back, model);
+        assert_eq!(back.to_json(), json);
+    }
+
+    #[test]
+    fn invalid_models_are_errors() {
+        let json = stump().to_json();
+        let cases = [
+            ("{not json", "not a model file"),
+            (&json.replace("\"v1\"", "\"v9\"") as &str, "unknown variant"),
+            (
+                &json.replace("\"feature\":9", "\"feature\":11"),
+                "out of range",
+            ),
+            (&json.replace("\"left\":1", "\"left\":0"), "child index 0"),
+            (&json.replace("\"prospective\"]", "\"someday\"]"), "someday"),
+            (&json.replace("0.7,", "0.9,"), "not a distribution"),
+            (&json.replace("athena-router", "other"), "format"),
+        ];
+        for (text, expected) in cases {
+            let err = TreeModel::from_json(text, "x").unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid router model") && err.contains(expected),
+                "{expected}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn absurd_depth_is_rejected() {
+        let mut nodes = Vec::new();
+        for i in 0..(MAX_DEPTH + 1) {
+            nodes.push(Node::Split {
+                feature: 0,
+                threshold: i as f64,
+                left: 2 * i + 1,
+                right: 2 * i + 2,
+            });
+            nodes.push(leaf([1.0, 0.0, 0.0, 0.0]));
+        }
+        nodes.push(leaf([1.0, 0.0, 0.0, 0.0]));
+        let err = TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], "deep")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deeper than"), "{err}");
+    }
+}
