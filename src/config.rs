@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::router::TrainParams;
 
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,33 @@ impl PoolConfig {
     }
 }
 
+/// How the engine routes, learns and retrains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterConfig {
+    /// Retrain a project's model in the background after this many new feedback labels
+    /// (`None`: only when `train` is called). Default 50: enough new evidence to move a tree,
+    /// rare enough that training (milliseconds) never matters.
+    pub retrain_after: Option<u32>,
+    /// Train on the feedback of every project, not just the one being trained. Default false.
+    pub pooled_training: bool,
+    /// Route projects without a trained model with the shipped default model
+    /// (`models/router-default.json`, compiled in); when false, with the heuristic. Default true.
+    pub use_default_model: bool,
+    /// Training settings, including the minimum sample count (default 10).
+    pub train: TrainParams,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            retrain_after: Some(50),
+            pooled_training: false,
+            use_default_model: true,
+            train: TrainParams::default(),
+        }
+    }
+}
+
 /// Everything the engine needs, validated by [`ConfigBuilder::build`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,6 +136,7 @@ pub struct Config {
     pub(crate) backend: Backend,
     pub(crate) in_memory: bool,
     pub(crate) pool: PoolConfig,
+    pub(crate) router: RouterConfig,
 }
 
 impl Config {
@@ -121,6 +150,7 @@ impl Config {
             idle_timeout: None,
             max_lifetime: None,
             busy_timeout: None,
+            router: RouterConfig::default(),
         }
     }
 
@@ -138,6 +168,11 @@ impl Config {
     pub fn pool(&self) -> &PoolConfig {
         &self.pool
     }
+
+    /// The routing settings.
+    pub fn router(&self) -> &RouterConfig {
+        &self.router
+    }
 }
 
 /// Collects settings for a [`Config`]; unset values take the backend's defaults.
@@ -151,6 +186,7 @@ pub struct ConfigBuilder {
     idle_timeout: Option<Option<Duration>>,
     max_lifetime: Option<Option<Duration>>,
     busy_timeout: Option<Duration>,
+    router: RouterConfig,
 }
 
 impl ConfigBuilder {
@@ -187,6 +223,36 @@ impl ConfigBuilder {
     /// SQLite's busy timeout (how long a writer waits for the lock).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = Some(timeout);
+        self
+    }
+
+    /// Background retraining after this many new labels; `None` turns it off.
+    pub fn retrain_after(mut self, labels: Option<u32>) -> Self {
+        self.router.retrain_after = labels;
+        self
+    }
+
+    /// Fewest labelled routes training accepts (at least 2).
+    pub fn min_training_samples(mut self, n: usize) -> Self {
+        self.router.train.min_samples = n;
+        self
+    }
+
+    /// Train on every project's feedback instead of one project's.
+    pub fn pooled_training(mut self, pooled: bool) -> Self {
+        self.router.pooled_training = pooled;
+        self
+    }
+
+    /// Whether projects without a model use the shipped default model (else the heuristic).
+    pub fn use_default_model(mut self, yes: bool) -> Self {
+        self.router.use_default_model = yes;
+        self
+    }
+
+    /// Seed of the training split.
+    pub fn training_seed(mut self, seed: u64) -> Self {
+        self.router.train.seed = seed;
         self
     }
 
@@ -240,11 +306,24 @@ impl ConfigBuilder {
         if let Some(t) = self.busy_timeout {
             pool.busy_timeout = t;
         }
+        if self.router.train.min_samples < 2 {
+            return Err(Error::invalid(
+                "min_training_samples",
+                format!("must be at least 2, got {}", self.router.train.min_samples),
+            ));
+        }
+        if self.router.retrain_after == Some(0) {
+            return Err(Error::invalid(
+                "retrain_after",
+                "must be at least 1 label (or None to turn it off)",
+            ));
+        }
         Ok(Config {
             database_url: self.url,
             backend,
             in_memory,
             pool,
+            router: self.router,
         })
     }
 }

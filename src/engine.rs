@@ -1,12 +1,27 @@
-//! [`Engine`]: the async front door. It owns the database and hands out the repositories.
+//! [`Engine`]: the async front door. It owns the database, the routers and the training loop.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
 use crate::db::layers::Layers;
+use crate::db::models::{ModelRegistry, ModelScope, StoredModel};
 use crate::db::projects::Projects;
+use crate::db::routes::{RouteLog, RouteRecord, RoutingStats};
 use crate::db::{Database, HealthReport, PoolStats};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::features::RouteInput;
+use crate::layer::Layer;
+use crate::router::{train, Metrics, RouteDecision, Router, TrainingRow, TreeModel};
 
-/// The async front door of athena-memory. Cheap to clone: clones share the database pool.
+/// The shipped default model, compiled in so routing is good from the first item without any
+/// file or download. See `models/router-default.metrics.json` for how it was trained.
+const DEFAULT_MODEL_JSON: &str = include_str!("../models/router-default.json");
+/// The label decisions of the shipped default model carry.
+pub const DEFAULT_MODEL_LABEL: &str = "default";
+
+/// The async front door of athena-memory. Cheap to clone: clones share the pool and routers.
 ///
 /// # Example
 /// ```
@@ -26,7 +41,43 @@ use crate::error::Result;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     db: Database,
+    config: Config,
+    /// The router of each project seen so far. A std lock: it is held only to clone an `Arc`,
+    /// never across an `.await`.
+    routers: RwLock<HashMap<i64, Router>>,
+    /// Feedback labels per project since its last training, for background retraining.
+    new_labels: Mutex<HashMap<i64, u32>>,
+    /// What routes a project without a model of its own or a global one.
+    fallback: Router,
+}
+
+/// What [`Engine::train`] did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainingReport {
+    /// The stored version.
+    pub version: i64,
+    /// The label its decisions carry.
+    pub model: String,
+    /// Whether it now routes the project.
+    pub activated: bool,
+    /// Why it was or was not activated.
+    pub reason: String,
+    /// Its figures on the held-out rows.
+    pub metrics: Metrics,
+    /// The previously routing model's accuracy on the same held-out rows.
+    pub previous_accuracy: f64,
+    /// The previously routing model's label.
+    pub previous_model: String,
+    /// Labelled rows used.
+    pub train_n: usize,
+    /// Each feature's share of the impurity decrease.
+    pub feature_importance: Vec<(&'static str, f64)>,
 }
 
 impl Engine {
@@ -45,36 +96,311 @@ impl Engine {
     /// As [`Database::open`].
     pub async fn with_config(config: Config) -> Result<Self> {
         let db = Database::open_with(&config).await?;
-        Ok(Engine { db })
+        let fallback = if config.router.use_default_model {
+            Router::Model(Arc::new(TreeModel::from_json(
+                DEFAULT_MODEL_JSON,
+                DEFAULT_MODEL_LABEL,
+            )?))
+        } else {
+            Router::Heuristic
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                routers: RwLock::new(HashMap::new()),
+                new_labels: Mutex::new(HashMap::new()),
+                fallback,
+            }),
+        })
     }
 
     /// The underlying database.
     pub fn database(&self) -> &Database {
-        &self.db
+        &self.inner.db
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
     }
 
     /// Projects: register, look up by path.
     pub fn projects(&self) -> Projects {
-        Projects::new(self.db.clone())
+        Projects::new(self.inner.db.clone())
     }
 
     /// The four long-term layers.
     pub fn layers(&self) -> Layers {
-        Layers::new(self.db.clone())
+        Layers::new(self.inner.db.clone())
+    }
+
+    /// The route log.
+    pub fn routes(&self) -> RouteLog {
+        RouteLog::new(self.inner.db.clone())
+    }
+
+    /// The model registry.
+    pub fn models(&self) -> ModelRegistry {
+        ModelRegistry::new(self.inner.db.clone())
+    }
+
+    /// The router of `project_id`: its active model, else the active global model, else the
+    /// shipped default model (or the heuristic when configured so). Cached after the first call;
+    /// training, activation and import in this engine refresh it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] if the active stored model is corrupt; database errors.
+    pub async fn router(&self, project_id: i64) -> Result<Router> {
+        if let Some(router) = self
+            .inner
+            .routers
+            .read()
+            .expect("router cache lock")
+            .get(&project_id)
+        {
+            return Ok(router.clone());
+        }
+        self.refresh_router(project_id).await
+    }
+
+    /// Reloads `project_id`'s router from the database (e.g. after another process trained).
+    ///
+    /// # Errors
+    /// As [`Engine::router`].
+    pub async fn refresh_router(&self, project_id: i64) -> Result<Router> {
+        let models = self.models();
+        let stored = match models.active(ModelScope::Project(project_id)).await? {
+            Some(m) => Some(m),
+            None => models.active(ModelScope::Global).await?,
+        };
+        let router = match stored {
+            Some(m) => Router::Model(Arc::new(m.load()?)),
+            None => self.inner.fallback.clone(),
+        };
+        self.inner
+            .routers
+            .write()
+            .expect("router cache lock")
+            .insert(project_id, router.clone());
+        Ok(router)
+    }
+
+    /// Decides where an item of `project_id` belongs. Pure once the project's router is cached:
+    /// no database access, microseconds.
+    ///
+    /// # Errors
+    /// As [`Engine::router`].
+    pub async fn route(&self, project_id: i64, input: &RouteInput<'_>) -> Result<RouteDecision> {
+        Ok(self.router(project_id).await?.route(input))
+    }
+
+    /// Records the correct layer for a logged route. The label stays usable after the item has
+    /// left working memory. After [`crate::config::RouterConfig::retrain_after`] new labels the
+    /// project is retrained in the background; routing is never blocked by it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the route does not exist in this project.
+    #[tracing::instrument(skip(self))]
+    pub async fn feedback(
+        &self,
+        project_id: i64,
+        route_id: i64,
+        correct: Layer,
+    ) -> Result<RouteRecord> {
+        let record = self
+            .routes()
+            .feedback(project_id, route_id, correct)
+            .await?;
+        if let Some(threshold) = self.inner.config.router.retrain_after {
+            let due = {
+                let mut counts = self.inner.new_labels.lock().expect("label counter lock");
+                let n = counts.entry(project_id).or_insert(0);
+                *n += 1;
+                if *n >= threshold {
+                    *n = 0;
+                    true
+                } else {
+                    false
+                }
+            };
+            if due {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    match engine.train(project_id).await {
+                        Ok(report) => tracing::info!(
+                            project_id,
+                            version = report.version,
+                            activated = report.activated,
+                            "background retraining done"
+                        ),
+                        Err(err) => {
+                            tracing::warn!(project_id, %err, "background retraining failed")
+                        }
+                    }
+                });
+            }
+        }
+        Ok(record)
+    }
+
+    /// Trains a new model version for `project_id` from its routes with feedback (every
+    /// project's when pooled training is configured), stores it, and activates it only if its
+    /// held-out accuracy is at least that of the router in use, measured on the same rows.
+    ///
+    /// # Errors
+    /// [`Error::TrainingDeclined`] with too few labels (default minimum 10) or only one layer
+    /// among them; [`Error::NotFound`] for an unknown project.
+    #[tracing::instrument(skip(self))]
+    pub async fn train(&self, project_id: i64) -> Result<TrainingReport> {
+        self.projects().ensure_exists(project_id).await?;
+        let cfg = &self.inner.config.router;
+        let scope_rows = if cfg.pooled_training {
+            None
+        } else {
+            Some(project_id)
+        };
+        let records = self.routes().labelled(scope_rows).await?;
+        let current = self.router(project_id).await?;
+        let schema = crate::features::FeatureSchema::LATEST;
+        let params = cfg.train.clone();
+        let (trained, previous) = tokio::task::spawn_blocking(move || {
+            let rows: Vec<TrainingRow> = records
+                .iter()
+                .filter_map(|r| {
+                    r.label().map(|layer| TrainingRow {
+                        features: schema.extract(&r.as_input()),
+                        layer,
+                    })
+                })
+                .collect();
+            let trained = train(&rows, schema, &params)?;
+            let previous = Metrics::compute(trained.evaluation_indices.iter().map(|&i| {
+                let d = current.route(&records[i].as_input());
+                (rows[i].layer, d.layer, d.confidence)
+            }));
+            Ok::<_, Error>((trained, (previous, current.model_label().to_owned())))
+        })
+        .await
+        .map_err(|e| Error::TrainingDeclined {
+            reason: format!("training task failed: {e}"),
+        })??;
+        let (previous_metrics, previous_model) = previous;
+        let activate = trained.metrics.accuracy >= previous_metrics.accuracy;
+        let stored = self
+            .models()
+            .store(
+                ModelScope::Project(project_id),
+                &trained.model,
+                &trained.metrics,
+                activate,
+            )
+            .await?;
+        let reason = if activate {
+            format!(
+                "held-out accuracy {:.3} >= {:.3} of {previous_model}",
+                trained.metrics.accuracy, previous_metrics.accuracy
+            )
+        } else {
+            format!(
+                "kept inactive: held-out accuracy {:.3} < {:.3} of {previous_model}",
+                trained.metrics.accuracy, previous_metrics.accuracy
+            )
+        };
+        if activate {
+            self.refresh_router(project_id).await?;
+        }
+        Ok(TrainingReport {
+            version: stored.version,
+            model: ModelScope::Project(project_id).label(stored.version),
+            activated: activate,
+            reason,
+            metrics: trained.metrics,
+            previous_accuracy: previous_metrics.accuracy,
+            previous_model,
+            train_n: trained.train_n,
+            feature_importance: trained.feature_importance,
+        })
+    }
+
+    /// Makes an earlier (or later) stored version of `project_id`'s model the active one.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the project has no such version; nothing changes then.
+    pub async fn activate_model(&self, project_id: i64, version: i64) -> Result<StoredModel> {
+        let stored = self
+            .models()
+            .activate(ModelScope::Project(project_id), version)
+            .await?;
+        self.refresh_router(project_id).await?;
+        Ok(stored)
+    }
+
+    /// Writes the model routing `project_id` to a JSON file (the shipped default or a stored
+    /// version; the heuristic has no file and is an error).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `model` when the project is routed by the heuristic;
+    /// [`Error::Io`] when the file cannot be written.
+    pub async fn export_model(&self, project_id: i64, path: &Path) -> Result<()> {
+        match self.router(project_id).await? {
+            Router::Model(model) => model.save(path),
+            Router::Heuristic => Err(Error::invalid(
+                "model",
+                "the heuristic router has no model file to export",
+            )),
+        }
+    }
+
+    /// Reads a model file, validates it and stores it as the next version of `project_id`,
+    /// activating it when `activate` is true.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::InvalidModel`] for a corrupt or invalid file (nothing is stored).
+    pub async fn import_model(
+        &self,
+        project_id: i64,
+        path: &Path,
+        activate: bool,
+    ) -> Result<StoredModel> {
+        let model = TreeModel::load(path)?;
+        let stored = self
+            .models()
+            .store(
+                ModelScope::Project(project_id),
+                &model,
+                &Metrics::compute([]),
+                activate,
+            )
+            .await?;
+        if activate {
+            self.refresh_router(project_id).await?;
+        }
+        Ok(stored)
+    }
+
+    /// Routing figures of `project_id`, with the label of the model routing it now.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
+        let mut stats = self.routes().stats(project_id).await?;
+        stats.active_model = self.router(project_id).await?.model_label().to_owned();
+        Ok(stats)
     }
 
     /// Connection-pool statistics.
     pub fn pool_stats(&self) -> PoolStats {
-        self.db.pool_stats()
+        self.inner.db.pool_stats()
     }
 
     /// Database health; see [`Database::health_check`].
     pub async fn health_check(&self) -> HealthReport {
-        self.db.health_check().await
+        self.inner.db.health_check().await
     }
 
-    /// Closes the pool gracefully; later calls fail with [`crate::Error::Closed`].
+    /// Closes the pool gracefully; later calls fail with [`Error::Closed`].
     pub async fn close(&self) {
-        self.db.close().await
+        self.inner.db.close().await
     }
 }

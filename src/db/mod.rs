@@ -22,7 +22,9 @@ use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Error, Result};
 
 pub mod layers;
+pub mod models;
 pub mod projects;
+pub mod routes;
 
 /// Runs `$body` with `$pool` bound to the native pool of whichever backend `$db` holds.
 ///
@@ -45,7 +47,6 @@ pub(crate) enum Pool {
 }
 
 /// Starts a write transaction in the way that suits each backend.
-#[allow(dead_code)] // used by the working-memory repository
 pub(crate) trait BeginWrite {
     /// The backend's database type.
     type Db: sqlx::Database;

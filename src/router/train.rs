@@ -81,8 +81,9 @@ pub struct TrainedModel {
     pub evaluation_n: usize,
     /// Each feature's share of the total impurity decrease, by name, in schema order.
     pub feature_importance: Vec<(&'static str, f64)>,
-    /// The held-out evaluation rows, so a rival model can be scored on the same rows.
-    pub evaluation_rows: Vec<TrainingRow>,
+    /// Indices (into the rows given) of the held-out evaluation rows, so a rival router can be
+    /// scored on exactly the same items.
+    pub evaluation_indices: Vec<usize>,
 }
 
 /// SplitMix64: a tiny, well-mixed, seedable generator, so splits never depend on a crate's RNG.
@@ -178,8 +179,7 @@ pub fn train(
     let mut flat = flatten(tree.root_node());
     set_leaf_probabilities(&mut flat, rows, &fit, &cal, params.smoothing);
     let model = TreeModel::new(schema, vec![flat], "")?;
-    let evaluation_rows: Vec<TrainingRow> = eval.iter().map(|&i| rows[i].clone()).collect();
-    let metrics = evaluate(&model, &evaluation_rows);
+    let metrics = evaluate(&model, eval.iter().map(|&i| &rows[i]));
     Ok(TrainedModel {
         model,
         metrics,
@@ -188,13 +188,13 @@ pub fn train(
         calibration_n: cal.len(),
         evaluation_n: eval.len(),
         feature_importance: schema.names().iter().copied().zip(importance).collect(),
-        evaluation_rows,
+        evaluation_indices: eval,
     })
 }
 
 /// Figures of `model` on labelled rows of its schema.
-pub fn evaluate(model: &TreeModel, rows: &[TrainingRow]) -> Metrics {
-    Metrics::compute(rows.iter().map(|r| {
+pub fn evaluate<'a>(model: &TreeModel, rows: impl IntoIterator<Item = &'a TrainingRow>) -> Metrics {
+    Metrics::compute(rows.into_iter().map(|r| {
         let d = model.decide(&r.features);
         (r.layer, d.layer, d.confidence)
     }))
@@ -345,7 +345,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_ne!(a.evaluation_rows, c.evaluation_rows);
+        assert_ne!(a.evaluation_indices, c.evaluation_indices);
     }
 
     #[test]

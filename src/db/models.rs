@@ -1,0 +1,201 @@
+//! The model registry, `router_models`: every trained model, versioned per project (or global,
+//! shared by all projects), with its metrics and feature schema, and at most one active version
+//! per scope.
+
+use crate::db::{on_pool, BeginWrite, Database};
+use crate::error::{Error, Result};
+use crate::router::{Metrics, TreeModel};
+use crate::time::{now_ms, Millis};
+
+/// Which models a registry call is about: one project's, or the global ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelScope {
+    /// Models trained on one project's feedback.
+    Project(i64),
+    /// Models shared by every project without one of its own.
+    Global,
+}
+
+impl ModelScope {
+    /// The scope key stored as `COALESCE(project_id, 0)`.
+    fn key(self) -> i64 {
+        match self {
+            ModelScope::Project(id) => id,
+            ModelScope::Global => 0,
+        }
+    }
+
+    fn project_id(self) -> Option<i64> {
+        match self {
+            ModelScope::Project(id) => Some(id),
+            ModelScope::Global => None,
+        }
+    }
+
+    /// The label decisions of version `version` carry: `p<project>-v<version>` or `global-v<version>`.
+    pub fn label(self, version: i64) -> String {
+        match self {
+            ModelScope::Project(id) => format!("p{id}-v{version}"),
+            ModelScope::Global => format!("global-v{version}"),
+        }
+    }
+}
+
+/// A stored model version.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredModel {
+    /// Row id.
+    pub id: i64,
+    /// Owning project, `None` for a global model.
+    pub project_id: Option<i64>,
+    /// Version within its scope, from 1.
+    pub version: i64,
+    /// Feature schema name.
+    pub feature_schema: String,
+    /// Metrics JSON as stored.
+    #[sqlx(json)]
+    pub metrics: serde_json::Value,
+    /// The model JSON, byte for byte as trained.
+    pub model: String,
+    /// Whether this version routes its scope now.
+    pub active: bool,
+    /// When it was stored (UTC Unix ms).
+    pub created_at: Millis,
+}
+
+impl StoredModel {
+    /// The scope it belongs to.
+    pub fn scope(&self) -> ModelScope {
+        self.project_id
+            .map_or(ModelScope::Global, ModelScope::Project)
+    }
+
+    /// Parses and validates the model, labelled with its scope and version.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] when the stored JSON is not a valid model.
+    pub fn load(&self) -> Result<TreeModel> {
+        TreeModel::from_json(&self.model, self.scope().label(self.version))
+    }
+}
+
+/// Repository of router models.
+#[derive(Debug, Clone)]
+pub struct ModelRegistry {
+    db: Database,
+}
+
+impl ModelRegistry {
+    /// The repository over `db`.
+    pub fn new(db: Database) -> Self {
+        ModelRegistry { db }
+    }
+
+    /// Stores `model` as the next version of `scope`, active or not, in one transaction (an
+    /// activation deactivates the previous version). Returns the stored row.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a project scope whose project does not exist.
+    pub async fn store(
+        &self,
+        scope: ModelScope,
+        model: &TreeModel,
+        metrics: &Metrics,
+        activate: bool,
+    ) -> Result<StoredModel> {
+        if let ModelScope::Project(id) = scope {
+            crate::db::projects::Projects::new(self.db.clone())
+                .ensure_exists(id)
+                .await?;
+        }
+        let json = model.to_json();
+        let metrics = sqlx::types::Json(metrics);
+        const NEXT: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM router_models WHERE COALESCE(project_id, 0) = $1";
+        const DEACTIVATE: &str =
+            "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1";
+        const INSERT: &str = "INSERT INTO router_models (project_id, version, feature_schema, metrics, model, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
+        on_pool!(self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let version: i64 = sqlx::query_scalar(NEXT)
+                .bind(scope.key())
+                .fetch_one(&mut *tx)
+                .await?;
+            if activate {
+                sqlx::query(DEACTIVATE)
+                    .bind(scope.key())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let row = sqlx::query_as::<_, StoredModel>(INSERT)
+                .bind(scope.project_id())
+                .bind(version)
+                .bind(model.feature_schema().name())
+                .bind(&metrics)
+                .bind(&json)
+                .bind(activate)
+                .bind(now_ms())
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(row)
+        })
+    }
+
+    /// The active version of `scope`, if any.
+    pub async fn active(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
+        const SQL: &str =
+            "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
+             FROM router_models WHERE COALESCE(project_id, 0) = $1 AND active";
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, StoredModel>(SQL)
+            .bind(scope.key())
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Every version of `scope`, oldest first.
+    pub async fn list(&self, scope: ModelScope) -> Result<Vec<StoredModel>> {
+        const SQL: &str =
+            "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
+             FROM router_models WHERE COALESCE(project_id, 0) = $1 ORDER BY version";
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, StoredModel>(SQL)
+            .bind(scope.key())
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Makes `version` the active one of `scope` (a rollback when it is older).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (entity `model version`) when `scope` has no such version; nothing changes then.
+    pub async fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
+        const DEACTIVATE: &str =
+            "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1";
+        const ACTIVATE: &str = "UPDATE router_models SET active = TRUE WHERE COALESCE(project_id, 0) = $1 AND version = $2
+             RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
+        let row = on_pool!(self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(DEACTIVATE)
+                .bind(scope.key())
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query_as::<_, StoredModel>(ACTIVATE)
+                .bind(scope.key())
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            row
+        });
+        row.ok_or(Error::NotFound {
+            entity: "model version",
+            id: version,
+            project_id: scope.key(),
+        })
+    }
+}

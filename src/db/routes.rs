@@ -1,0 +1,266 @@
+//! The route log, `consolidation_routes`: every routing decision that placed an item, with a
+//! snapshot of the item (content, component, activation, importance, age), its features and
+//! schema, and after feedback the correct layer. It has no foreign key to `working_memory`, so
+//! the training data outlives the items.
+
+use crate::db::{on_pool, Database};
+use crate::error::{Error, Result};
+use crate::features::RouteInput;
+use crate::item::Component;
+use crate::layer::Layer;
+use crate::router::RouteDecision;
+use crate::time::{now_ms, Millis};
+
+/// A logged route.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct RouteRecord {
+    /// Route id.
+    pub id: i64,
+    /// Owning project.
+    pub project_id: i64,
+    /// The working-memory item that was routed.
+    pub item_id: i64,
+    /// The item's content when it was routed.
+    pub content: String,
+    /// Its component.
+    #[sqlx(try_from = "String")]
+    pub component: Component,
+    /// Its stored activation.
+    pub activation: f64,
+    /// Its importance.
+    pub importance: f64,
+    /// Its age in seconds when routed.
+    pub age_seconds: f64,
+    /// The schema of `features`.
+    pub feature_schema: String,
+    /// The model that decided (`heuristic`, `override`, or a model label).
+    pub model_version: String,
+    /// The decided layer.
+    #[sqlx(try_from = "String")]
+    pub layer: Layer,
+    /// The decision's confidence.
+    pub confidence: f64,
+    /// The correct layer, once feedback was given.
+    pub correct_layer: Option<String>,
+    /// Whether the decision was right, once feedback was given.
+    pub was_correct: Option<bool>,
+    /// When it was routed (UTC Unix ms).
+    pub created_at: Millis,
+    /// When feedback was given.
+    pub feedback_at: Option<Millis>,
+}
+
+impl RouteRecord {
+    /// The item snapshot as the router sees it, for retraining on any schema.
+    pub fn as_input(&self) -> RouteInput<'_> {
+        RouteInput {
+            content: &self.content,
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+        }
+    }
+
+    /// The correct layer, when feedback was given.
+    pub fn label(&self) -> Option<Layer> {
+        self.correct_layer.as_deref().and_then(|l| l.parse().ok())
+    }
+}
+
+/// Routing figures of one project.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RoutingStats {
+    /// Routes logged.
+    pub total_routes: i64,
+    /// Per layer: routes decided for it and their mean confidence, in [`Layer::ALL`] order.
+    pub per_layer: Vec<LayerRouteStats>,
+    /// Routes that received feedback.
+    pub feedback_count: i64,
+    /// Share of fed-back routes that were right; `None` without feedback.
+    pub accuracy: Option<f64>,
+    /// Label of the model routing this project now.
+    pub active_model: String,
+}
+
+/// Routes decided for one layer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerRouteStats {
+    /// The layer.
+    pub layer: Layer,
+    /// How many routes chose it.
+    pub count: i64,
+    /// Their mean confidence (`None` when there were none).
+    pub mean_confidence: Option<f64>,
+}
+
+/// `INSERT` of one route; binds in the order of [`bind_route!`].
+pub(crate) const INSERT_ROUTE: &str = "INSERT INTO consolidation_routes
+     (project_id, item_id, content, component, activation, importance, age_seconds, features,
+      feature_schema, model_version, layer, confidence, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+
+/// Binds a route's values to [`INSERT_ROUTE`].
+macro_rules! bind_route {
+    ($query:expr, $project_id:expr, $item_id:expr, $input:expr, $decision:expr, $now:expr) => {{
+        let input: &$crate::features::RouteInput<'_> = $input;
+        let decision: &$crate::router::RouteDecision = $decision;
+        $query
+            .bind($project_id)
+            .bind($item_id)
+            .bind(input.content)
+            .bind(input.component.as_str())
+            .bind(input.activation)
+            .bind(input.importance)
+            .bind(input.age_seconds)
+            .bind(sqlx::types::Json(decision.feature_schema.extract(input)))
+            .bind(decision.feature_schema.name())
+            .bind(decision.model.as_str())
+            .bind(decision.layer.as_str())
+            .bind(decision.confidence)
+            .bind($now)
+    }};
+}
+#[allow(unused_imports)] // used by consolidation
+pub(crate) use bind_route;
+
+/// Repository of the route log.
+#[derive(Debug, Clone)]
+pub struct RouteLog {
+    db: Database,
+}
+
+impl RouteLog {
+    /// The repository over `db`.
+    pub fn new(db: Database) -> Self {
+        RouteLog { db }
+    }
+
+    /// Logs a decision about item `item_id` (described by `input`) and returns the route id.
+    /// Consolidation logs its routes itself, inside its transaction; this is for routes decided
+    /// elsewhere, e.g. imported history.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown project.
+    pub async fn record(
+        &self,
+        project_id: i64,
+        item_id: i64,
+        input: &RouteInput<'_>,
+        decision: &RouteDecision,
+    ) -> Result<i64> {
+        crate::db::projects::Projects::new(self.db.clone())
+            .ensure_exists(project_id)
+            .await?;
+        let now = now_ms();
+        on_pool!(self.db, |pool| Ok(bind_route!(
+            sqlx::query_scalar::<_, i64>(INSERT_ROUTE),
+            project_id,
+            item_id,
+            input,
+            decision,
+            now
+        )
+        .fetch_one(pool)
+        .await?))
+    }
+
+    /// Records the correct layer for route `route_id` of `project_id`; returns the updated route.
+    /// Giving feedback again replaces the earlier label.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the route does not exist in this project.
+    pub async fn feedback(
+        &self,
+        project_id: i64,
+        route_id: i64,
+        correct: Layer,
+    ) -> Result<RouteRecord> {
+        const SQL: &str = "UPDATE consolidation_routes
+             SET correct_layer = $1, was_correct = (layer = $1), feedback_at = $2
+             WHERE project_id = $3 AND id = $4
+             RETURNING id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at";
+        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, RouteRecord>(SQL)
+            .bind(correct.as_str())
+            .bind(now_ms())
+            .bind(project_id)
+            .bind(route_id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(Error::NotFound {
+            entity: "route",
+            id: route_id,
+            project_id,
+        })
+    }
+
+    /// Route `route_id` of `project_id`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist in this project.
+    pub async fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
+        const SQL: &str = "SELECT id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at
+             FROM consolidation_routes WHERE project_id = $1 AND id = $2";
+        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, RouteRecord>(SQL)
+            .bind(project_id)
+            .bind(route_id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(Error::NotFound {
+            entity: "route",
+            id: route_id,
+            project_id,
+        })
+    }
+
+    /// Routes with feedback, oldest first: of `project_id`, or of every project when `None`.
+    pub async fn labelled(&self, project_id: Option<i64>) -> Result<Vec<RouteRecord>> {
+        const SQL: &str = "SELECT id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at
+             FROM consolidation_routes
+             WHERE correct_layer IS NOT NULL AND ($1 IS NULL OR project_id = $1)
+             ORDER BY id";
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, RouteRecord>(SQL)
+            .bind(project_id)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Counts, mean confidences and feedback accuracy of `project_id`'s routes.
+    /// `active_model` is filled in by the caller that knows it (the engine).
+    pub async fn stats(&self, project_id: i64) -> Result<RoutingStats> {
+        const PER_LAYER: &str = "SELECT layer, COUNT(*), AVG(confidence) FROM consolidation_routes
+             WHERE project_id = $1 GROUP BY layer";
+        const FEEDBACK: &str = "SELECT COUNT(*), SUM(CASE WHEN was_correct THEN 1 ELSE 0 END)
+             FROM consolidation_routes WHERE project_id = $1 AND correct_layer IS NOT NULL";
+        let (rows, (feedback_count, right)) = on_pool!(self.db, |pool| {
+            let rows: Vec<(String, i64, Option<f64>)> = sqlx::query_as(PER_LAYER)
+                .bind(project_id)
+                .fetch_all(pool)
+                .await?;
+            let feedback: (i64, Option<i64>) = sqlx::query_as(FEEDBACK)
+                .bind(project_id)
+                .fetch_one(pool)
+                .await?;
+            (rows, feedback)
+        });
+        let per_layer: Vec<LayerRouteStats> = Layer::ALL
+            .iter()
+            .map(|&layer| {
+                let row = rows.iter().find(|r| r.0 == layer.as_str());
+                LayerRouteStats {
+                    layer,
+                    count: row.map_or(0, |r| r.1),
+                    mean_confidence: row.and_then(|r| r.2),
+                }
+            })
+            .collect();
+        Ok(RoutingStats {
+            total_routes: per_layer.iter().map(|l| l.count).sum(),
+            per_layer,
+            feedback_count,
+            accuracy: (feedback_count > 0)
+                .then(|| right.unwrap_or(0) as f64 / feedback_count as f64),
+            active_model: String::new(),
+        })
+    }
+}

@@ -1,0 +1,328 @@
+//! Routing through the engine on both backends: the fallback router, the route log, feedback,
+//! training, versioning, activation and rollback, export and import, statistics and
+//! background retraining.
+
+mod common;
+
+use std::time::Duration;
+
+use athena_memory::config::Config;
+use athena_memory::router::HeuristicRouter;
+use athena_memory::{Component, Engine, Error, Layer, RouteInput, TreeModel};
+use common::TestDb;
+
+on_both_backends!(
+    projects_without_a_model_use_the_shipped_default,
+    feedback_train_activate_rollback_and_round_trip,
+    feedback_is_project_scoped_and_stats_need_feedback,
+    feedback_retrains_in_the_background,
+);
+
+/// Items the v1 features can separate but the heuristic cannot: prospective items carry a
+/// temporal word ("at"), so the heuristic sends them to episodic.
+fn corpus(n: usize) -> Vec<(String, Layer)> {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => (
+                format!("The parser module {i} provides token streams"),
+                Layer::Semantic,
+            ),
+            1 => (
+                format!("Yesterday the build of service {i} failed"),
+                Layer::Episodic,
+            ),
+            2 => (
+                format!("Run the migration script {i} with care"),
+                Layer::Procedural,
+            ),
+            _ => (
+                format!("todo at noon: review pull request {i}"),
+                Layer::Prospective,
+            ),
+        })
+        .collect()
+}
+
+fn input(content: &str) -> RouteInput<'_> {
+    RouteInput {
+        content,
+        component: Component::Phonological,
+        activation: 0.8,
+        importance: 0.5,
+        age_seconds: 30.0,
+    }
+}
+
+/// Routes every item with the engine, logs the route and gives the correct layer as feedback.
+async fn route_and_label(engine: &Engine, project_id: i64, items: &[(String, Layer)]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (n, (content, layer)) in items.iter().enumerate() {
+        let decision = engine.route(project_id, &input(content)).await.unwrap();
+        let route_id = engine
+            .routes()
+            .record(project_id, n as i64 + 1, &input(content), &decision)
+            .await
+            .unwrap();
+        engine.feedback(project_id, route_id, *layer).await.unwrap();
+        ids.push(route_id);
+    }
+    ids
+}
+
+async fn heuristic_engine(db: &TestDb, retrain_after: Option<u32>) -> Engine {
+    let config = Config::builder(&db.url)
+        .use_default_model(false)
+        .retrain_after(retrain_after)
+        .build()
+        .unwrap();
+    Engine::with_config(config).await.unwrap()
+}
+
+async fn projects_without_a_model_use_the_shipped_default(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/default/model", None)
+        .await
+        .unwrap();
+    let d = engine
+        .route(p.id, &input("Remember to rotate the API keys on Friday"))
+        .await
+        .unwrap();
+    assert_eq!(d.model, "default");
+    assert_eq!(d.feature_schema.name(), "v1");
+    assert!(!d.path.is_empty(), "a tree decision explains itself");
+    assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert_eq!(d.confidence, d.probabilities[d.layer.index()]);
+
+    let heuristic = heuristic_engine(&db, None).await;
+    let d = heuristic
+        .route(p.id, &input("Remember to review the PR later"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.layer, d.model.as_str()),
+        (Layer::Prospective, "heuristic")
+    );
+}
+
+async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
+    let engine = heuristic_engine(&db, None).await;
+    let p = engine
+        .projects()
+        .get_or_create("/train/cycle", None)
+        .await
+        .unwrap();
+    let items = corpus(80);
+    route_and_label(&engine, p.id, &items).await;
+
+    let stats = engine.routing_stats(p.id).await.unwrap();
+    assert_eq!((stats.total_routes, stats.feedback_count), (80, 80));
+    assert_eq!(
+        stats.accuracy,
+        Some(0.75),
+        "the heuristic misroutes every prospective item"
+    );
+    assert_eq!(stats.active_model, "heuristic");
+
+    let first = engine.train(p.id).await.unwrap();
+    assert!(first.activated, "{}", first.reason);
+    assert_eq!(
+        (first.version, first.model.as_str()),
+        (1, format!("p{}-v1", p.id).as_str())
+    );
+    assert_eq!(first.metrics.accuracy, 1.0);
+    assert!(first.previous_accuracy < 1.0);
+    let d = engine
+        .route(p.id, &input("todo at noon: review pull request 999"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.layer, d.model.clone()),
+        (Layer::Prospective, format!("p{}-v1", p.id))
+    );
+    assert_ne!(
+        HeuristicRouter::layer("todo at noon: review pull request 999"),
+        Layer::Prospective
+    );
+
+    // The same data and seed give the same bytes; equal accuracy still activates.
+    let second = engine.train(p.id).await.unwrap();
+    assert!(second.activated && second.version == 2, "{second:?}");
+    let versions = engine
+        .models()
+        .list(athena_memory::db::models::ModelScope::Project(p.id))
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[0].model, versions[1].model,
+        "training is deterministic"
+    );
+    assert_eq!(versions.iter().filter(|v| v.active).count(), 1);
+    assert!(versions[1].active);
+
+    // Rollback, and a version that does not exist changes nothing.
+    engine.activate_model(p.id, 1).await.unwrap();
+    assert_eq!(
+        engine.routing_stats(p.id).await.unwrap().active_model,
+        format!("p{}-v1", p.id)
+    );
+    let err = engine.activate_model(p.id, 99).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: "model version",
+                id: 99,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        engine.routing_stats(p.id).await.unwrap().active_model,
+        format!("p{}-v1", p.id)
+    );
+
+    // Export, import into another project: identical decisions.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("model.json");
+    engine.export_model(p.id, &file).await.unwrap();
+    let q = engine
+        .projects()
+        .get_or_create("/train/imported", None)
+        .await
+        .unwrap();
+    let imported = engine.import_model(q.id, &file, true).await.unwrap();
+    assert_eq!(
+        imported.model, versions[0].model,
+        "the stored JSON is byte for byte the exported file"
+    );
+    let from_file = TreeModel::load(&file).unwrap();
+    for (content, _) in corpus(12) {
+        let a = engine.route(p.id, &input(&content)).await.unwrap();
+        let b = engine.route(q.id, &input(&content)).await.unwrap();
+        let c = from_file.route(&input(&content));
+        assert_eq!(
+            (a.layer, a.probabilities, &a.path),
+            (b.layer, b.probabilities, &b.path)
+        );
+        assert_eq!((a.layer, a.probabilities), (c.layer, c.probabilities));
+    }
+
+    // A corrupt file is an error and stores nothing.
+    std::fs::write(&file, "{\"format\":\"athena-router\"").unwrap();
+    let err = engine.import_model(q.id, &file, true).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidModel { .. }), "{err}");
+    let q_versions = engine
+        .models()
+        .list(athena_memory::db::models::ModelScope::Project(q.id))
+        .await
+        .unwrap();
+    assert_eq!(q_versions.len(), 1);
+}
+
+async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
+    let engine = heuristic_engine(&db, None).await;
+    let p = engine
+        .projects()
+        .get_or_create("/scoped/p", None)
+        .await
+        .unwrap();
+    let q = engine
+        .projects()
+        .get_or_create("/scoped/q", None)
+        .await
+        .unwrap();
+    let text = "Yesterday the build failed";
+    let d = engine.route(p.id, &input(text)).await.unwrap();
+    let route = engine
+        .routes()
+        .record(p.id, 7, &input(text), &d)
+        .await
+        .unwrap();
+
+    let stats = engine.routing_stats(p.id).await.unwrap();
+    assert_eq!(
+        (stats.total_routes, stats.feedback_count, stats.accuracy),
+        (1, 0, None)
+    );
+    assert_eq!(stats.per_layer[Layer::Episodic.index()].count, 1);
+    assert_eq!(
+        stats.per_layer[Layer::Episodic.index()].mean_confidence,
+        Some(d.confidence)
+    );
+
+    let err = engine
+        .feedback(q.id, route, Layer::Semantic)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: "route",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = engine
+        .feedback(p.id, route + 1000, Layer::Semantic)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(
+        engine
+            .routes()
+            .get(p.id, route)
+            .await
+            .unwrap()
+            .correct_layer,
+        None,
+        "nothing changed"
+    );
+
+    let r = engine.feedback(p.id, route, Layer::Semantic).await.unwrap();
+    assert_eq!(
+        (r.correct_layer.as_deref(), r.was_correct),
+        (Some("semantic"), Some(false))
+    );
+    let r = engine.feedback(p.id, route, Layer::Episodic).await.unwrap();
+    assert_eq!(r.was_correct, Some(true), "feedback can be corrected");
+    assert_eq!(
+        engine.routing_stats(p.id).await.unwrap().accuracy,
+        Some(1.0)
+    );
+    assert_eq!(engine.routing_stats(q.id).await.unwrap().accuracy, None);
+
+    let err = engine.train(q.id).await.unwrap_err();
+    assert!(
+        err.to_string().contains("0 labelled rows, at least 10"),
+        "{err}"
+    );
+}
+
+async fn feedback_retrains_in_the_background(db: TestDb) {
+    let engine = heuristic_engine(&db, Some(20)).await;
+    let p = engine
+        .projects()
+        .get_or_create("/background", None)
+        .await
+        .unwrap();
+    route_and_label(&engine, p.id, &corpus(20)).await;
+    let scope = athena_memory::db::models::ModelScope::Project(p.id);
+    let mut waited = Duration::ZERO;
+    while engine.models().list(scope).await.unwrap().is_empty() {
+        assert!(
+            waited < Duration::from_secs(30),
+            "no model was trained in the background"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    let versions = engine.models().list(scope).await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].version, 1);
+}
