@@ -132,7 +132,7 @@ impl ModelRegistry {
                 .bind(scope.project_id())
                 .bind(version)
                 .bind(model.feature_schema().name())
-                .bind(&metrics)
+                .bind(metrics)
                 .bind(&json)
                 .bind(activate)
                 .bind(now_ms())
