@@ -19,9 +19,15 @@ use crate::db::layers::{
     EpisodicEvent, MemoryType, ProspectiveTask, SemanticMemory, TaskPriority, TaskStatus,
 };
 use crate::db::projects::Project;
+use crate::db::routes::{RouteRecord, RoutingStats};
 use crate::db::{HealthReport, PoolStats};
+use crate::engine::TrainingReport;
 use crate::error::{Error, Result};
+use crate::item::Component;
+use crate::layer::Layer;
+use crate::router::RouteDecision;
 use crate::time::Millis;
+use crate::working_memory::{AddOutcome, CapacityStatus, Item, ItemState, NewItem, SearchHit};
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -227,6 +233,100 @@ impl Engine {
     /// As the async method.
     pub fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
         self.call(move |e| async move { e.layers().tasks(project_id, status).await })
+    }
+
+    /// See [`crate::WorkingMemory::add`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn add_item(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
+        self.call(move |e| async move { e.working_memory().add(project_id, item).await })
+    }
+
+    /// See [`crate::WorkingMemory::get`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn get_item(&self, project_id: i64, id: i64) -> Result<Item> {
+        self.call(move |e| async move { e.working_memory().get(project_id, id).await })
+    }
+
+    /// See [`crate::WorkingMemory::rehearse`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
+        self.call(move |e| async move { e.working_memory().rehearse(project_id, id).await })
+    }
+
+    /// See [`crate::WorkingMemory::list`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn list_items(
+        &self,
+        project_id: i64,
+        component: Option<Component>,
+        state: ItemState,
+    ) -> Result<Vec<Item>> {
+        self.call(
+            move |e| async move { e.working_memory().list(project_id, component, state).await },
+        )
+    }
+
+    /// See [`crate::WorkingMemory::capacity`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
+        self.call(move |e| async move { e.working_memory().capacity(project_id).await })
+    }
+
+    /// See [`crate::WorkingMemory::search`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn search(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<SearchHit>> {
+        let query = query.to_owned();
+        self.call(
+            move |e| async move { e.working_memory().search(project_id, &query, k, None).await },
+        )
+    }
+
+    /// See [`crate::Engine::route`]; the decision for a stored working-memory item.
+    ///
+    /// # Errors
+    /// As the async methods.
+    pub fn route_item(&self, project_id: i64, item_id: i64) -> Result<RouteDecision> {
+        self.call(move |e| async move {
+            let item = e.working_memory().get(project_id, item_id).await?;
+            e.route(project_id, &item.route_input(crate::time::now_ms()))
+                .await
+        })
+    }
+
+    /// See [`crate::Engine::feedback`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
+        self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
+    }
+
+    /// See [`crate::Engine::train`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn train(&self, project_id: i64) -> Result<TrainingReport> {
+        self.call(move |e| async move { e.train(project_id).await })
+    }
+
+    /// See [`crate::Engine::routing_stats`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
+        self.call(move |e| async move { e.routing_stats(project_id).await })
     }
 
     /// Connection-pool statistics.

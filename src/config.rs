@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::router::TrainParams;
+use crate::working_memory::activation::{DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD};
+use crate::working_memory::capacity::Capacities;
 
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +131,36 @@ impl Default for RouterConfig {
     }
 }
 
+/// Working-memory policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkingMemoryConfig {
+    /// Capacity of each component (defaults 7, 7, 4, 4).
+    pub capacities: Capacities,
+    /// Decay rate per second of items that do not set their own. Default 1/300 (half-lives of
+    /// 3.5 to 7 minutes; see [`crate::working_memory::activation`]).
+    pub decay_rate: f64,
+    /// Items whose current activation falls below this leave the active set. Default 0.1.
+    pub decay_threshold: f64,
+    /// Delete decayed items (with a `tracing` record and an event) instead of moving them to
+    /// pending consolidation. Default false: nothing is lost.
+    pub forget_decayed: bool,
+    /// Reject adds to a full component with [`Error::CapacityExceeded`] instead of displacing
+    /// the weakest item. Default false.
+    pub strict_capacity: bool,
+}
+
+impl Default for WorkingMemoryConfig {
+    fn default() -> Self {
+        WorkingMemoryConfig {
+            capacities: Capacities::default(),
+            decay_rate: DEFAULT_DECAY_RATE,
+            decay_threshold: DEFAULT_DECAY_THRESHOLD,
+            forget_decayed: false,
+            strict_capacity: false,
+        }
+    }
+}
+
 /// Everything the engine needs, validated by [`ConfigBuilder::build`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -137,6 +169,7 @@ pub struct Config {
     pub(crate) in_memory: bool,
     pub(crate) pool: PoolConfig,
     pub(crate) router: RouterConfig,
+    pub(crate) working_memory: WorkingMemoryConfig,
 }
 
 impl Config {
@@ -151,6 +184,7 @@ impl Config {
             max_lifetime: None,
             busy_timeout: None,
             router: RouterConfig::default(),
+            working_memory: WorkingMemoryConfig::default(),
         }
     }
 
@@ -173,6 +207,11 @@ impl Config {
     pub fn router(&self) -> &RouterConfig {
         &self.router
     }
+
+    /// The working-memory policy.
+    pub fn working_memory(&self) -> &WorkingMemoryConfig {
+        &self.working_memory
+    }
 }
 
 /// Collects settings for a [`Config`]; unset values take the backend's defaults.
@@ -187,6 +226,7 @@ pub struct ConfigBuilder {
     max_lifetime: Option<Option<Duration>>,
     busy_timeout: Option<Duration>,
     router: RouterConfig,
+    working_memory: WorkingMemoryConfig,
 }
 
 impl ConfigBuilder {
@@ -256,6 +296,36 @@ impl ConfigBuilder {
         self
     }
 
+    /// Component capacities (each at least 1).
+    pub fn capacities(mut self, capacities: Capacities) -> Self {
+        self.working_memory.capacities = capacities;
+        self
+    }
+
+    /// Default decay rate per second (> 0).
+    pub fn decay_rate(mut self, rate: f64) -> Self {
+        self.working_memory.decay_rate = rate;
+        self
+    }
+
+    /// Activation below which items leave the active set (0..1).
+    pub fn decay_threshold(mut self, threshold: f64) -> Self {
+        self.working_memory.decay_threshold = threshold;
+        self
+    }
+
+    /// Delete decayed items instead of moving them to pending consolidation.
+    pub fn forget_decayed(mut self, forget: bool) -> Self {
+        self.working_memory.forget_decayed = forget;
+        self
+    }
+
+    /// Reject adds to full components instead of displacing an item.
+    pub fn strict_capacity(mut self, strict: bool) -> Self {
+        self.working_memory.strict_capacity = strict;
+        self
+    }
+
     /// Validates the settings.
     ///
     /// # Errors
@@ -318,12 +388,40 @@ impl ConfigBuilder {
                 "must be at least 1 label (or None to turn it off)",
             ));
         }
+        let wm = &self.working_memory;
+        if !(wm.decay_rate.is_finite() && wm.decay_rate > 0.0) {
+            return Err(Error::invalid(
+                "decay_rate",
+                format!("must be a finite number > 0, got {}", wm.decay_rate),
+            ));
+        }
+        if !(wm.decay_threshold.is_finite() && (0.0..1.0).contains(&wm.decay_threshold)) {
+            return Err(Error::invalid(
+                "decay_threshold",
+                format!("must be within 0..1, got {}", wm.decay_threshold),
+            ));
+        }
+        let caps = wm.capacities;
+        if [
+            caps.phonological,
+            caps.visuospatial,
+            caps.episodic_buffer,
+            caps.central_executive,
+        ]
+        .contains(&0)
+        {
+            return Err(Error::invalid(
+                "capacities",
+                "every component needs a capacity of at least 1",
+            ));
+        }
         Ok(Config {
             database_url: self.url,
             backend,
             in_memory,
             pool,
             router: self.router,
+            working_memory: self.working_memory,
         })
     }
 }

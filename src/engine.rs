@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::layer::Layer;
 use crate::router::{train, Metrics, RouteDecision, Router, TrainingRow, TreeModel};
+use crate::working_memory::{MemoryEvent, WorkingMemory};
 
 /// The shipped default model, compiled in so routing is good from the first item without any
 /// file or download. See `models/router-default.metrics.json` for how it was trained.
@@ -55,6 +56,8 @@ struct Inner {
     new_labels: Mutex<HashMap<i64, u32>>,
     /// What routes a project without a model of its own or a global one.
     fallback: Router,
+    /// Working-memory events, shared by every `WorkingMemory` handle of this engine.
+    events: tokio::sync::broadcast::Sender<MemoryEvent>,
 }
 
 /// What [`Engine::train`] did.
@@ -111,6 +114,7 @@ impl Engine {
                 routers: RwLock::new(HashMap::new()),
                 new_labels: Mutex::new(HashMap::new()),
                 fallback,
+                events: tokio::sync::broadcast::channel(256).0,
             }),
         })
     }
@@ -128,6 +132,15 @@ impl Engine {
     /// Projects: register, look up by path.
     pub fn projects(&self) -> Projects {
         Projects::new(self.inner.db.clone())
+    }
+
+    /// The working memory of every project.
+    pub fn working_memory(&self) -> WorkingMemory {
+        WorkingMemory::new(
+            self.inner.db.clone(),
+            self.inner.config.working_memory.clone(),
+            self.inner.events.clone(),
+        )
     }
 
     /// The four long-term layers.

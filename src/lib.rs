@@ -21,6 +21,7 @@
 //! - [`blocking`]: [`blocking::Engine`], the same without async.
 //! - [`layer`]: the four long-term [`Layer`]s; [`item`]: working-memory components.
 //! - [`features`]: feature extraction (pure): [`FeatureSchema`] `v1`, ...
+//! - [`working_memory`]: Baddeley's components, capacity, decay, rehearsal, goals, search.
 //! - [`router`]: the heuristic, the calibrated tree model, training and metrics (pure).
 //! - [`time`]: UTC Unix-millisecond time, the one representation stored on both backends.
 //!
@@ -56,6 +57,7 @@ pub mod item;
 pub mod layer;
 pub mod router;
 pub mod time;
+pub mod working_memory;
 
 pub use config::{Backend, Config, ConfigBuilder, PoolConfig};
 pub use db::layers::{
@@ -70,3 +72,4 @@ pub use features::{FeatureSchema, RouteInput};
 pub use item::{Component, ContentType};
 pub use layer::Layer;
 pub use router::{RouteDecision, Router, TreeModel};
+pub use working_memory::{AddOutcome, Item, ItemState, MemoryEvent, NewItem, WorkingMemory};

@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use athena_memory::blocking::Engine;
-use athena_memory::{Error, TaskPriority, TaskStatus};
+use athena_memory::working_memory::{CapacityLevel, ItemState, NewItem};
+use athena_memory::{Component, Error, Layer, TaskPriority, TaskStatus};
 use common::TestDb;
 
 on_both_backends_sync!(
@@ -15,6 +16,7 @@ on_both_backends_sync!(
     works_inside_a_multi_thread_runtime,
     eight_threads_share_one_instance,
     can_be_dropped_inside_a_runtime,
+    working_memory_and_routing_through_the_facade,
 );
 
 fn works_from_a_plain_thread(db: TestDb) {
@@ -142,4 +144,51 @@ fn can_be_dropped_inside_a_runtime(db: TestDb) {
     // The data written before each drop is there for the next user.
     let engine = Engine::open(&db.url).unwrap();
     assert!(engine.find_project("/dropped").unwrap().is_some());
+}
+
+fn working_memory_and_routing_through_the_facade(db: TestDb) {
+    let engine = Engine::open(&db.url).unwrap();
+    let p = engine.get_or_create_project("/facade/wm", None).unwrap().id;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let out = engine
+            .add_item(
+                p,
+                NewItem::new(format!("note {i}")).activation(if i == 4 { 0.2 } else { 1.0 }),
+            )
+            .unwrap();
+        ids.push(out.id);
+        if i == 7 {
+            assert_eq!(out.displaced, Some(ids[4]));
+        }
+    }
+    let caps = engine.capacity(p).unwrap();
+    assert_eq!(caps[0].level, CapacityLevel::Full);
+    assert_eq!(
+        engine
+            .list_items(p, Some(Component::Phonological), ItemState::Pending)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(engine.rehearse(p, ids[0]).unwrap().activation, 1.0);
+    assert_eq!(engine.search(p, "note 3", 1).unwrap()[0].item.id, ids[3]);
+    let decision = engine.route_item(p, ids[0]).unwrap();
+    assert_eq!(decision.model, "default");
+    let err = engine.feedback(p, 12345, Layer::Semantic).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: "route",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(engine.routing_stats(p).unwrap().accuracy, None);
+    assert!(matches!(
+        engine.train(p),
+        Err(Error::TrainingDeclined { .. })
+    ));
 }

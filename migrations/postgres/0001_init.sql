@@ -18,6 +18,9 @@ CREATE TABLE working_memory (
     content_type     TEXT    NOT NULL,
     component        TEXT    NOT NULL,
     activation       DOUBLE PRECISION NOT NULL,
+    -- ln(activation), floored at ln(f64::MIN_POSITIVE): SQLite has no exp(), so the database
+    -- compares current activations in log space, ln A(t) = ln A0 - lambda * t.
+    ln_activation    DOUBLE PRECISION NOT NULL,
     decay_rate       DOUBLE PRECISION NOT NULL,
     importance       DOUBLE PRECISION NOT NULL,
     -- 'active' items count toward capacity; 'pending' items were displaced or decayed and wait

@@ -17,6 +17,9 @@ CREATE TABLE working_memory (
     content_type     TEXT    NOT NULL,
     component        TEXT    NOT NULL,
     activation       REAL    NOT NULL,
+    -- ln(activation), floored at ln(f64::MIN_POSITIVE): SQLite has no exp(), so the database
+    -- compares current activations in log space, ln A(t) = ln A0 - lambda * t.
+    ln_activation    REAL    NOT NULL,
     decay_rate       REAL    NOT NULL,
     importance       REAL    NOT NULL,
     -- 'active' items count toward capacity; 'pending' items were displaced or decayed and wait

@@ -52,6 +52,11 @@ pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
     /// Begins a transaction that will write.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
+
+    /// `SELECT id FROM projects WHERE id = $1`, locking the row where the backend needs it so
+    /// that writers of one project's working memory take turns (PostgreSQL: `FOR UPDATE`;
+    /// SQLite: `BEGIN IMMEDIATE` already serialises writers).
+    fn lock_project_sql(&self) -> &'static str;
 }
 
 impl BeginWrite for SqlitePool {
@@ -61,12 +66,20 @@ impl BeginWrite for SqlitePool {
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    fn lock_project_sql(&self) -> &'static str {
+        "SELECT id FROM projects WHERE id = $1"
+    }
 }
 
 impl BeginWrite for PgPool {
     type Db = Postgres;
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.begin().await?)
+    }
+
+    fn lock_project_sql(&self) -> &'static str {
+        "SELECT id FROM projects WHERE id = $1 FOR UPDATE"
     }
 }
 

@@ -1,0 +1,360 @@
+//! Working-memory items: what is stored, what a caller supplies, and what an add reports.
+
+use serde_json::Value;
+
+use crate::enum_str::string_enum;
+use crate::error::{check_text, check_unit, Error, Result};
+use crate::features::RouteInput;
+use crate::item::{Component, ContentType};
+use crate::time::{seconds_between, Millis};
+use crate::working_memory::activation::activation_at;
+use crate::working_memory::spatial::{file_info, FileInfo};
+
+/// Longest item content, in characters. Working memory holds notes, not documents.
+pub const MAX_ITEM_CHARS: usize = 10_000;
+/// Longest embedding accepted, in dimensions.
+pub const MAX_EMBEDDING_DIMS: usize = 4096;
+/// Most strings an episodic-buffer chunk binds.
+pub const MAX_CHUNK_PARTS: usize = 5;
+
+string_enum! {
+    /// Whether an item is in the active set or waiting for consolidation.
+    pub enum ItemState as "state" {
+        /// Counts toward its component's capacity.
+        Active => "active",
+        /// Displaced or decayed: waiting to be consolidated into long-term memory.
+        Pending => "pending",
+    }
+}
+
+/// A working-memory item.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    /// Id.
+    pub id: i64,
+    /// Owning project.
+    pub project_id: i64,
+    /// The text.
+    pub content: String,
+    /// Verbal, spatial, episodic or goal.
+    pub content_type: ContentType,
+    /// The component it lives in.
+    pub component: Component,
+    /// Stored activation A0 (set to 1 by rehearsal).
+    pub activation: f64,
+    /// Decay rate per second.
+    pub decay_rate: f64,
+    /// Importance, 0..=1: slows decay.
+    pub importance: f64,
+    /// Active or pending consolidation.
+    pub state: ItemState,
+    /// A file path, for sketchpad items.
+    pub file_path: Option<String>,
+    /// Ids of the items an episodic-buffer chunk binds.
+    pub sources: Vec<i64>,
+    /// How often it was rehearsed.
+    pub access_count: i64,
+    /// Creation time (UTC Unix ms).
+    pub created_at: Millis,
+    /// Last access (creation or rehearsal), the origin of decay.
+    pub last_accessed_at: Millis,
+    /// Caller's metadata, a JSON object.
+    pub metadata: Value,
+    /// Caller-supplied embedding.
+    pub embedding: Option<Vec<f32>>,
+}
+
+impl Item {
+    /// Current activation A(t) at `now`.
+    pub fn activation_at(&self, now: Millis) -> f64 {
+        activation_at(
+            self.activation,
+            self.decay_rate,
+            self.importance,
+            self.last_accessed_at,
+            now,
+        )
+    }
+
+    /// Seconds since creation at `now`.
+    pub fn age_seconds(&self, now: Millis) -> f64 {
+        seconds_between(self.created_at, now)
+    }
+
+    /// Type, directory and name of the item's file, if it has one.
+    pub fn file_info(&self) -> Option<FileInfo> {
+        self.file_path.as_deref().map(file_info)
+    }
+
+    /// The item as the router sees it at `now`.
+    pub fn route_input(&self, now: Millis) -> RouteInput<'_> {
+        RouteInput {
+            content: &self.content,
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds(now),
+        }
+    }
+}
+
+/// The row as stored; converted into [`Item`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct ItemRow {
+    id: i64,
+    project_id: i64,
+    content: String,
+    #[sqlx(try_from = "String")]
+    content_type: ContentType,
+    #[sqlx(try_from = "String")]
+    component: Component,
+    activation: f64,
+    decay_rate: f64,
+    importance: f64,
+    #[sqlx(try_from = "String")]
+    state: ItemState,
+    file_path: Option<String>,
+    #[sqlx(json)]
+    sources: Vec<i64>,
+    access_count: i64,
+    created_at: Millis,
+    last_accessed_at: Millis,
+    #[sqlx(json)]
+    metadata: Value,
+    embedding: Option<Vec<u8>>,
+}
+
+impl From<ItemRow> for Item {
+    fn from(r: ItemRow) -> Self {
+        Item {
+            id: r.id,
+            project_id: r.project_id,
+            content: r.content,
+            content_type: r.content_type,
+            component: r.component,
+            activation: r.activation,
+            decay_rate: r.decay_rate,
+            importance: r.importance,
+            state: r.state,
+            file_path: r.file_path,
+            sources: r.sources,
+            access_count: r.access_count,
+            created_at: r.created_at,
+            last_accessed_at: r.last_accessed_at,
+            metadata: r.metadata,
+            embedding: r.embedding.map(|b| decode_embedding(&b)),
+        }
+    }
+}
+
+/// Embeddings are stored portably as little-endian `f32`s, 4 bytes per dimension.
+pub(crate) fn encode_embedding(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn decode_embedding(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// An item to add. Build with [`NewItem::new`] and the setters; validated by the add.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct NewItem {
+    pub(crate) content: String,
+    pub(crate) component: Component,
+    pub(crate) content_type: Option<ContentType>,
+    pub(crate) activation: f64,
+    pub(crate) decay_rate: Option<f64>,
+    pub(crate) importance: f64,
+    pub(crate) file_path: Option<String>,
+    pub(crate) sources: Vec<i64>,
+    pub(crate) metadata: Value,
+    pub(crate) embedding: Option<Vec<f32>>,
+}
+
+impl NewItem {
+    /// A phonological item with activation 1, importance 0.5 and the configured decay rate.
+    pub fn new(content: impl Into<String>) -> Self {
+        NewItem {
+            content: content.into(),
+            component: Component::Phonological,
+            content_type: None,
+            activation: 1.0,
+            decay_rate: None,
+            importance: 0.5,
+            file_path: None,
+            sources: Vec::new(),
+            metadata: Value::Object(Default::default()),
+            embedding: None,
+        }
+    }
+
+    /// The component (default phonological). The content type follows it unless set.
+    pub fn component(mut self, component: Component) -> Self {
+        self.component = component;
+        self
+    }
+
+    /// The content type (default: the component's, see [`Component::default_content_type`]).
+    pub fn content_type(mut self, content_type: ContentType) -> Self {
+        self.content_type = Some(content_type);
+        self
+    }
+
+    /// Initial activation A0, 0..=1 (default 1).
+    pub fn activation(mut self, a0: f64) -> Self {
+        self.activation = a0;
+        self
+    }
+
+    /// Decay rate per second, > 0 (default: the configured one).
+    pub fn decay_rate(mut self, rate: f64) -> Self {
+        self.decay_rate = Some(rate);
+        self
+    }
+
+    /// Importance, 0..=1 (default 0.5).
+    pub fn importance(mut self, importance: f64) -> Self {
+        self.importance = importance;
+        self
+    }
+
+    /// A file path (an absolute or relative `/`-separated path); sets the component to the
+    /// visuospatial sketchpad.
+    pub fn file_path(mut self, path: impl Into<String>) -> Self {
+        self.file_path = Some(path.into());
+        self.component = Component::Visuospatial;
+        self
+    }
+
+    /// Metadata, a JSON object.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// An embedding for similarity search.
+    pub fn embedding(mut self, embedding: Vec<f32>) -> Self {
+        self.embedding = Some(embedding);
+        self
+    }
+
+    /// An episodic-buffer chunk binding up to [`MAX_CHUNK_PARTS`] strings (extra ones are
+    /// dropped and the item's metadata says how many) and the ids of the phonological and
+    /// visuospatial items it came from.
+    pub fn chunk<S: AsRef<str>>(parts: &[S], sources: &[i64]) -> Self {
+        let kept: Vec<&str> = parts
+            .iter()
+            .take(MAX_CHUNK_PARTS)
+            .map(AsRef::as_ref)
+            .collect();
+        let mut item = NewItem::new(kept.join("; ")).component(Component::EpisodicBuffer);
+        item.sources = sources.to_vec();
+        item.metadata =
+            serde_json::json!({ "chunk": kept, "dropped_parts": parts.len() - kept.len() });
+        item
+    }
+
+    /// Checks every field; `default_decay` fills an unset decay rate.
+    pub(crate) fn validate(&self, default_decay: f64) -> Result<f64> {
+        check_text("content", &self.content, MAX_ITEM_CHARS)?;
+        check_unit("activation", self.activation)?;
+        check_unit("importance", self.importance)?;
+        let rate = self.decay_rate.unwrap_or(default_decay);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(Error::invalid(
+                "decay_rate",
+                format!("must be a finite number > 0, got {rate}"),
+            ));
+        }
+        if !self.metadata.is_object() {
+            return Err(Error::invalid("metadata", "must be a JSON object"));
+        }
+        if let Some(path) = &self.file_path {
+            check_text("file_path", path, 4096)?;
+        }
+        if let Some(e) = &self.embedding {
+            if e.is_empty() || e.len() > MAX_EMBEDDING_DIMS || e.iter().any(|x| !x.is_finite()) {
+                return Err(Error::invalid(
+                    "embedding",
+                    format!(
+                        "must hold 1..={MAX_EMBEDDING_DIMS} finite numbers, got {} values",
+                        e.len()
+                    ),
+                ));
+            }
+        }
+        if !self.sources.is_empty() && self.component != Component::EpisodicBuffer {
+            return Err(Error::invalid(
+                "sources",
+                "only episodic-buffer chunks bind sources",
+            ));
+        }
+        Ok(rate)
+    }
+}
+
+/// What an add did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AddOutcome {
+    /// The new item's id.
+    pub id: i64,
+    /// The item moved to pending consolidation to make room, if the component was full.
+    pub displaced: Option<i64>,
+    /// Items whose activation had decayed below the threshold and left the active set (moved to
+    /// pending, or deleted when forgetting is configured) during this add.
+    pub decayed: Vec<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_round_trip_as_little_endian_f32() {
+        let v = vec![0.5f32, -1.25, 3.0e-8];
+        let bytes = encode_embedding(&v);
+        assert_eq!(bytes.len(), 12);
+        assert_eq!(&bytes[..4], &0.5f32.to_le_bytes());
+        assert_eq!(decode_embedding(&bytes), v);
+    }
+
+    #[test]
+    fn a_chunk_keeps_five_strings() {
+        let parts = ["a", "b", "c", "d", "e", "f"];
+        let item = NewItem::chunk(&parts, &[1, 2]);
+        assert_eq!(item.content, "a; b; c; d; e");
+        assert_eq!(item.metadata["chunk"].as_array().unwrap().len(), 5);
+        assert_eq!(item.metadata["dropped_parts"], 1);
+        assert_eq!(item.component, Component::EpisodicBuffer);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let field = |item: NewItem| match item.validate(0.1) {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_eq!(field(NewItem::new("")), "content");
+        assert_eq!(
+            field(NewItem::new("x".repeat(MAX_ITEM_CHARS + 1))),
+            "content"
+        );
+        assert_eq!(field(NewItem::new("x").importance(1.5)), "importance");
+        assert_eq!(field(NewItem::new("x").importance(f64::NAN)), "importance");
+        assert_eq!(field(NewItem::new("x").activation(-0.1)), "activation");
+        assert_eq!(field(NewItem::new("x").decay_rate(0.0)), "decay_rate");
+        assert_eq!(
+            field(NewItem::new("x").metadata(serde_json::json!([1]))),
+            "metadata"
+        );
+        assert_eq!(
+            field(NewItem::new("x").embedding(vec![f32::NAN])),
+            "embedding"
+        );
+        assert!(NewItem::new("x").validate(0.1).is_ok());
+    }
+}
