@@ -15,10 +15,12 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::config::Config;
+use crate::consolidate::{BatchReport, Consolidated};
 use crate::db::layers::{
     EpisodicEvent, MemoryType, ProspectiveTask, SemanticMemory, TaskPriority, TaskStatus,
 };
 use crate::db::projects::Project;
+use crate::db::recall::RecallHit;
 use crate::db::routes::{RouteRecord, RoutingStats};
 use crate::db::{HealthReport, PoolStats};
 use crate::engine::TrainingReport;
@@ -303,6 +305,40 @@ impl Engine {
             e.route(project_id, &item.route_input(crate::time::now_ms()))
                 .await
         })
+    }
+
+    /// See [`crate::Engine::consolidate`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn consolidate(&self, project_id: i64, item_id: i64) -> Result<Consolidated> {
+        self.call(move |e| async move { e.consolidate(project_id, item_id).await })
+    }
+
+    /// See [`crate::Engine::consolidate_batch`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn consolidate_batch(&self, project_id: i64, ids: &[i64]) -> Result<BatchReport> {
+        let ids = ids.to_vec();
+        self.call(move |e| async move { e.consolidate_batch(project_id, &ids).await })
+    }
+
+    /// See [`crate::Engine::consolidate_pending`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<Vec<Consolidated>> {
+        self.call(move |e| async move { e.consolidate_pending(project_id, limit).await })
+    }
+
+    /// See [`crate::Engine::recall`].
+    ///
+    /// # Errors
+    /// As the async method.
+    pub fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
+        let query = query.to_owned();
+        self.call(move |e| async move { e.recall(project_id, &query, k).await })
     }
 
     /// See [`crate::Engine::feedback`].

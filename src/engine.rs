@@ -5,9 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
+use crate::consolidate::{self, BatchReport, Claim, Consolidated};
 use crate::db::layers::Layers;
 use crate::db::models::{ModelRegistry, ModelScope, StoredModel};
 use crate::db::projects::Projects;
+use crate::db::recall::{self, RecallHit};
 use crate::db::routes::{RouteLog, RouteRecord, RoutingStats};
 use crate::db::{Database, HealthReport, PoolStats};
 use crate::error::{Error, Result};
@@ -19,6 +21,9 @@ use crate::working_memory::{MemoryEvent, WorkingMemory};
 /// The shipped default model, compiled in so routing is good from the first item without any
 /// file or download. See `models/router-default.metrics.json` for how it was trained.
 const DEFAULT_MODEL_JSON: &str = include_str!("../models/router-default.json");
+/// Most items one batch call takes.
+pub const MAX_BATCH: usize = 100_000;
+
 /// The label decisions of the shipped default model carry.
 pub const DEFAULT_MODEL_LABEL: &str = "default";
 
@@ -400,6 +405,128 @@ impl Engine {
         let mut stats = self.routes().stats(project_id).await?;
         stats.active_model = self.router(project_id).await?.model_label().to_owned();
         Ok(stats)
+    }
+
+    /// Consolidates one working-memory item: routes it and, in one transaction, writes the
+    /// layer row, logs the route and removes the item from working memory.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the item is not in this project's working memory (including when
+    /// another worker consolidated it first); database errors leave the item where it was.
+    #[tracing::instrument(skip(self))]
+    pub async fn consolidate(&self, project_id: i64, item_id: i64) -> Result<Consolidated> {
+        self.consolidate_one(project_id, item_id, None).await
+    }
+
+    /// Like [`Engine::consolidate`], but into `layer` as the caller says (confidence 1, model
+    /// `override`); the route is logged all the same.
+    ///
+    /// # Errors
+    /// As [`Engine::consolidate`].
+    #[tracing::instrument(skip(self))]
+    pub async fn consolidate_as(
+        &self,
+        project_id: i64,
+        item_id: i64,
+        layer: Layer,
+    ) -> Result<Consolidated> {
+        self.consolidate_one(project_id, item_id, Some(layer)).await
+    }
+
+    async fn consolidate_one(
+        &self,
+        project_id: i64,
+        item_id: i64,
+        layer: Option<Layer>,
+    ) -> Result<Consolidated> {
+        let router = self.router(project_id).await?;
+        let mut done = consolidate::consolidate(
+            &self.inner.db,
+            &router,
+            project_id,
+            Claim::Ids(&[item_id]),
+            layer,
+        )
+        .await?;
+        done.pop().ok_or(Error::NotFound {
+            entity: "working memory item",
+            id: item_id,
+            project_id,
+        })
+    }
+
+    /// Consolidates many items in one transaction with batched statements. Ids that are not in
+    /// this project's working memory are listed in the report; the rest are consolidated.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `ids` for more than 100,000 ids; database errors (then nothing
+    /// is consolidated and every item stays in working memory).
+    #[tracing::instrument(skip(self, ids), fields(n = ids.len()))]
+    pub async fn consolidate_batch(&self, project_id: i64, ids: &[i64]) -> Result<BatchReport> {
+        if ids.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "ids",
+                format!("at most {MAX_BATCH} per batch, got {}", ids.len()),
+            ));
+        }
+        let router = self.router(project_id).await?;
+        let done =
+            consolidate::consolidate(&self.inner.db, &router, project_id, Claim::Ids(ids), None)
+                .await?;
+        Ok(consolidate::report(ids, done))
+    }
+
+    /// Consolidates up to `limit` items waiting in pending consolidation (displaced by a full
+    /// component or decayed), oldest first. Safe to run from many workers and processes at once:
+    /// each item is consolidated exactly once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `limit` for 0 or more than 100,000; database errors.
+    #[tracing::instrument(skip(self))]
+    pub async fn consolidate_pending(
+        &self,
+        project_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Consolidated>> {
+        if limit == 0 || limit as usize > MAX_BATCH {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be within 1..={MAX_BATCH}, got {limit}"),
+            ));
+        }
+        let router = self.router(project_id).await?;
+        consolidate::consolidate(
+            &self.inner.db,
+            &router,
+            project_id,
+            Claim::Pending(limit),
+            None,
+        )
+        .await
+    }
+
+    /// Full-text recall across the long-term layers (all four), best first; see
+    /// [`crate::db::recall`] for the ranking.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a query without words or a `k` outside 1..=1000.
+    #[tracing::instrument(skip(self))]
+    pub async fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
+        recall::recall(&self.inner.db, project_id, query, k, &[]).await
+    }
+
+    /// [`Engine::recall`] restricted to `layers`.
+    ///
+    /// # Errors
+    /// As [`Engine::recall`].
+    pub async fn recall_in(
+        &self,
+        project_id: i64,
+        query: &str,
+        k: usize,
+        layers: &[Layer],
+    ) -> Result<Vec<RecallHit>> {
+        recall::recall(&self.inner.db, project_id, query, k, layers).await
     }
 
     /// Connection-pool statistics.

@@ -47,6 +47,7 @@
 
 pub mod blocking;
 pub mod config;
+pub mod consolidate;
 pub mod corpus;
 pub mod db;
 pub mod engine;

@@ -164,3 +164,13 @@ CREATE TABLE router_models (
     created_at     BIGINT  NOT NULL
 );
 CREATE UNIQUE INDEX router_models_version ON router_models (COALESCE(project_id, 0), version);
+
+-- Full-text search over the four layers (recall): a generated tsvector and a GIN index per layer.
+ALTER TABLE semantic_memories ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED;
+ALTER TABLE episodic_events ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED;
+ALTER TABLE procedures ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', name || ' ' || template)) STORED;
+ALTER TABLE prospective_tasks ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED;
+CREATE INDEX semantic_search ON semantic_memories USING GIN (search);
+CREATE INDEX episodic_search ON episodic_events USING GIN (search);
+CREATE INDEX procedures_search ON procedures USING GIN (search);
+CREATE INDEX prospective_search ON prospective_tasks USING GIN (search);

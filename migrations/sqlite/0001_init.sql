@@ -163,3 +163,33 @@ CREATE TABLE router_models (
     created_at     INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX router_models_version ON router_models (COALESCE(project_id, 0), version);
+
+-- Full-text search over the four layers (recall). One FTS5 index, kept in step by triggers.
+CREATE VIRTUAL TABLE memory_fts USING fts5(
+    content, layer UNINDEXED, memory_id UNINDEXED, project_id UNINDEXED,
+    tokenize = 'porter unicode61'
+);
+CREATE TRIGGER semantic_fts_insert AFTER INSERT ON semantic_memories BEGIN
+    INSERT INTO memory_fts (content, layer, memory_id, project_id) VALUES (new.content, 'semantic', new.id, new.project_id);
+END;
+CREATE TRIGGER semantic_fts_delete AFTER DELETE ON semantic_memories BEGIN
+    DELETE FROM memory_fts WHERE layer = 'semantic' AND memory_id = old.id;
+END;
+CREATE TRIGGER episodic_fts_insert AFTER INSERT ON episodic_events BEGIN
+    INSERT INTO memory_fts (content, layer, memory_id, project_id) VALUES (new.content, 'episodic', new.id, new.project_id);
+END;
+CREATE TRIGGER episodic_fts_delete AFTER DELETE ON episodic_events BEGIN
+    DELETE FROM memory_fts WHERE layer = 'episodic' AND memory_id = old.id;
+END;
+CREATE TRIGGER procedures_fts_insert AFTER INSERT ON procedures BEGIN
+    INSERT INTO memory_fts (content, layer, memory_id, project_id) VALUES (new.name || ' ' || new.template, 'procedural', new.id, new.project_id);
+END;
+CREATE TRIGGER procedures_fts_delete AFTER DELETE ON procedures BEGIN
+    DELETE FROM memory_fts WHERE layer = 'procedural' AND memory_id = old.id;
+END;
+CREATE TRIGGER prospective_fts_insert AFTER INSERT ON prospective_tasks BEGIN
+    INSERT INTO memory_fts (content, layer, memory_id, project_id) VALUES (new.content, 'prospective', new.id, new.project_id);
+END;
+CREATE TRIGGER prospective_fts_delete AFTER DELETE ON prospective_tasks BEGIN
+    DELETE FROM memory_fts WHERE layer = 'prospective' AND memory_id = old.id;
+END;

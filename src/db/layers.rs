@@ -2,7 +2,9 @@
 //! `prospective_tasks`. Every call is scoped by project id; an id of another project is
 //! "not found".
 
-use crate::db::{on_pool, Database};
+use serde_json::Value;
+
+use crate::db::{on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::time::{now_ms, Millis};
@@ -63,12 +65,29 @@ pub struct SemanticMemory {
     /// Tags, as a JSON array of strings.
     #[sqlx(json)]
     pub tags: Vec<String>,
+    /// How useful it proved (incremented by [`Layers::mark_useful`]).
+    pub usefulness: f64,
+    /// How often it was read with [`Layers::semantic`].
+    pub access_count: i64,
+    /// Version number, from 1; [`Layers::update_semantic`] creates the next.
+    pub version: i64,
+    /// The version this one replaced.
+    pub supersedes_id: Option<i64>,
+    /// The version that replaced this one (`None` for the current version).
+    pub superseded_by: Option<i64>,
+    /// Why this version was written (for updates).
+    pub update_reason: Option<String>,
     /// Working-memory item it was consolidated from, if any.
     pub source_item_id: Option<i64>,
     /// Route-log entry that placed it here, if any.
     pub route_id: Option<i64>,
+    /// Provenance and other metadata.
+    #[sqlx(json)]
+    pub metadata: Value,
     /// Creation time (UTC Unix ms).
     pub created_at: Millis,
+    /// Last read or write (UTC Unix ms).
+    pub last_accessed_at: Millis,
 }
 
 /// A row of `episodic_events`.
@@ -90,6 +109,9 @@ pub struct EpisodicEvent {
     pub source_item_id: Option<i64>,
     /// Route-log entry that placed it here, if any.
     pub route_id: Option<i64>,
+    /// Provenance and other metadata.
+    #[sqlx(json)]
+    pub metadata: Value,
 }
 
 /// A row of `procedures`.
@@ -109,6 +131,9 @@ pub struct Procedure {
     pub source_item_id: Option<i64>,
     /// Route-log entry that placed it here, if any.
     pub route_id: Option<i64>,
+    /// Provenance and other metadata.
+    #[sqlx(json)]
+    pub metadata: Value,
 }
 
 /// A row of `prospective_tasks`.
@@ -130,10 +155,48 @@ pub struct ProspectiveTask {
     pub priority: TaskPriority,
     /// Due date (UTC Unix ms), if any.
     pub due_at: Option<Millis>,
+    /// When it was completed.
+    pub completed_at: Option<Millis>,
     /// Working-memory item it was consolidated from, if any.
     pub source_item_id: Option<i64>,
     /// Route-log entry that placed it here, if any.
     pub route_id: Option<i64>,
+    /// Provenance and other metadata.
+    #[sqlx(json)]
+    pub metadata: Value,
+}
+
+string_enum! {
+    /// Orders for [`Layers::list_semantic`].
+    pub enum SemanticSort as "sort" {
+        /// Most useful first.
+        Useful => "useful",
+        /// Newest first.
+        Recent => "recent",
+        /// Most recently read first.
+        Accessed => "accessed",
+    }
+}
+
+macro_rules! semantic_columns {
+    () => {
+        "id, project_id, content, memory_type, tags, usefulness, access_count, version, supersedes_id, superseded_by, update_reason, source_item_id, route_id, metadata, created_at, last_accessed_at"
+    };
+}
+macro_rules! event_columns {
+    () => {
+        "id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata"
+    };
+}
+macro_rules! procedure_columns {
+    () => {
+        "id, project_id, name, category, template, source_item_id, route_id, metadata"
+    };
+}
+macro_rules! task_columns {
+    () => {
+        "id, project_id, content, active_form, status, priority, due_at, completed_at, source_item_id, route_id, metadata"
+    };
 }
 
 /// `Working on: ` followed by the first 50 characters (not bytes) of `content`.
@@ -176,7 +239,7 @@ impl Layers {
         const SQL: &str = "INSERT INTO semantic_memories
              (project_id, content, memory_type, tags, metadata, created_at, last_accessed_at)
              VALUES ($1, $2, $3, $4, '{}', $5, $5)
-             RETURNING id, project_id, content, memory_type, tags, source_item_id, route_id, created_at";
+             RETURNING id, project_id, content, memory_type, tags, usefulness, access_count, version, supersedes_id, superseded_by, update_reason, source_item_id, route_id, metadata, created_at, last_accessed_at";
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, SemanticMemory>(SQL)
             .bind(project_id)
             .bind(content)
@@ -187,14 +250,20 @@ impl Layers {
             .await?))
     }
 
-    /// A semantic memory of this project.
+    /// A semantic memory of this project (any version). Reading it is an access: its
+    /// `access_count` and `last_accessed_at` are updated (the access statistics behind
+    /// [`SemanticSort::Accessed`]); nothing else changes.
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` does not exist in `project_id`.
     pub async fn semantic(&self, project_id: i64, id: i64) -> Result<SemanticMemory> {
-        const SQL: &str = "SELECT id, project_id, content, memory_type, tags, source_item_id, route_id, created_at
-             FROM semantic_memories WHERE project_id = $1 AND id = $2";
+        const SQL: &str = concat!(
+            "UPDATE semantic_memories SET access_count = access_count + 1, last_accessed_at = $1
+             WHERE project_id = $2 AND id = $3 RETURNING ",
+            semantic_columns!()
+        );
         let row = on_pool!(self.db, |pool| sqlx::query_as::<_, SemanticMemory>(SQL)
+            .bind(now_ms())
             .bind(project_id)
             .bind(id)
             .fetch_optional(pool)
@@ -204,6 +273,187 @@ impl Layers {
             id,
             project_id,
         })
+    }
+
+    /// Current (not superseded) semantic memories, in `sort` order, at most `limit`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list_semantic(
+        &self,
+        project_id: i64,
+        sort: SemanticSort,
+        limit: u32,
+    ) -> Result<Vec<SemanticMemory>> {
+        const USEFUL: &str = concat!("SELECT ", semantic_columns!(), " FROM semantic_memories WHERE project_id = $1 AND superseded_by IS NULL ORDER BY usefulness DESC, id DESC LIMIT $2");
+        const RECENT: &str = concat!("SELECT ", semantic_columns!(), " FROM semantic_memories WHERE project_id = $1 AND superseded_by IS NULL ORDER BY created_at DESC, id DESC LIMIT $2");
+        const ACCESSED: &str = concat!("SELECT ", semantic_columns!(), " FROM semantic_memories WHERE project_id = $1 AND superseded_by IS NULL ORDER BY last_accessed_at DESC, id DESC LIMIT $2");
+        let sql = match sort {
+            SemanticSort::Useful => USEFUL,
+            SemanticSort::Recent => RECENT,
+            SemanticSort::Accessed => ACCESSED,
+        };
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, SemanticMemory>(sql)
+            .bind(project_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Adds 1 to a semantic memory's usefulness; returns the new value.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `id` does not exist in `project_id`.
+    pub async fn mark_useful(&self, project_id: i64, id: i64) -> Result<f64> {
+        const SQL: &str = "UPDATE semantic_memories SET usefulness = usefulness + 1 WHERE project_id = $1 AND id = $2 RETURNING usefulness";
+        let v: Option<f64> = on_pool!(self.db, |pool| sqlx::query_scalar(SQL)
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        v.ok_or(Error::NotFound {
+            entity: "semantic memory",
+            id,
+            project_id,
+        })
+    }
+
+    /// Deletes a semantic memory. Returns true when it existed in this project, false after that
+    /// (forgetting twice is not an error). Versions that pointed at it stop pointing at it.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn forget(&self, project_id: i64, id: i64) -> Result<bool> {
+        const UNLINK_OLDER: &str = "UPDATE semantic_memories SET superseded_by = NULL WHERE project_id = $1 AND superseded_by = $2";
+        const UNLINK_NEWER: &str = "UPDATE semantic_memories SET supersedes_id = NULL WHERE project_id = $1 AND supersedes_id = $2";
+        const DELETE: &str = "DELETE FROM semantic_memories WHERE project_id = $1 AND id = $2";
+        on_pool!(self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(UNLINK_OLDER)
+                .bind(project_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(UNLINK_NEWER)
+                .bind(project_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let gone = sqlx::query(DELETE)
+                .bind(project_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            tx.commit().await?;
+            Ok(gone)
+        })
+    }
+
+    /// Reconsolidation: writes `content` as the next version of the current semantic memory
+    /// `id`, records `reason`, and marks `id` superseded by it, in one transaction. Type and tags
+    /// carry over.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for empty content or reason, or on `id` when it is already
+    /// superseded; [`Error::NotFound`] when it does not exist in this project.
+    pub async fn update_semantic(
+        &self,
+        project_id: i64,
+        id: i64,
+        content: &str,
+        reason: &str,
+    ) -> Result<SemanticMemory> {
+        check_text("content", content, MAX_CONTENT_CHARS)?;
+        check_text("reason", reason, 10_000)?;
+        const OLD: &str = concat!(
+            "SELECT ",
+            semantic_columns!(),
+            " FROM semantic_memories WHERE project_id = $1 AND id = $2"
+        );
+        const INSERT: &str = concat!(
+            "INSERT INTO semantic_memories (project_id, content, memory_type, tags, usefulness, version, supersedes_id, update_reason, metadata, created_at, last_accessed_at)
+             SELECT project_id, $1, memory_type, tags, usefulness, version + 1, id, $2, metadata, $3, $3 FROM semantic_memories WHERE id = $4
+             RETURNING ",
+            semantic_columns!()
+        );
+        const SUPERSEDE: &str = "UPDATE semantic_memories SET superseded_by = $1 WHERE id = $2";
+        on_pool!(self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let old = sqlx::query_as::<_, SemanticMemory>(OLD)
+                .bind(project_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let old = old.ok_or(Error::NotFound {
+                entity: "semantic memory",
+                id,
+                project_id,
+            })?;
+            if let Some(newer) = old.superseded_by {
+                return Err(Error::invalid(
+                    "id",
+                    format!(
+                        "semantic memory {id} is superseded by {newer}; update the current version"
+                    ),
+                ));
+            }
+            let new = sqlx::query_as::<_, SemanticMemory>(INSERT)
+                .bind(content)
+                .bind(reason)
+                .bind(now_ms())
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(SUPERSEDE)
+                .bind(new.id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(new)
+        })
+    }
+
+    /// Every version of the semantic memory `id` belongs to, oldest first, each with the reason
+    /// it was written.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `id` does not exist in this project.
+    pub async fn history(&self, project_id: i64, id: i64) -> Result<Vec<SemanticMemory>> {
+        const ONE: &str = concat!(
+            "SELECT ",
+            semantic_columns!(),
+            " FROM semantic_memories WHERE project_id = $1 AND id = $2"
+        );
+        let fetch = |id: i64| async move {
+            let row = on_pool!(self.db, |pool| sqlx::query_as::<_, SemanticMemory>(ONE)
+                .bind(project_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?);
+            Ok::<_, Error>(row)
+        };
+        let start = fetch(id).await?.ok_or(Error::NotFound {
+            entity: "semantic memory",
+            id,
+            project_id,
+        })?;
+        let mut versions = vec![start];
+        while let Some(older) = versions[0].supersedes_id {
+            match fetch(older).await? {
+                Some(v) => versions.insert(0, v),
+                None => break,
+            }
+        }
+        while let Some(newer) = versions[versions.len() - 1].superseded_by {
+            match fetch(newer).await? {
+                Some(v) => versions.push(v),
+                None => break,
+            }
+        }
+        Ok(versions)
     }
 
     /// Records an episodic event that happened at `occurred_at` (UTC Unix ms).
@@ -226,7 +476,7 @@ impl Layers {
         const SQL: &str = "INSERT INTO episodic_events
              (project_id, content, event_type, session_id, occurred_at, metadata, created_at)
              VALUES ($1, $2, $3, $4, $5, '{}', $6)
-             RETURNING id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id";
+             RETURNING id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata";
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, EpisodicEvent>(SQL)
             .bind(project_id)
             .bind(content)
@@ -239,19 +489,40 @@ impl Layers {
     }
 
     /// Events of this project with `from <= occurred_at < to`, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
     pub async fn events_between(
         &self,
         project_id: i64,
         from: Millis,
         to: Millis,
     ) -> Result<Vec<EpisodicEvent>> {
-        const SQL: &str = "SELECT id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id
-             FROM episodic_events WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-             ORDER BY occurred_at, id";
+        self.events(project_id, from, to, None).await
+    }
+
+    /// Events of this project with `from <= occurred_at < to`, of `event_type` when given,
+    /// oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn events(
+        &self,
+        project_id: i64,
+        from: Millis,
+        to: Millis,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EpisodicEvent>> {
+        const SQL: &str = concat!(
+            "SELECT ", event_columns!(), " FROM episodic_events
+             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ($4 IS NULL OR event_type = $4)
+             ORDER BY occurred_at, id"
+        );
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, EpisodicEvent>(SQL)
             .bind(project_id)
             .bind(from)
             .bind(to)
+            .bind(event_type)
             .fetch_all(pool)
             .await?))
     }
@@ -281,7 +552,7 @@ impl Layers {
         const SQL: &str = "INSERT INTO procedures
              (project_id, name, category, template, metadata, created_at)
              VALUES ($1, $2, $3, $4, '{}', $5)
-             RETURNING id, project_id, name, category, template, source_item_id, route_id";
+             RETURNING id, project_id, name, category, template, source_item_id, route_id, metadata";
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
             .bind(project_id)
             .bind(name)
@@ -292,15 +563,36 @@ impl Layers {
             .await?))
     }
 
+    /// Every procedure of this project, by name.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn procedures(&self, project_id: i64) -> Result<Vec<Procedure>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            procedure_columns!(),
+            " FROM procedures WHERE project_id = $1 ORDER BY name, id"
+        );
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
+            .bind(project_id)
+            .fetch_all(pool)
+            .await?))
+    }
+
     /// The procedure of this project with this name, if any.
+    ///
+    /// # Errors
+    /// Database errors.
     pub async fn procedure_by_name(
         &self,
         project_id: i64,
         name: &str,
     ) -> Result<Option<Procedure>> {
-        const SQL: &str =
-            "SELECT id, project_id, name, category, template, source_item_id, route_id
-             FROM procedures WHERE project_id = $1 AND name = $2";
+        const SQL: &str = concat!(
+            "SELECT ",
+            procedure_columns!(),
+            " FROM procedures WHERE project_id = $1 AND name = $2"
+        );
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
             .bind(project_id)
             .bind(name)
@@ -324,7 +616,7 @@ impl Layers {
         const SQL: &str = "INSERT INTO prospective_tasks
              (project_id, content, active_form, status, priority, due_at, metadata, created_at)
              VALUES ($1, $2, $3, 'pending', $4, $5, '{}', $6)
-             RETURNING id, project_id, content, active_form, status, priority, due_at, source_item_id, route_id";
+             RETURNING id, project_id, content, active_form, status, priority, due_at, completed_at, source_item_id, route_id, metadata";
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, ProspectiveTask>(
             SQL
         )
@@ -338,11 +630,62 @@ impl Layers {
         .await?))
     }
 
+    /// Marks a task completed (now); completing it again keeps the first completion time.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the task does not exist in this project.
+    pub async fn complete_task(&self, project_id: i64, id: i64) -> Result<ProspectiveTask> {
+        const SQL: &str = concat!(
+            "UPDATE prospective_tasks SET status = 'completed', completed_at = COALESCE(completed_at, $1)
+             WHERE project_id = $2 AND id = $3 RETURNING ",
+            task_columns!()
+        );
+        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, ProspectiveTask>(SQL)
+            .bind(now_ms())
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(Error::NotFound {
+            entity: "prospective task",
+            id,
+            project_id,
+        })
+    }
+
+    /// Open (not completed) tasks due at or before `time`, earliest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn tasks_due_by(
+        &self,
+        project_id: i64,
+        time: Millis,
+    ) -> Result<Vec<ProspectiveTask>> {
+        const SQL: &str = concat!(
+            "SELECT ", task_columns!(), " FROM prospective_tasks
+             WHERE project_id = $1 AND status <> 'completed' AND due_at IS NOT NULL AND due_at <= $2 ORDER BY due_at, id"
+        );
+        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, ProspectiveTask>(
+            SQL
+        )
+        .bind(project_id)
+        .bind(time)
+        .fetch_all(pool)
+        .await?))
+    }
+
     /// Tasks of this project with this status, by due date (undated last), then id.
+    ///
+    /// # Errors
+    /// Database errors.
     pub async fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
-        const SQL: &str = "SELECT id, project_id, content, active_form, status, priority, due_at, source_item_id, route_id
-             FROM prospective_tasks WHERE project_id = $1 AND status = $2
-             ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id";
+        const SQL: &str = concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM prospective_tasks WHERE project_id = $1 AND status = $2
+             ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id"
+        );
         on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, ProspectiveTask>(
             SQL
         )

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 pub mod layers;
 pub mod models;
 pub mod projects;
+pub mod recall;
 pub mod routes;
 
 /// Runs `$body` with `$pool` bound to the native pool of whichever backend `$db` holds.
@@ -46,42 +47,61 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
-/// Starts a write transaction in the way that suits each backend.
-pub(crate) trait BeginWrite {
+/// What the generic code inside [`on_pool!`] needs to know of each backend's pool.
+pub(crate) trait PoolExt {
     /// The backend's database type.
     type Db: sqlx::Database;
+
+    /// Which backend this is, for the few statements whose SQL differs.
+    fn backend(&self) -> Backend;
+
     /// Begins a transaction that will write.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
 
     /// `SELECT id FROM projects WHERE id = $1`, locking the row where the backend needs it so
     /// that writers of one project's working memory take turns (PostgreSQL: `FOR UPDATE`;
     /// SQLite: `BEGIN IMMEDIATE` already serialises writers).
-    fn lock_project_sql(&self) -> &'static str;
+    fn lock_project_sql(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "SELECT id FROM projects WHERE id = $1",
+            Backend::Postgres => "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+        }
+    }
 }
 
-impl BeginWrite for SqlitePool {
+impl PoolExt for SqlitePool {
     type Db = Sqlite;
+
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
     /// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a writer waits on the busy
     /// timeout instead of failing when a deferred read lock cannot be upgraded.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.begin_with("BEGIN IMMEDIATE").await?)
     }
-
-    fn lock_project_sql(&self) -> &'static str {
-        "SELECT id FROM projects WHERE id = $1"
-    }
 }
 
-impl BeginWrite for PgPool {
+impl PoolExt for PgPool {
     type Db = Postgres;
+
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.begin().await?)
     }
-
-    fn lock_project_sql(&self) -> &'static str {
-        "SELECT id FROM projects WHERE id = $1 FOR UPDATE"
-    }
 }
+
+/// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.
+macro_rules! item_columns {
+    () => {
+        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding"
+    };
+}
+pub(crate) use item_columns;
 
 /// A connection pool to SQLite or PostgreSQL with the schema migrated. Cheap to clone; clones
 /// share the pool, and closing one closes them all.

@@ -2,7 +2,7 @@
 //! shared by all projects), with its metrics and feature schema, and at most one active version
 //! per scope.
 
-use crate::db::{on_pool, BeginWrite, Database};
+use crate::db::{on_pool, Database, PoolExt};
 use crate::error::{Error, Result};
 use crate::router::{Metrics, TreeModel};
 use crate::time::{now_ms, Millis};

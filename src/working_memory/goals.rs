@@ -1,7 +1,7 @@
 //! The central executive: goals (with sub-goals, priorities, progress and status) and the focus
 //! of attention.
 
-use crate::db::{on_pool, BeginWrite, Database};
+use crate::db::{on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::time::{now_ms, Millis};

@@ -28,7 +28,7 @@ pub mod spatial;
 use tokio::sync::broadcast;
 
 use crate::config::WorkingMemoryConfig;
-use crate::db::{on_pool, BeginWrite, Database};
+use crate::db::{item_columns, on_pool, Database, PoolExt};
 use crate::error::{check_text, Error, Result};
 use crate::item::Component;
 use crate::time::{now_ms, Millis};
@@ -44,12 +44,6 @@ use item::{encode_embedding, ItemRow};
 macro_rules! ln_activation_sql {
     () => {
         "(ln_activation - decay_rate * (1.0 - 0.5 * importance) * (CAST(($1 - last_accessed_at) AS DOUBLE PRECISION) / 1000.0))"
-    };
-}
-
-macro_rules! item_columns {
-    () => {
-        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding"
     };
 }
 

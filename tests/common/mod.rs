@@ -127,3 +127,47 @@ pub async fn count(db: &TestDb, table: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
 }
+
+/// Inserts `n` pending phonological items into `project_id`'s working memory over a raw
+/// connection: a fixture for draining tests, far faster than `n` adds.
+pub async fn insert_pending(db: &TestDb, project_id: i64, n: i64) {
+    const SQL: &str = "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $2)
+        INSERT INTO working_memory (project_id, content, content_type, component, activation, ln_activation,
+            decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding)
+        SELECT $1, 'pending item ' || i, 'verbal', 'phonological', 1.0, 0.0, 0.0033, 0.5, 'pending', NULL, '[]', 0, 0, 0, '{}', NULL FROM seq";
+    if db.backend == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(SQL)
+            .bind(project_id)
+            .bind(n)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(SQL)
+            .bind(project_id)
+            .bind(n)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// The `source_item_id`s of every layer table, sorted (duplicates kept).
+pub async fn layer_sources(db: &TestDb) -> Vec<i64> {
+    const SQL: &str =
+        "SELECT source_item_id FROM semantic_memories WHERE source_item_id IS NOT NULL
+        UNION ALL SELECT source_item_id FROM episodic_events WHERE source_item_id IS NOT NULL
+        UNION ALL SELECT source_item_id FROM procedures WHERE source_item_id IS NOT NULL
+        UNION ALL SELECT source_item_id FROM prospective_tasks WHERE source_item_id IS NOT NULL";
+    let mut ids: Vec<i64> = if db.backend == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_all(&mut conn).await.unwrap()
+    };
+    ids.sort_unstable();
+    ids
+}
