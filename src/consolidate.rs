@@ -164,7 +164,11 @@ pub(crate) async fn consolidate(
             .iter()
             .map(|item| {
                 let decision = match override_layer {
-                    Some(layer) => RouteDecision::overridden(layer, router.feature_schema()),
+                    Some(layer) => RouteDecision::overridden(
+                        layer,
+                        router.feature_schema(),
+                        router.features(&item.route_input(now)),
+                    ),
                     None => router.route(&item.route_input(now)),
                 };
                 (item, decision)
@@ -186,7 +190,7 @@ pub(crate) async fn consolidate(
                     .push_bind(item.activation)
                     .push_bind(item.importance)
                     .push_bind(input.age_seconds)
-                    .push_bind(sqlx::types::Json(d.feature_schema.extract(&input)))
+                    .push_bind(sqlx::types::Json(&d.features))
                     .push_bind(d.feature_schema.name())
                     .push_bind(d.model.clone())
                     .push_bind(d.layer.as_str())

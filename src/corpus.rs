@@ -8,8 +8,7 @@ use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::item::Component;
 use crate::layer::Layer;
-use crate::router::TrainingRow;
-use crate::FeatureSchema;
+use crate::router::Example;
 
 /// One corpus line.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -42,10 +41,14 @@ impl CorpusItem {
         }
     }
 
-    /// A training row of `schema`, when the item is labelled.
-    pub fn training_row(&self, schema: FeatureSchema) -> Option<TrainingRow> {
-        self.layer.map(|layer| TrainingRow {
-            features: schema.extract(&self.as_input()),
+    /// The item as a training example, when it is labelled.
+    pub fn example(&self) -> Option<Example> {
+        self.layer.map(|layer| Example {
+            content: self.content.clone(),
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_s,
             layer,
         })
     }

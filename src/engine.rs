@@ -15,7 +15,7 @@ use crate::db::{Database, HealthReport, PoolStats};
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::layer::Layer;
-use crate::router::{train, Metrics, RouteDecision, Router, TrainingRow, TreeModel};
+use crate::router::{train, Example, Metrics, RouteDecision, Router, TreeModel};
 use crate::working_memory::{MemoryEvent, WorkingMemory};
 
 /// The shipped default model, compiled in so routing is good from the first item without any
@@ -283,19 +283,11 @@ impl Engine {
         let schema = crate::features::FeatureSchema::LATEST;
         let params = cfg.train.clone();
         let (trained, previous) = tokio::task::spawn_blocking(move || {
-            let rows: Vec<TrainingRow> = records
-                .iter()
-                .filter_map(|r| {
-                    r.label().map(|layer| TrainingRow {
-                        features: schema.extract(&r.as_input()),
-                        layer,
-                    })
-                })
-                .collect();
-            let trained = train(&rows, schema, &params)?;
+            let examples: Vec<Example> = records.iter().filter_map(RouteRecord::example).collect();
+            let trained = train(&examples, schema, &params)?;
             let previous = Metrics::compute(trained.evaluation_indices.iter().map(|&i| {
-                let d = current.route(&records[i].as_input());
-                (rows[i].layer, d.layer, d.confidence)
+                let d = current.route(&examples[i].input());
+                (examples[i].layer, d.layer, d.confidence)
             }));
             Ok::<_, Error>((trained, (previous, current.model_label().to_owned())))
         })

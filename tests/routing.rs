@@ -90,7 +90,7 @@ async fn projects_without_a_model_use_the_shipped_default(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(d.model, "default");
-    assert_eq!(d.feature_schema.name(), "v1");
+    assert_eq!(d.feature_schema.name(), "v2");
     assert!(!d.path.is_empty(), "a tree decision explains itself");
     assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert_eq!(d.confidence, d.probabilities[d.layer.index()]);

@@ -66,6 +66,18 @@ impl RouteRecord {
     pub fn label(&self) -> Option<Layer> {
         self.correct_layer.as_deref().and_then(|l| l.parse().ok())
     }
+
+    /// The snapshot as a training example, when feedback was given.
+    pub fn example(&self) -> Option<crate::router::Example> {
+        self.label().map(|layer| crate::router::Example {
+            content: self.content.clone(),
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+            layer,
+        })
+    }
 }
 
 /// Routing figures of one project.
@@ -113,7 +125,7 @@ macro_rules! bind_route {
             .bind(input.activation)
             .bind(input.importance)
             .bind(input.age_seconds)
-            .bind(sqlx::types::Json(decision.feature_schema.extract(input)))
+            .bind(sqlx::types::Json(&decision.features))
             .bind(decision.feature_schema.name())
             .bind(decision.model.as_str())
             .bind(decision.layer.as_str())

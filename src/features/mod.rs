@@ -5,8 +5,12 @@
 //! trained on, and using a model with another schema is an error.
 
 mod v1;
+pub(crate) mod v2;
 
 pub use v1::{extract_v1, V1Markers, V1_NAMES};
+pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
+
+use crate::router::text::TextModel;
 
 use crate::error::{Error, Result};
 use crate::item::Component;
@@ -32,16 +36,21 @@ pub enum FeatureSchema {
     /// The original project's 11 features, in its order.
     #[serde(rename = "v1")]
     V1,
+    /// Text shape, component, numbers, `v1` markers and four text-model scores (27 features);
+    /// see [`v2`].
+    #[serde(rename = "v2")]
+    V2,
 }
 
 impl FeatureSchema {
     /// The newest schema, used for new models.
-    pub const LATEST: FeatureSchema = FeatureSchema::V1;
+    pub const LATEST: FeatureSchema = FeatureSchema::V2;
 
     /// The schema's name as stored with models and routes.
     pub fn name(self) -> &'static str {
         match self {
             FeatureSchema::V1 => "v1",
+            FeatureSchema::V2 => "v2",
         }
     }
 
@@ -52,9 +61,10 @@ impl FeatureSchema {
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "v1" => Ok(FeatureSchema::V1),
+            "v2" => Ok(FeatureSchema::V2),
             other => Err(Error::invalid(
                 "feature_schema",
-                format!("unknown schema {other:?}; known: v1"),
+                format!("unknown schema {other:?}; known: v1, v2"),
             )),
         }
     }
@@ -73,21 +83,42 @@ impl FeatureSchema {
     pub fn names(self) -> &'static [&'static str] {
         match self {
             FeatureSchema::V1 => &V1_NAMES,
+            FeatureSchema::V2 => &V2_NAMES,
         }
     }
 
-    /// Extracts this schema's features of `input` into `out` (cleared first).
-    pub fn extract_into(self, input: &RouteInput<'_>, out: &mut Vec<f64>) {
+    /// Whether some of its features come from a learned text model carried by the router model.
+    pub fn has_text_scores(self) -> bool {
+        self == FeatureSchema::V2
+    }
+
+    /// Extracts this schema's features of `input` into `out` (cleared first). Text scores come
+    /// from `text` (a model's text sub-model); without one they are all 0.
+    pub fn extract_into(
+        self,
+        input: &RouteInput<'_>,
+        text: Option<&TextModel>,
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
         match self {
             FeatureSchema::V1 => out.extend_from_slice(&extract_v1(input)),
+            FeatureSchema::V2 => {
+                out.extend_from_slice(&extract_v2_base(input));
+                out.extend_from_slice(&text.map_or([0.0; 4], |t| t.scores(input.content)));
+            }
         }
     }
 
-    /// Extracts this schema's features of `input` into a new vector.
+    /// Extracts this schema's features of `input` into a new vector, without text scores.
     pub fn extract(self, input: &RouteInput<'_>) -> Vec<f64> {
+        self.extract_with(input, None)
+    }
+
+    /// Extracts this schema's features of `input` into a new vector, text scores from `text`.
+    pub fn extract_with(self, input: &RouteInput<'_>, text: Option<&TextModel>) -> Vec<f64> {
         let mut out = Vec::with_capacity(self.len());
-        self.extract_into(input, &mut out);
+        self.extract_into(input, text, &mut out);
         out
     }
 }

@@ -38,11 +38,13 @@ impl HeuristicRouter {
         let rest = (1.0 - HEURISTIC_CONFIDENCE) / 3.0;
         let mut probabilities = [rest; 4];
         probabilities[layer.index()] = HEURISTIC_CONFIDENCE;
+        let features = FeatureSchema::V1.extract(input);
         RouteDecision::from_probabilities(
             probabilities,
             Vec::new(),
             HEURISTIC_MODEL.to_owned(),
             FeatureSchema::V1,
+            features,
         )
     }
 }

@@ -3,11 +3,13 @@
 //! - [`heuristic`]: the original's keyword rules, the fallback.
 //! - [`tree`]: the learned model, a linfa-trees decision tree flattened into a compact,
 //!   validated, serialisable form with calibrated leaf probabilities.
+//! - [`text`]: the naive Bayes text sub-model whose scores feed schema `v2`.
 //! - [`train`]: seeded stratified splitting, fitting, calibration and evaluation.
 //! - [`metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
 pub mod heuristic;
 pub mod metrics;
+pub mod text;
 pub mod train;
 pub mod tree;
 
@@ -18,7 +20,7 @@ use crate::layer::Layer;
 
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
-pub use train::{train, TrainParams, TrainedModel, TrainingRow};
+pub use train::{evaluate, train, Example, TrainParams, TrainedModel};
 pub use tree::TreeModel;
 
 /// The `model` of decisions made by the heuristic.
@@ -64,6 +66,8 @@ pub struct RouteDecision {
     pub model: String,
     /// The feature schema the decision was made on.
     pub feature_schema: FeatureSchema,
+    /// The feature vector the decision was made on, in the schema's order (logged with routes).
+    pub features: Vec<f64>,
 }
 
 impl RouteDecision {
@@ -74,6 +78,7 @@ impl RouteDecision {
         path: Vec<PathStep>,
         model: String,
         feature_schema: FeatureSchema,
+        features: Vec<f64>,
     ) -> Self {
         let (best, runner_up) = top_two(&probabilities);
         RouteDecision {
@@ -84,11 +89,12 @@ impl RouteDecision {
             path,
             model,
             feature_schema,
+            features,
         }
     }
 
-    /// A decision forced by the caller: confidence 1 for `layer`.
-    pub fn overridden(layer: Layer, feature_schema: FeatureSchema) -> Self {
+    /// A decision forced by the caller: confidence 1 for `layer`, logged with `features`.
+    pub fn overridden(layer: Layer, feature_schema: FeatureSchema, features: Vec<f64>) -> Self {
         let mut probabilities = [0.0; 4];
         probabilities[layer.index()] = 1.0;
         Self::from_probabilities(
@@ -96,6 +102,7 @@ impl RouteDecision {
             Vec::new(),
             "override".to_owned(),
             feature_schema,
+            features,
         )
     }
 }
@@ -122,6 +129,14 @@ impl Router {
         match self {
             Router::Heuristic => HeuristicRouter.route(input),
             Router::Model(model) => model.route(input),
+        }
+    }
+
+    /// The feature vector this router decides on for `input`.
+    pub fn features(&self, input: &RouteInput<'_>) -> Vec<f64> {
+        match self {
+            Router::Heuristic => FeatureSchema::V1.extract(input),
+            Router::Model(model) => model.features(input),
         }
     }
 

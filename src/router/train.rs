@@ -1,52 +1,88 @@
-//! Training: a seeded, stratified split into fit / calibration / evaluation rows, a linfa-trees
-//! decision tree fitted on the first, leaf probabilities counted on the second, figures measured
-//! on the third.
+//! Training: seeded, stratified splits; for schemas with text scores, a naive Bayes text model
+//! whose scores for the training rows come from models that did not see them (out-of-fold
+//! stacking); linfa-trees decision trees on the features; leaf probabilities counted on rows the
+//! tree did not see; figures measured on held-out rows through the real routing path.
 //!
-//! Determinism: the split uses our own seeded SplitMix64 generator, rows keep their input order
-//! within each class, and leaf probabilities and tie-breaks are computed here rather than taken
-//! from linfa (whose modal class goes through a `HashMap`), so the same rows and seed give a
-//! byte-identical model.
+//! One tree (`trees = 1`): fitted on the fit rows, calibrated on a separate calibration share.
+//! An ensemble (`trees > 1`): each tree is fitted on a seeded bootstrap sample of the fit rows
+//! and calibrated on the rows its sample left out ("out of bag"), so every row both trains and
+//! calibrates, never for the same tree. Leaf probabilities are
+//! `p = (cal_c + m · fit_p_c) / (cal_n + m)`, the calibration counts smoothed towards the leaf's
+//! Laplace-smoothed fitting distribution; decisions average the trees' probabilities.
+//!
+//! Determinism: splits and samples come from our own seeded SplitMix64 generator, and leaf
+//! probabilities and tie-breaks are computed here rather than taken from linfa (whose modal
+//! class goes through a `HashMap`), so the same examples and seed give a byte-identical model.
 
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
-use crate::features::FeatureSchema;
+use crate::features::{FeatureSchema, RouteInput};
+use crate::item::Component;
 use crate::layer::Layer;
 use crate::router::metrics::Metrics;
+use crate::router::text::TextModel;
 use crate::router::tree::{Node, Tree, TreeModel};
 
-/// One labelled example: a feature vector of the schema being trained and its correct layer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainingRow {
-    /// Features, in the schema's order.
-    pub features: Vec<f64>,
+/// One labelled item: what the router sees of it and its correct layer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Example {
+    /// The text.
+    pub content: String,
+    /// Its component.
+    pub component: Component,
+    /// Stored activation A0.
+    pub activation: f64,
+    /// Importance.
+    pub importance: f64,
+    /// Seconds since creation.
+    pub age_seconds: f64,
     /// The correct layer.
     pub layer: Layer,
 }
 
-/// Training settings. [`TrainParams::default`] documents each default.
+impl Example {
+    /// The item as the router sees it.
+    pub fn input(&self) -> RouteInput<'_> {
+        RouteInput {
+            content: &self.content,
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+        }
+    }
+}
+
+/// Training settings. [`TrainParams::default`] documents each default; the defaults were chosen
+/// by 5-fold cross-validation on `real_dev_train.jsonl` (see `docs/ROUTING.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
-    /// Seed of the split. Default 42.
+    /// Seed of every split and sample. Default 42.
     pub seed: u64,
-    /// Fewest rows training accepts. Default 10: below that no split is meaningful.
+    /// Fewest examples training accepts. Default 10: below that no split is meaningful.
     pub min_samples: usize,
+    /// Trees in the ensemble. Default 15; 1 fits a single tree with a calibration split.
+    pub trees: usize,
     /// Deepest tree. Default 8.
     pub max_depth: usize,
     /// Fewest rows a node needs to be split. Default 4.
     pub min_samples_split: usize,
-    /// Fewest rows in a leaf. Default 2.
+    /// Fewest rows in a leaf. Default 3.
     pub min_samples_leaf: usize,
-    /// Share of each class used for calibration. Default 0.2.
+    /// Share of each class used for calibration when `trees` is 1. Default 0.2.
     pub calibration_fraction: f64,
     /// Share of each class held out for evaluation. Default 0.2; 0 when the caller evaluates on
-    /// separate rows (then fit and calibration share everything).
+    /// separate examples.
     pub evaluation_fraction: f64,
-    /// Weight (in rows) of the fit-set leaf distribution when smoothing calibration counts.
-    /// Default 4: a leaf with few calibration rows leans on what it saw while fitting.
+    /// Weight (in rows) of the fitting distribution when smoothing calibration counts. Default 4.
     pub smoothing: f64,
+    /// Smoothing α of the naive Bayes text model. Default 0.5.
+    pub text_alpha: f64,
+    /// Folds for the out-of-fold text scores of the training rows. Default 5.
+    pub text_folds: usize,
 }
 
 impl Default for TrainParams {
@@ -54,12 +90,15 @@ impl Default for TrainParams {
         TrainParams {
             seed: 42,
             min_samples: 10,
+            trees: 15,
             max_depth: 8,
             min_samples_split: 4,
-            min_samples_leaf: 2,
+            min_samples_leaf: 3,
             calibration_fraction: 0.2,
             evaluation_fraction: 0.2,
             smoothing: 4.0,
+            text_alpha: 0.5,
+            text_folds: 5,
         }
     }
 }
@@ -69,20 +108,18 @@ impl Default for TrainParams {
 pub struct TrainedModel {
     /// The model (unlabelled until stored or saved).
     pub model: TreeModel,
-    /// Figures on the held-out evaluation rows (empty figures when there were none).
+    /// Figures on the held-out evaluation examples (all zero when there were none).
     pub metrics: Metrics,
-    /// Rows given.
+    /// Examples given.
     pub train_n: usize,
-    /// Rows the tree was fitted on.
+    /// Examples the trees and text model learned from (all but the evaluation share).
     pub fit_n: usize,
-    /// Rows the leaf probabilities were counted on.
-    pub calibration_n: usize,
-    /// Rows held out for [`TrainedModel::metrics`].
+    /// Examples held out for [`TrainedModel::metrics`].
     pub evaluation_n: usize,
-    /// Each feature's share of the total impurity decrease, by name, in schema order.
+    /// Each feature's mean share of the trees' impurity decrease, by name, in schema order.
     pub feature_importance: Vec<(&'static str, f64)>,
-    /// Indices (into the rows given) of the held-out evaluation rows, so a rival router can be
-    /// scored on exactly the same items.
+    /// Indices (into the examples given) of the held-out evaluation examples, so a rival router
+    /// can be scored on exactly the same items.
     pub evaluation_indices: Vec<usize>,
 }
 
@@ -98,125 +135,257 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
     fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
+            let j = self.below(i + 1);
             items.swap(i, j);
         }
     }
 }
 
-/// Indices of `rows` split per class into (fit, calibration, evaluation), each class shuffled
-/// with the seed and cut by the fractions; every class present keeps at least one fit row.
-fn stratified_split(rows: &[TrainingRow], params: &TrainParams) -> [Vec<usize>; 3] {
-    let mut rng = SplitMix64(params.seed);
-    let mut parts: [Vec<usize>; 3] = Default::default();
+/// Splits `indices` per class: a `fraction` share (rounded, leaving every class at least one
+/// row in the rest) and the rest, both sorted.
+fn stratified_cut(
+    indices: &[usize],
+    layer_of: impl Fn(usize) -> Layer,
+    fraction: f64,
+    rng: &mut SplitMix64,
+) -> (Vec<usize>, Vec<usize>) {
+    let (mut cut, mut rest) = (Vec::new(), Vec::new());
     for layer in Layer::ALL {
-        let mut idx: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].layer == *layer)
+        let mut idx: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| layer_of(i) == *layer)
             .collect();
         rng.shuffle(&mut idx);
-        let n = idx.len();
-        let n_eval =
-            ((n as f64 * params.evaluation_fraction).round() as usize).min(n.saturating_sub(1));
-        let n_cal = ((n as f64 * params.calibration_fraction).round() as usize)
-            .min(n.saturating_sub(1 + n_eval));
-        parts[2].extend_from_slice(&idx[..n_eval]);
-        parts[1].extend_from_slice(&idx[n_eval..n_eval + n_cal]);
-        parts[0].extend_from_slice(&idx[n_eval + n_cal..]);
+        let n = ((idx.len() as f64 * fraction).round() as usize).min(idx.len().saturating_sub(1));
+        cut.extend_from_slice(&idx[..n]);
+        rest.extend_from_slice(&idx[n..]);
     }
-    for part in &mut parts {
-        part.sort_unstable();
-    }
-    parts
+    cut.sort_unstable();
+    rest.sort_unstable();
+    (cut, rest)
 }
 
-/// Trains a model of `schema` on `rows`.
+/// Trains a model of `schema` on `examples`.
 ///
 /// # Errors
-/// [`Error::TrainingDeclined`] with fewer than `params.min_samples` rows or fewer than two layers
-/// among them; [`Error::InvalidInput`] when a row's length does not match the schema or holds a
-/// non-finite value.
+/// [`Error::TrainingDeclined`] with fewer than `params.min_samples` examples or fewer than two
+/// layers among them; [`Error::InvalidInput`] for an example with a non-finite number, or for
+/// `trees` of 0.
 pub fn train(
-    rows: &[TrainingRow],
+    examples: &[Example],
     schema: FeatureSchema,
     params: &TrainParams,
 ) -> Result<TrainedModel> {
-    if rows.len() < params.min_samples {
+    if examples.len() < params.min_samples {
         return Err(Error::TrainingDeclined {
             reason: format!(
                 "{} labelled rows, at least {} are needed",
-                rows.len(),
+                examples.len(),
                 params.min_samples
             ),
         });
     }
-    let layers_present = Layer::ALL
+    if Layer::ALL
         .iter()
-        .filter(|l| rows.iter().any(|r| r.layer == **l))
-        .count();
-    if layers_present < 2 {
+        .filter(|l| examples.iter().any(|e| e.layer == **l))
+        .count()
+        < 2
+    {
         return Err(Error::TrainingDeclined {
             reason: "all labelled rows have the same layer; a router needs at least two".to_owned(),
         });
     }
-    if let Some((i, row)) = rows.iter().enumerate().find(|(_, r)| {
-        r.features.len() != schema.len() || r.features.iter().any(|v| !v.is_finite())
-    }) {
+    if params.trees == 0 || params.trees > crate::router::tree::MAX_TREES {
         return Err(Error::invalid(
-            "features",
+            "trees",
             format!(
-                "row {i} must hold {} finite values for schema {}, got {:?}",
-                schema.len(),
-                schema.name(),
-                row.features
+                "must be within 1..={}, got {}",
+                crate::router::tree::MAX_TREES,
+                params.trees
             ),
         ));
     }
-    let [fit, cal, eval] = stratified_split(rows, params);
-    let tree = fit_tree(rows, &fit, schema, params)?;
-    let importance = tree.feature_importance();
-    let mut flat = flatten(tree.root_node());
-    set_leaf_probabilities(&mut flat, rows, &fit, &cal, params.smoothing);
-    let model = TreeModel::new(schema, vec![flat], "")?;
-    let metrics = evaluate(&model, eval.iter().map(|&i| &rows[i]));
+    if let Some(i) = examples.iter().position(|e| {
+        ![e.activation, e.importance, e.age_seconds]
+            .iter()
+            .all(|v| v.is_finite())
+    }) {
+        return Err(Error::invalid(
+            "examples",
+            format!("example {i} holds a non-finite number"),
+        ));
+    }
+    let mut rng = SplitMix64(params.seed);
+    let all: Vec<usize> = (0..examples.len()).collect();
+    let (eval, fit) = stratified_cut(
+        &all,
+        |i| examples[i].layer,
+        params.evaluation_fraction,
+        &mut rng,
+    );
+
+    let text = if schema.has_text_scores() {
+        Some(TextModel::fit(
+            fit.iter()
+                .map(|&i| (examples[i].content.as_str(), examples[i].layer)),
+            params.text_alpha,
+        )?)
+    } else {
+        None
+    };
+    let features = fit_features(examples, &fit, schema, params, text.as_ref(), &mut rng)?;
+    let layers: Vec<Layer> = fit.iter().map(|&i| examples[i].layer).collect();
+
+    let mut trees = Vec::with_capacity(params.trees);
+    let mut importance = vec![0.0; schema.len()];
+    if params.trees == 1 {
+        let positions: Vec<usize> = (0..fit.len()).collect();
+        let (cal, own) = stratified_cut(
+            &positions,
+            |p| layers[p],
+            params.calibration_fraction,
+            &mut rng,
+        );
+        let (tree, imp) = fit_tree(&features, &layers, &own, &cal, schema, params, &mut rng)?;
+        trees.push(tree);
+        importance = imp;
+    } else {
+        for _ in 0..params.trees {
+            let mut in_bag = vec![false; fit.len()];
+            let sample: Vec<usize> = (0..fit.len())
+                .map(|_| {
+                    let p = rng.below(fit.len());
+                    in_bag[p] = true;
+                    p
+                })
+                .collect();
+            let out_of_bag: Vec<usize> = (0..fit.len()).filter(|&p| !in_bag[p]).collect();
+            let (tree, imp) = fit_tree(
+                &features,
+                &layers,
+                &sample,
+                &out_of_bag,
+                schema,
+                params,
+                &mut rng,
+            )?;
+            trees.push(tree);
+            for (total, v) in importance.iter_mut().zip(imp) {
+                *total += v / params.trees as f64;
+            }
+        }
+    }
+    let model = TreeModel::new(schema, trees, text, "")?;
+    let metrics = evaluate(&model, eval.iter().map(|&i| &examples[i]));
     Ok(TrainedModel {
         model,
         metrics,
-        train_n: rows.len(),
+        train_n: examples.len(),
         fit_n: fit.len(),
-        calibration_n: cal.len(),
         evaluation_n: eval.len(),
         feature_importance: schema.names().iter().copied().zip(importance).collect(),
         evaluation_indices: eval,
     })
 }
 
-/// Figures of `model` on labelled rows of its schema.
-pub fn evaluate<'a>(model: &TreeModel, rows: impl IntoIterator<Item = &'a TrainingRow>) -> Metrics {
-    Metrics::compute(rows.into_iter().map(|r| {
-        let d = model.decide(&r.features);
-        (r.layer, d.layer, d.confidence)
-    }))
-}
-
-fn fit_tree(
-    rows: &[TrainingRow],
+/// Feature vectors of the fit examples. Text scores come from text models fitted on the other
+/// folds, so the trees learn how far to trust scores of text the text model has not seen.
+fn fit_features(
+    examples: &[Example],
     fit: &[usize],
     schema: FeatureSchema,
     params: &TrainParams,
-) -> Result<DecisionTree<f64, usize>> {
+    text: Option<&TextModel>,
+    rng: &mut SplitMix64,
+) -> Result<Vec<Vec<f64>>> {
+    let mut features: Vec<Vec<f64>> = fit
+        .iter()
+        .map(|&i| schema.extract_with(&examples[i].input(), text))
+        .collect();
+    let smallest_class = Layer::ALL
+        .iter()
+        .map(|l| fit.iter().filter(|&&i| examples[i].layer == *l).count())
+        .filter(|&n| n > 0)
+        .min()
+        .unwrap_or(0);
+    let folds = params.text_folds.min(smallest_class);
+    if text.is_none() || folds < 2 {
+        return Ok(features);
+    }
+    // Assign each fit position to a fold, stratified by layer.
+    let mut fold_of = vec![0usize; fit.len()];
+    for layer in Layer::ALL {
+        let mut positions: Vec<usize> = (0..fit.len())
+            .filter(|&p| examples[fit[p]].layer == *layer)
+            .collect();
+        rng.shuffle(&mut positions);
+        for (k, p) in positions.into_iter().enumerate() {
+            fold_of[p] = k % folds;
+        }
+    }
+    let base = schema.len() - 4;
+    for fold in 0..folds {
+        let model = TextModel::fit(
+            (0..fit.len())
+                .filter(|&p| fold_of[p] != fold)
+                .map(|p| (examples[fit[p]].content.as_str(), examples[fit[p]].layer)),
+            params.text_alpha,
+        )?;
+        for p in (0..fit.len()).filter(|&p| fold_of[p] == fold) {
+            features[p][base..].copy_from_slice(&model.scores(&examples[fit[p]].content));
+        }
+    }
+    Ok(features)
+}
+
+/// Figures of `model` on labelled examples, through the full routing path.
+pub fn evaluate<'a>(model: &TreeModel, examples: impl IntoIterator<Item = &'a Example>) -> Metrics {
+    Metrics::compute(examples.into_iter().map(|e| {
+        let d = model.route(&e.input());
+        (e.layer, d.layer, d.confidence)
+    }))
+}
+
+/// Fits one tree on the rows at `own` (repeats allowed) and calibrates it on the rows at `cal`.
+///
+/// Every fitted row carries a seeded random weight in 0.75..1.25. linfa sums class weights in
+/// `HashMap` order, so two splits of exactly equal quality could be told apart by rounding noise
+/// that differs from run to run; distinct weights make exact ties between different partitions
+/// practically impossible, and [`canonicalise`] settles the remaining ones (different features
+/// that cut the rows the same way) in favour of the lowest feature index.
+fn fit_tree(
+    features: &[Vec<f64>],
+    layers: &[Layer],
+    own: &[usize],
+    cal: &[usize],
+    schema: FeatureSchema,
+    params: &TrainParams,
+    rng: &mut SplitMix64,
+) -> Result<(Tree, Vec<f64>)> {
     let width = schema.len();
-    let mut x = Array2::<f64>::zeros((fit.len(), width));
-    for (r, &i) in fit.iter().enumerate() {
-        for (c, v) in rows[i].features.iter().enumerate() {
+    let mut x = Array2::<f64>::zeros((own.len(), width));
+    for (r, &p) in own.iter().enumerate() {
+        for (c, v) in features[p].iter().enumerate() {
             x[[r, c]] = *v;
         }
     }
-    let y: Array1<usize> = fit.iter().map(|&i| rows[i].layer.index()).collect();
+    let y: Array1<usize> = own.iter().map(|&p| layers[p].index()).collect();
+    let weights: Array1<f32> = own
+        .iter()
+        .map(|_| 0.75 + 0.5 * (rng.next() >> 40) as f32 / (1u64 << 24) as f32)
+        .collect();
     let names: Vec<String> = schema.names().iter().map(|s| s.to_string()).collect();
-    let dataset = Dataset::new(x, y).with_feature_names(names);
-    DecisionTree::params()
+    let dataset = Dataset::new(x, y)
+        .with_feature_names(names)
+        .with_weights(weights);
+    let tree = DecisionTree::params()
         .split_quality(SplitQuality::Gini)
         .max_depth(Some(params.max_depth))
         .min_weight_split(params.min_samples_split as f32)
@@ -224,7 +393,87 @@ fn fit_tree(
         .fit(&dataset)
         .map_err(|e| Error::TrainingDeclined {
             reason: format!("the decision tree could not be fitted: {e}"),
-        })
+        })?;
+    let mut flat = flatten(tree.root_node());
+    canonicalise(&mut flat, features, own);
+    set_leaf_probabilities(&mut flat, features, layers, own, cal, params.smoothing);
+    Ok((flat, tree.feature_importance()))
+}
+
+/// Rewrites the tree in a canonical form: each split becomes the lowest-index feature that cuts
+/// the node's fitted rows into the same two groups (in either orientation; the group with the
+/// lower values goes left, the threshold is the midpoint of the gap, as linfa places it), and
+/// nodes are renumbered depth-first, left before right. Equivalent splits that linfa may pick
+/// differently from run to run (its sums run in `HashMap` order) so always come out the same.
+fn canonicalise(tree: &mut Tree, features: &[Vec<f64>], own: &[usize]) {
+    fn visit(
+        old: &[Node],
+        at: usize,
+        rows: Vec<usize>,
+        features: &[Vec<f64>],
+        out: &mut Vec<Node>,
+    ) -> usize {
+        let index = out.len();
+        out.push(old[at].clone());
+        let Node::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        } = old[at]
+        else {
+            return index;
+        };
+        let (l, r): (Vec<usize>, Vec<usize>) = rows
+            .iter()
+            .partition(|&&p| features[p][feature] <= threshold);
+        let range = |side: &[usize], g: usize| {
+            side.iter()
+                .map(|&p| features[p][g])
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                })
+        };
+        let mut chosen = (feature, threshold, left, l, right, r);
+        for g in 0..=feature {
+            let ((l_lo, l_hi), (r_lo, r_hi)) = (range(&chosen.3, g), range(&chosen.5, g));
+            if l_hi < r_lo {
+                chosen = (
+                    g,
+                    (l_hi + r_lo) / 2.0,
+                    chosen.2,
+                    chosen.3,
+                    chosen.4,
+                    chosen.5,
+                );
+                break;
+            }
+            if r_hi < l_lo {
+                chosen = (
+                    g,
+                    (r_hi + l_lo) / 2.0,
+                    chosen.4,
+                    chosen.5,
+                    chosen.2,
+                    chosen.3,
+                );
+                break;
+            }
+        }
+        let (g, t, first, first_rows, second, second_rows) = chosen;
+        let new_left = visit(old, first, first_rows, features, out);
+        let new_right = visit(old, second, second_rows, features, out);
+        out[index] = Node::Split {
+            feature: g,
+            threshold: t,
+            left: new_left,
+            right: new_right,
+        };
+        index
+    }
+    let mut nodes = Vec::with_capacity(tree.nodes.len());
+    visit(&tree.nodes, 0, own.to_vec(), features, &mut nodes);
+    tree.nodes = nodes;
 }
 
 /// Copies linfa's tree into our flat form; leaves get placeholder probabilities.
@@ -262,19 +511,20 @@ fn flatten(root: &linfa_trees::TreeNode<f64, usize>) -> Tree {
 /// fit distribution, `p = (cal_c + m * fit_p_c) / (cal_n + m)`.
 fn set_leaf_probabilities(
     tree: &mut Tree,
-    rows: &[TrainingRow],
-    fit: &[usize],
+    features: &[Vec<f64>],
+    layers: &[Layer],
+    own: &[usize],
     cal: &[usize],
     m: f64,
 ) {
-    let count = |idx: &[usize]| {
+    let count = |positions: &[usize]| {
         let mut counts = vec![[0.0f64; 4]; tree.nodes.len()];
-        for &i in idx {
-            counts[tree.leaf_of(&rows[i].features)][rows[i].layer.index()] += 1.0;
+        for &p in positions {
+            counts[tree.leaf_of(&features[p])][layers[p].index()] += 1.0;
         }
         counts
     };
-    let (fit_counts, cal_counts) = (count(fit), count(cal));
+    let (fit_counts, cal_counts) = (count(own), count(cal));
     for (i, node) in tree.nodes.iter_mut().enumerate() {
         if let Node::Leaf { probabilities } = node {
             let fit_n: f64 = fit_counts[i].iter().sum();
@@ -291,87 +541,176 @@ fn set_leaf_probabilities(
 mod tests {
     use super::*;
 
-    /// Separable rows: feature 9 (is_question) decides prospective vs semantic.
-    fn rows(n: usize) -> Vec<TrainingRow> {
+    /// Separable examples: questions are prospective, statements semantic.
+    fn examples(n: usize) -> Vec<Example> {
+        (0..n)
+            .map(|i| Example {
+                content: if i % 2 == 1 {
+                    format!("should we cache item {i}?")
+                } else {
+                    format!("The cache holds item {i}")
+                },
+                component: Component::Phonological,
+                activation: 1.0,
+                importance: 0.5,
+                age_seconds: i as f64,
+                layer: if i % 2 == 1 {
+                    Layer::Prospective
+                } else {
+                    Layer::Semantic
+                },
+            })
+            .collect()
+    }
+
+    fn single_tree() -> TrainParams {
+        TrainParams {
+            trees: 1,
+            ..TrainParams::default()
+        }
+    }
+
+    #[test]
+    fn one_v1_tree_learns_a_separable_rule_with_calibrated_confidence() {
+        let trained = train(&examples(100), FeatureSchema::V1, &single_tree()).unwrap();
+        assert_eq!(trained.metrics.accuracy, 1.0);
+        assert_eq!((trained.fit_n, trained.evaluation_n), (80, 20));
+        let d = trained.model.route(&examples(2)[1].input());
+        assert_eq!(d.layer, Layer::Prospective);
+        // 16 calibration rows in the leaf, all prospective, smoothed with m = 4 towards the fit
+        // leaf's Laplace distribution (32 rows, all prospective: 33/36).
+        let expected = (8.0 + 4.0 * 33.0 / 36.0) / 12.0;
+        assert!(
+            (d.confidence - expected).abs() < 1e-12,
+            "{} vs {expected}",
+            d.confidence
+        );
+        // "should" (a future marker) and "?" split these rows identically: the canonical split
+        // is the lower-index feature.
+        assert_eq!(d.path[0].feature, "has_future_marker");
+    }
+
+    #[test]
+    fn a_v2_ensemble_uses_its_text_model() {
+        let trained = train(&examples(200), FeatureSchema::V2, &TrainParams::default()).unwrap();
+        assert_eq!(trained.metrics.accuracy, 1.0);
+        assert_eq!(trained.model.trees().len(), 15);
+        assert!(trained.model.text_model().is_some());
+        let f = trained.model.features(&examples(2)[1].input());
+        assert_eq!(f.len(), 27);
+        assert_eq!(
+            f[23 + Layer::Prospective.index()],
+            0.0,
+            "the text model ranks prospective first"
+        );
+        assert!(f[23 + Layer::Semantic.index()] < 0.0);
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_split() {
+        let data = examples(200);
+        for schema in [FeatureSchema::V1, FeatureSchema::V2] {
+            let a = train(&data, schema, &TrainParams::default()).unwrap();
+            let b = train(&data, schema, &TrainParams::default()).unwrap();
+            assert_eq!(a.model.to_json(), b.model.to_json());
+            let c = train(
+                &data,
+                schema,
+                &TrainParams {
+                    seed: 7,
+                    ..TrainParams::default()
+                },
+            )
+            .unwrap();
+            assert_ne!(a.evaluation_indices, c.evaluation_indices);
+        }
+    }
+
+    /// Noisy text where many splits tie: words drawn from a small shared vocabulary, labels
+    /// only loosely tied to them, many duplicate rows in every bootstrap sample.
+    fn noisy_examples(n: usize) -> Vec<Example> {
+        const WORDS: [&str; 12] = [
+            "add", "fix", "returns", "the", "to", "run", "we", "should", "value", "cache", "todo",
+            "build",
+        ];
+        let mut rng = SplitMix64(99);
         (0..n)
             .map(|i| {
-                let mut f = vec![0.0; 11];
-                f[0] = i as f64;
-                f[9] = (i % 2) as f64;
-                TrainingRow {
-                    features: f,
-                    layer: if i % 2 == 1 {
-                        Layer::Prospective
-                    } else {
-                        Layer::Semantic
-                    },
+                let len = 2 + rng.below(5);
+                let content = (0..len)
+                    .map(|_| WORDS[rng.below(WORDS.len())])
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let layer = Layer::ALL[(content.len() + rng.below(2)) % 4];
+                Example {
+                    content,
+                    component: Component::ALL[i % 4],
+                    activation: 0.5,
+                    importance: (i % 3) as f64 / 2.0,
+                    age_seconds: 1.0,
+                    layer,
                 }
             })
             .collect()
     }
 
     #[test]
-    fn learns_a_separable_rule_with_calibrated_confidence() {
-        let trained = train(&rows(100), FeatureSchema::V1, &TrainParams::default()).unwrap();
-        assert_eq!(trained.metrics.accuracy, 1.0);
-        assert_eq!(
-            (trained.fit_n, trained.calibration_n, trained.evaluation_n),
-            (60, 20, 20)
-        );
-        let mut q = vec![0.0; 11];
-        q[9] = 1.0;
-        let d = trained.model.decide(&q);
-        assert_eq!(d.layer, Layer::Prospective);
-        // 10 calibration rows in the leaf, all prospective, smoothed with m = 4 towards the fit
-        // leaf's Laplace distribution (30 rows, all prospective: 31/34).
-        let expected = (10.0 + 4.0 * 31.0 / 34.0) / 14.0;
-        assert!((d.confidence - expected).abs() < 1e-12, "{}", d.confidence);
-        assert_eq!(d.path.len(), 1);
-        assert_eq!(d.path[0].feature, "is_question");
-    }
-
-    #[test]
-    fn same_seed_same_bytes_other_seed_other_split() {
-        let data = rows(200);
-        let a = train(&data, FeatureSchema::V1, &TrainParams::default()).unwrap();
-        let b = train(&data, FeatureSchema::V1, &TrainParams::default()).unwrap();
-        assert_eq!(a.model.to_json(), b.model.to_json());
-        let c = train(
-            &data,
-            FeatureSchema::V1,
-            &TrainParams {
-                seed: 7,
-                ..TrainParams::default()
-            },
-        )
-        .unwrap();
-        assert_ne!(a.evaluation_indices, c.evaluation_indices);
+    fn equivalent_splits_never_make_training_nondeterministic() {
+        // linfa sums class weights in HashMap order, different for every map, so without
+        // canonicalisation equivalent splits come out differently from one fit to the next.
+        let data = noisy_examples(400);
+        let reference = train(&data, FeatureSchema::V2, &TrainParams::default())
+            .unwrap()
+            .model
+            .to_json();
+        for _ in 0..10 {
+            assert_eq!(
+                train(&data, FeatureSchema::V2, &TrainParams::default())
+                    .unwrap()
+                    .model
+                    .to_json(),
+                reference
+            );
+        }
     }
 
     #[test]
     fn declines_too_little_or_one_sided_data() {
-        let err = train(&rows(9), FeatureSchema::V1, &TrainParams::default()).unwrap_err();
+        let err = train(&examples(9), FeatureSchema::V2, &TrainParams::default()).unwrap_err();
         assert!(
             err.to_string().contains("9 labelled rows, at least 10"),
             "{err}"
         );
-        let one_sided: Vec<_> = rows(40)
+        let one_sided: Vec<_> = examples(40)
             .into_iter()
             .filter(|r| r.layer == Layer::Semantic)
             .collect();
-        let err = train(&one_sided, FeatureSchema::V1, &TrainParams::default()).unwrap_err();
+        let err = train(&one_sided, FeatureSchema::V2, &TrainParams::default()).unwrap_err();
         assert!(matches!(err, Error::TrainingDeclined { .. }), "{err}");
-        let mut bad = rows(20);
-        bad[3].features.pop();
-        let err = train(&bad, FeatureSchema::V1, &TrainParams::default()).unwrap_err();
+        let mut bad = examples(20);
+        bad[3].importance = f64::NAN;
+        let err = train(&bad, FeatureSchema::V2, &TrainParams::default()).unwrap_err();
         assert!(
             matches!(
                 err,
                 Error::InvalidInput {
-                    field: "features",
+                    field: "examples",
                     ..
                 }
             ),
+            "{err}"
+        );
+        let err = train(
+            &examples(20),
+            FeatureSchema::V2,
+            &TrainParams {
+                trees: 0,
+                ..TrainParams::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { field: "trees", .. }),
             "{err}"
         );
     }

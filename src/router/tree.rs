@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
+use crate::router::text::TextModel;
 use crate::router::{Direction, PathStep, RouteDecision};
 
 /// The `format` field of every model file.
@@ -123,6 +124,9 @@ pub struct TreeModel {
     format_version: u32,
     feature_schema: FeatureSchema,
     classes: Vec<Layer>,
+    /// The text sub-model whose scores fill the schema's text features (schema `v2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<TextModel>,
     trees: Vec<Tree>,
     /// The label decisions carry (`model`); set by whoever loads it (database version, file
     /// name), not stored in the JSON, so identical training yields identical bytes.
@@ -138,6 +142,7 @@ impl TreeModel {
     pub fn new(
         feature_schema: FeatureSchema,
         trees: Vec<Tree>,
+        text: Option<TextModel>,
         label: impl Into<String>,
     ) -> Result<Self> {
         let model = TreeModel {
@@ -145,6 +150,7 @@ impl TreeModel {
             format_version: MODEL_FORMAT_VERSION,
             feature_schema,
             classes: Layer::ALL.to_vec(),
+            text,
             trees,
             label: label.into(),
         };
@@ -173,25 +179,35 @@ impl TreeModel {
         &self.trees
     }
 
+    /// The text sub-model, if the schema has text scores.
+    pub fn text_model(&self) -> Option<&TextModel> {
+        self.text.as_ref()
+    }
+
+    /// The feature vector of `input` (text scores from this model's text sub-model).
+    pub fn features(&self, input: &RouteInput<'_>) -> Vec<f64> {
+        self.feature_schema.extract_with(input, self.text.as_ref())
+    }
+
     /// Routes one item: features, every tree, averaged calibrated probabilities, and the decision
     /// path through the first tree.
     pub fn route(&self, input: &RouteInput<'_>) -> RouteDecision {
-        let features = self.feature_schema.extract(input);
-        self.decide(&features)
+        self.decide(self.features(input))
     }
 
     /// Decides on an already extracted feature vector of this model's schema.
     ///
     /// # Panics
-    /// If `features` is shorter than the schema; vectors from [`FeatureSchema::extract`] never are.
-    pub fn decide(&self, features: &[f64]) -> RouteDecision {
+    /// If `features` is shorter than the schema; vectors from [`TreeModel::features`] never are.
+    pub fn decide(&self, features: Vec<f64>) -> RouteDecision {
         let mut path = Vec::new();
-        let probabilities = self.probabilities(features, Some(&mut path));
+        let probabilities = self.probabilities(&features, Some(&mut path));
         RouteDecision::from_probabilities(
             probabilities,
             path,
             self.label.clone(),
             self.feature_schema,
+            features,
         )
     }
 
@@ -285,6 +301,10 @@ impl TreeModel {
                 self.trees.len()
             ));
         }
+        if let Some(text) = &self.text {
+            text.validate()
+                .map_err(|reason| Error::InvalidModel { reason })?;
+        }
         let n_features = self.feature_schema.len();
         for (t, tree) in self.trees.iter().enumerate() {
             if tree.nodes.is_empty() {
@@ -357,14 +377,14 @@ mod tests {
             leaf([0.7, 0.1, 0.1, 0.1]),
             leaf([0.1, 0.1, 0.2, 0.6]),
         ];
-        TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], "stump").unwrap()
+        TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], None, "stump").unwrap()
     }
 
     #[test]
     fn routes_and_explains() {
         let model = stump();
         let mut features = [0.0; 11];
-        let d = model.decide(&features);
+        let d = model.decide(features.to_vec());
         assert_eq!(
             (d.layer, d.confidence, d.runner_up),
             (Layer::Semantic, 0.7, Layer::Episodic)
@@ -379,14 +399,14 @@ mod tests {
             }]
         );
         features[9] = 1.0;
-        let d = model.decide(&features);
+        let d = model.decide(features.to_vec());
         assert_eq!(
             (d.layer, d.runner_up, d.model.as_str()),
             (Layer::Prospective, Layer::Procedural, "stump")
         );
         // A value equal to the threshold goes left, as linfa partitioned rows while fitting.
         features[9] = 0.5;
-        assert_eq!(model.decide(&features).layer, Layer::Semantic);
+        assert_eq!(model.decide(features.to_vec()).layer, Layer::Semantic);
     }
 
     #[test]
@@ -435,7 +455,7 @@ mod tests {
             nodes.push(leaf([1.0, 0.0, 0.0, 0.0]));
         }
         nodes.push(leaf([1.0, 0.0, 0.0, 0.0]));
-        let err = TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], "deep")
+        let err = TreeModel::new(FeatureSchema::V1, vec![Tree { nodes }], None, "deep")
             .unwrap_err()
             .to_string();
         assert!(err.contains("deeper than"), "{err}");

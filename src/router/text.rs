@@ -1,0 +1,361 @@
+//! The text sub-model of schema `v2`: multinomial naive Bayes over hashed tokens.
+//!
+//! Tokens, from one pass over the text without allocating strings: every lowercased word (a run
+//! of alphanumeric characters, `_` or `'`), every pair of adjacent words, the first word and the
+//! first two words as *position* tokens, the first word's ending (`-s`, `-ed`, `-ing`), and shape
+//! tokens (capitalised or lowercase start, final `.`/`?`/`:`/`,`, backticks, brackets,
+//! parentheses, `::`, a version number, and the length in words, bucketed by 4 up to 24+).
+//! Each token is a 64-bit hash (FNV-1a, then a SplitMix64 finaliser mixed with a salt per token
+//! kind), so tokens of different kinds never share a slot by construction.
+//!
+//! Scores: log P(layer | tokens) = log prior + Σ log θ(layer, token) over known tokens, with
+//! θ = (count + α) / (total + α·V) (Laplace/Lidstone smoothing). The router gets the
+//! log-posteriors normalised so the best layer scores 0.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::error::{Error, Result};
+use crate::layer::Layer;
+
+/// Keys are already well-mixed 64-bit hashes: hash them as themselves.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type TokenMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const SALT_WORD: u64 = 0x01;
+const SALT_PAIR: u64 = 0x02;
+const SALT_FIRST: u64 = 0x03;
+const SALT_FIRST_TWO: u64 = 0x04;
+const SALT_SHAPE: u64 = 0x05;
+const SALT_SUFFIX: u64 = 0x06;
+
+fn token(salt: u64, h: u64) -> u64 {
+    mix(h ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '\''
+}
+
+/// Calls `emit` with every token hash of `text` (repeats included).
+pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
+    let mut words = 0usize;
+    let mut prev: Option<u64> = None;
+    let mut first: Option<u64> = None;
+    // The last three characters of the first word, for its ending.
+    let mut tail = ['\0'; 3];
+    let mut current: Option<u64> = None;
+    let mut finish_word =
+        |h: u64, words: &mut usize, prev: &mut Option<u64>, emit: &mut dyn FnMut(u64)| {
+            emit(token(SALT_WORD, h));
+            if let Some(p) = *prev {
+                emit(token(SALT_PAIR, p.rotate_left(17) ^ h));
+            }
+            match *words {
+                0 => {
+                    emit(token(SALT_FIRST, h));
+                    first = Some(h);
+                }
+                1 => emit(token(
+                    SALT_FIRST_TWO,
+                    first.unwrap_or(0).rotate_left(17) ^ h,
+                )),
+                _ => {}
+            }
+            *words += 1;
+            *prev = Some(h);
+        };
+    for c in text.chars() {
+        if is_word_char(c) {
+            let mut h = current.unwrap_or(FNV_OFFSET);
+            for lc in c.to_lowercase() {
+                let mut buf = [0u8; 4];
+                for b in lc.encode_utf8(&mut buf).bytes() {
+                    h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+                }
+                if words == 0 {
+                    tail = [tail[1], tail[2], lc];
+                }
+            }
+            current = Some(h);
+        } else if let Some(h) = current.take() {
+            finish_word(h, &mut words, &mut prev, &mut emit);
+        }
+    }
+    if let Some(h) = current.take() {
+        finish_word(h, &mut words, &mut prev, &mut emit);
+    }
+    let ending = if tail == ['i', 'n', 'g'] {
+        Some(0)
+    } else if tail[1..] == ['e', 'd'] {
+        Some(1)
+    } else if tail[2] == 's' {
+        Some(2)
+    } else {
+        None
+    };
+    if let Some(id) = ending {
+        emit(token(SALT_SUFFIX, id));
+    }
+    let trimmed = text.trim_end();
+    let shape = |id: u64| token(SALT_SHAPE, id);
+    let start_upper = text
+        .trim_start()
+        .chars()
+        .next()
+        .is_some_and(char::is_uppercase);
+    emit(shape(if start_upper { 1 } else { 2 }));
+    for (id, end) in [(3, '.'), (4, '?'), (5, ':'), (6, ',')] {
+        if trimmed.ends_with(end) {
+            emit(shape(id));
+        }
+    }
+    for (id, mark) in [(7, "`"), (8, "["), (9, "("), (10, "::")] {
+        if text.contains(mark) {
+            emit(shape(id));
+        }
+    }
+    if crate::features::v2::has_version_number(text) {
+        emit(shape(11));
+    }
+    let spaced = text.split_whitespace().count() as u64;
+    emit(shape(100 + (spaced / 4).min(6)));
+}
+
+/// A trained naive Bayes text model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextModel {
+    alpha: f64,
+    log_prior: [f64; 4],
+    /// log θ per known token.
+    log_likelihood: TokenMap<[f32; 4]>,
+}
+
+/// The serialised form: tokens sorted by hash, so equal models give equal bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextModelJson {
+    kind: String,
+    alpha: f64,
+    log_prior: [f64; 4],
+    tokens: Vec<(u64, [f32; 4])>,
+}
+
+impl serde::Serialize for TextModel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut tokens: Vec<(u64, [f32; 4])> =
+            self.log_likelihood.iter().map(|(k, v)| (*k, *v)).collect();
+        tokens.sort_unstable_by_key(|t| t.0);
+        TextModelJson {
+            kind: "multinomial_naive_bayes".into(),
+            alpha: self.alpha,
+            log_prior: self.log_prior,
+            tokens,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TextModel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let j = TextModelJson::deserialize(d)?;
+        if j.kind != "multinomial_naive_bayes" {
+            return Err(serde::de::Error::custom(format!(
+                "unknown text model kind {:?}",
+                j.kind
+            )));
+        }
+        Ok(TextModel {
+            alpha: j.alpha,
+            log_prior: j.log_prior,
+            log_likelihood: j.tokens.into_iter().collect(),
+        })
+    }
+}
+
+impl TextModel {
+    /// Fits the model on `(text, layer)` pairs with smoothing `alpha` (> 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `alpha` when it is not a finite positive number.
+    pub fn fit<'a>(
+        examples: impl IntoIterator<Item = (&'a str, Layer)>,
+        alpha: f64,
+    ) -> Result<Self> {
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(Error::invalid(
+                "alpha",
+                format!("must be a finite number > 0, got {alpha}"),
+            ));
+        }
+        let mut counts: TokenMap<[u32; 4]> = TokenMap::default();
+        let mut docs = [0u32; 4];
+        for (text, layer) in examples {
+            let c = layer.index();
+            docs[c] += 1;
+            for_each_token(text, |t| counts.entry(t).or_insert([0; 4])[c] += 1);
+        }
+        let n_docs: u32 = docs.iter().sum();
+        let vocab = counts.len() as f64;
+        let mut totals = [0u64; 4];
+        for v in counts.values() {
+            for c in 0..4 {
+                totals[c] += u64::from(v[c]);
+            }
+        }
+        let log_prior =
+            std::array::from_fn(|c| ((f64::from(docs[c]) + 1.0) / (f64::from(n_docs) + 4.0)).ln());
+        let denominators: [f64; 4] =
+            std::array::from_fn(|c| (totals[c] as f64 + alpha * vocab).ln());
+        let log_likelihood = counts
+            .into_iter()
+            .map(|(t, v)| {
+                (
+                    t,
+                    std::array::from_fn(|c| {
+                        ((f64::from(v[c]) + alpha).ln() - denominators[c]) as f32
+                    }),
+                )
+            })
+            .collect();
+        Ok(TextModel {
+            alpha,
+            log_prior,
+            log_likelihood,
+        })
+    }
+
+    /// Log-posteriors of the four layers for `text`, normalised so the best is 0.
+    pub fn scores(&self, text: &str) -> [f64; 4] {
+        let mut lp = self.log_prior;
+        for_each_token(text, |t| {
+            if let Some(l) = self.log_likelihood.get(&t) {
+                for c in 0..4 {
+                    lp[c] += f64::from(l[c]);
+                }
+            }
+        });
+        let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        lp.map(|v| v - best)
+    }
+
+    /// Known tokens.
+    pub fn vocabulary_size(&self) -> usize {
+        self.log_likelihood.len()
+    }
+
+    /// Checks the parameters are usable numbers.
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        if !(self.alpha.is_finite() && self.alpha > 0.0)
+            || self.log_prior.iter().any(|p| !p.is_finite())
+        {
+            return Err("text model has a non-finite or non-positive parameter".into());
+        }
+        if self
+            .log_likelihood
+            .values()
+            .flatten()
+            .any(|v| !v.is_finite())
+        {
+            return Err("text model has a non-finite token weight".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<u64> {
+        let mut v = Vec::new();
+        for_each_token(text, |t| v.push(t));
+        v
+    }
+
+    #[test]
+    fn tokens_are_case_insensitive_words_pairs_positions_and_shape() {
+        let a = tokens("Returns the value.");
+        assert_eq!(
+            a.len(),
+            3 + 2 + 2 + 1 + 2 + 1,
+            "3 words, 2 pairs, 2 position, suffix -s, capital + period, length"
+        );
+        assert_eq!(
+            tokens("returns THE value."),
+            tokens("returns the value."),
+            "words are lowercased"
+        );
+        assert_eq!(
+            tokens("Implementing it").len(),
+            tokens("Implements it").len(),
+            "both endings are tokens"
+        );
+        assert_ne!(tokens("Implementing it"), tokens("Implements it"));
+        assert_eq!(
+            tokens("Go").len() + 1,
+            tokens("Goes").len(),
+            "-s ending of a short word"
+        );
+        assert_ne!(
+            tokens("Returns the value."),
+            tokens("returns the value."),
+            "capitalisation is a shape token"
+        );
+        assert_eq!(
+            tokens("").len(),
+            2,
+            "an empty text has a lowercase-start and a length token"
+        );
+        let _ = tokens("émoji 👋🏽 and e\u{301}\u{301}");
+    }
+
+    #[test]
+    fn learns_which_words_mean_which_layer() {
+        let data = [
+            ("Returns the length", Layer::Semantic),
+            ("Returns the name", Layer::Semantic),
+            ("Added support for tokio", Layer::Episodic),
+            ("Added a builder", Layer::Episodic),
+            ("To build, run make", Layer::Procedural),
+            ("To test, run cargo test", Layer::Procedural),
+            ("maybe we should cache this", Layer::Prospective),
+            ("we should remove this", Layer::Prospective),
+        ];
+        let m = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5).unwrap();
+        let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
+        assert_eq!(best("Returns the size"), Layer::Semantic.index());
+        assert_eq!(best("Added serde support"), Layer::Episodic.index());
+        assert_eq!(best("To deploy, run the script"), Layer::Procedural.index());
+        assert_eq!(best("we should rename this"), Layer::Prospective.index());
+        let json = serde_json::to_string(&m).unwrap();
+        let back: TextModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert!(TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.0).is_err());
+    }
+}
