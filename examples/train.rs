@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example train -- --train FILE.jsonl [--test FILE.jsonl]
 //!     [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
-//!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N] [--alpha A]
+//!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N] [--alpha A] [--min-count N]
 //! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on
@@ -67,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
             "--max-depth" => a.params.max_depth = num(&flag, value()?)?,
             "--min-leaf" => a.params.min_samples_leaf = num(&flag, value()?)?,
             "--alpha" => a.params.text_alpha = num(&flag, value()?)?,
+            "--min-count" => a.params.text_min_count = num(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }

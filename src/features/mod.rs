@@ -36,7 +36,7 @@ pub enum FeatureSchema {
     /// The original project's 11 features, in its order.
     #[serde(rename = "v1")]
     V1,
-    /// Text shape, component, numbers, `v1` markers and four text-model scores (27 features);
+    /// Text shape, component, numbers and four text-model scores (22 features);
     /// see [`v2`].
     #[serde(rename = "v2")]
     V2,

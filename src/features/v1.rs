@@ -112,22 +112,29 @@ enum Kind {
     Future,
 }
 
-/// One automaton over all keyword lists; `KINDS[pattern id]` says which list a pattern is from.
+/// One automaton over all three keyword lists, searched once with overlapping matches (the "at"
+/// in "update" must not hide the action word); `.1[pattern id]` says which list a pattern is
+/// from. ASCII case-insensitive, so ASCII text (nearly all of it) is searched without first
+/// being lowercased into a new string; a DFA because it is small and searched often.
 static KEYWORDS: LazyLock<(AhoCorasick, Vec<Kind>)> = LazyLock::new(|| {
     let lists = [
         (TEMPORAL, Kind::Temporal),
         (ACTION, Kind::Action),
         (FUTURE, Kind::Future),
     ];
-    let mut patterns = Vec::new();
-    let mut kinds = Vec::new();
-    for (words, kind) in lists {
-        for word in words.iter() {
-            patterns.push(*word);
-            kinds.push(kind);
-        }
-    }
-    let automaton = AhoCorasick::new(&patterns).expect("static keyword patterns are valid");
+    let patterns: Vec<&str> = lists
+        .iter()
+        .flat_map(|(words, _)| words.iter().copied())
+        .collect();
+    let kinds: Vec<Kind> = lists
+        .iter()
+        .flat_map(|(words, kind)| words.iter().map(|_| *kind))
+        .collect();
+    let automaton = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&patterns)
+        .expect("static keyword patterns are valid");
     (automaton, kinds)
 });
 
@@ -165,7 +172,7 @@ fn has_iso_date(bytes: &[u8]) -> bool {
 
 /// `[/\\]` anywhere, or `\.\w+$` (Python's `$` also matches before one final newline).
 fn has_file_reference(text: &str) -> bool {
-    if text.contains(['/', '\\']) {
+    if text.bytes().any(|b| b == b'/' || b == b'\\') {
         return true;
     }
     let body = text.strip_suffix('\n').unwrap_or(text);
@@ -176,12 +183,20 @@ fn has_file_reference(text: &str) -> bool {
 impl V1Markers {
     /// Finds the markers in `content`.
     pub fn of(content: &str) -> Self {
-        let lower = content.to_lowercase();
+        // For ASCII text, lowercasing changes no byte offsets, word boundaries or matches of the
+        // case-insensitive automaton, so the text is searched as it is.
+        let lowered;
+        let lower: &str = if content.is_ascii() {
+            content
+        } else {
+            lowered = content.to_lowercase();
+            &lowered
+        };
         let (automaton, kinds) = &*KEYWORDS;
         let mut m = V1Markers::default();
-        for hit in automaton.find_overlapping_iter(&lower) {
+        for hit in automaton.find_overlapping_iter(lower) {
             match kinds[hit.pattern().as_usize()] {
-                Kind::Temporal => m.temporal |= is_whole_word(&lower, hit.start(), hit.end()),
+                Kind::Temporal => m.temporal |= is_whole_word(lower, hit.start(), hit.end()),
                 Kind::Action => m.action = true,
                 Kind::Future => m.future = true,
             }
@@ -191,7 +206,11 @@ impl V1Markers {
         }
         let bytes = lower.as_bytes();
         m.temporal = m.temporal || has_clock_time(bytes) || has_iso_date(bytes);
-        m.question = QUESTION_STARTS.iter().any(|q| lower.starts_with(q)) || lower.contains('?');
+        let head = &bytes[..bytes.len().min(5)];
+        m.question = QUESTION_STARTS
+            .iter()
+            .any(|q| head.len() >= q.len() && head[..q.len()].eq_ignore_ascii_case(q.as_bytes()))
+            || bytes.contains(&b'?');
         m.file = has_file_reference(content);
         m
     }

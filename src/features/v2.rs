@@ -8,22 +8,24 @@
 //!
 //! 1. shape of the text, cheap to compute: length, words, capitalised start, final punctuation,
 //!    code marks (backticks, brackets, parentheses, `::`), version numbers;
-//! 2. the item's component one-hot, activation, importance and age, and the five `v1` markers,
-//!    so feedback in an agent's own use can still lean on them;
+//! 2. the item's component one-hot, activation, importance and age, so feedback in an agent's
+//!    own use can lean on them (on the shared corpora they are noise, and the trees learn to
+//!    give them little weight). The `v1` keyword markers are left out: the text model sees every
+//!    word they test, they carried no importance in the trained trees, and their keyword scan
+//!    cost a quarter of the routing time;
 //! 3. four *text scores*, the log-posteriors of a multinomial naive Bayes text model over hashed
 //!    words, word pairs, first-word and shape tokens ([`crate::router::text`]), normalised so the
 //!    best layer scores 0. The text model is learned with the trees and stored in the same model
 //!    file; without one the scores are all 0.
 
 use super::RouteInput;
-use crate::features::v1::V1Markers;
 use crate::item::Component;
 
 /// Features computed from the item alone (everything but the text scores).
-pub const V2_BASE_LEN: usize = 23;
+pub const V2_BASE_LEN: usize = 18;
 
-/// The names of the 27 `v2` features, in order.
-pub const V2_NAMES: [&str; 27] = [
+/// The names of the 22 `v2` features, in order.
+pub const V2_NAMES: [&str; 22] = [
     "content_length",
     "word_count",
     "starts_capitalised",
@@ -42,11 +44,6 @@ pub const V2_NAMES: [&str; 27] = [
     "activation",
     "importance",
     "age_seconds",
-    "has_temporal_marker",
-    "has_action_marker",
-    "has_future_marker",
-    "is_question",
-    "has_file_reference",
     "text_semantic",
     "text_episodic",
     "text_procedural",
@@ -68,24 +65,52 @@ pub(crate) fn has_version_number(text: &str) -> bool {
         .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit())
 }
 
-/// The [`V2_BASE_LEN`] item features of `v2`, in [`V2_NAMES`] order.
+/// The [`V2_BASE_LEN`] item features of `v2`, in [`V2_NAMES`] order. One pass over the text.
 pub fn extract_v2_base(input: &RouteInput<'_>) -> [f64; V2_BASE_LEN] {
     let text = input.content;
-    let trimmed = text.trim_end();
-    let first = text.trim_start().chars().next();
-    let m = V1Markers::of(text);
+    let (mut chars, mut words) = (0usize, 0usize);
+    let (mut first, mut last): (Option<char>, Option<char>) = (None, None);
+    let (mut backtick, mut bracket, mut paren, mut path, mut version) =
+        (false, false, false, false, false);
+    // The two characters before the current one, for `::` and digit-dot-digit.
+    let (mut prev, mut prev2) = ('\0', '\0');
+    let mut in_word = false;
+    for c in text.chars() {
+        chars += 1;
+        if c.is_whitespace() {
+            in_word = false;
+        } else {
+            if !in_word {
+                words += 1;
+                in_word = true;
+            }
+            if first.is_none() {
+                first = Some(c);
+            }
+            last = Some(c);
+        }
+        match c {
+            '`' => backtick = true,
+            '[' => bracket = true,
+            '(' => paren = true,
+            ':' if prev == ':' => path = true,
+            _ if c.is_ascii_digit() && prev == '.' && prev2.is_ascii_digit() => version = true,
+            _ => {}
+        }
+        (prev2, prev) = (prev, c);
+    }
     [
-        text.chars().count() as f64,
-        text.split_whitespace().count() as f64,
+        chars as f64,
+        words as f64,
         flag(first.is_some_and(char::is_uppercase)),
-        flag(trimmed.ends_with('.')),
-        flag(trimmed.ends_with('?')),
-        flag(trimmed.ends_with(':')),
-        flag(text.contains('`')),
-        flag(text.contains('[')),
-        flag(text.contains('(')),
-        flag(has_version_number(text)),
-        flag(text.contains("::")),
+        flag(last == Some('.')),
+        flag(last == Some('?')),
+        flag(last == Some(':')),
+        flag(backtick),
+        flag(bracket),
+        flag(paren),
+        flag(version),
+        flag(path),
         flag(input.component == Component::Phonological),
         flag(input.component == Component::Visuospatial),
         flag(input.component == Component::EpisodicBuffer),
@@ -93,11 +118,6 @@ pub fn extract_v2_base(input: &RouteInput<'_>) -> [f64; V2_BASE_LEN] {
         input.activation,
         input.importance,
         input.age_seconds,
-        flag(m.temporal),
-        flag(m.action),
-        flag(m.future),
-        flag(m.question),
-        flag(m.file),
     ]
 }
 
@@ -119,9 +139,7 @@ mod tests {
             f[..11],
             [37.0, 6.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
         );
-        assert_eq!(f[11..18], [0.0, 0.0, 1.0, 0.0, 0.5, 0.25, 3.0]);
-        // v1 markers: "in" is not temporal; "fix" is an action; "see [docs])." ends with ".": no file.
-        assert_eq!(f[18..], [0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(f[11..], [0.0, 0.0, 1.0, 0.0, 0.5, 0.25, 3.0]);
         assert_eq!(V2_NAMES.len(), V2_BASE_LEN + 4);
     }
 

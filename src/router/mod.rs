@@ -109,9 +109,18 @@ impl RouteDecision {
 
 /// Indices of the largest and second-largest values; ties go to the lower index.
 fn top_two(p: &[f64; 4]) -> (usize, usize) {
-    let mut order = [0usize, 1, 2, 3];
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-    (order[0], order[1])
+    let (mut best, mut second) = (0, 1);
+    if p[1].total_cmp(&p[0]).is_gt() {
+        (best, second) = (1, 0);
+    }
+    for i in 2..4 {
+        if p[i].total_cmp(&p[best]).is_gt() {
+            (best, second) = (i, best);
+        } else if p[i].total_cmp(&p[second]).is_gt() {
+            second = i;
+        }
+    }
+    (best, second)
 }
 
 /// A router: the heuristic or a trained model.

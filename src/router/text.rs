@@ -90,22 +90,49 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
             *words += 1;
             *prev = Some(h);
         };
-    for c in text.chars() {
-        if is_word_char(c) {
+    // Bytes, with a fast path for ASCII; other characters are decoded and lowercased in full.
+    // Either way a word's hash is FNV-1a over the UTF-8 bytes of its lowercased characters.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (word_char, step) = if b < 0x80 {
+            (b.is_ascii_alphanumeric() || b == b'_' || b == b'\'', 1)
+        } else {
+            let c = text[i..]
+                .chars()
+                .next()
+                .expect("i is on a character boundary");
+            (is_word_char(c), c.len_utf8())
+        };
+        if word_char {
             let mut h = current.unwrap_or(FNV_OFFSET);
-            for lc in c.to_lowercase() {
-                let mut buf = [0u8; 4];
-                for b in lc.encode_utf8(&mut buf).bytes() {
-                    h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
-                }
+            if b < 0x80 {
+                let lower = b.to_ascii_lowercase();
+                h = (h ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
                 if words == 0 {
-                    tail = [tail[1], tail[2], lc];
+                    tail = [tail[1], tail[2], char::from(lower)];
+                }
+            } else {
+                let c = text[i..]
+                    .chars()
+                    .next()
+                    .expect("i is on a character boundary");
+                for lc in c.to_lowercase() {
+                    let mut buf = [0u8; 4];
+                    for byte in lc.encode_utf8(&mut buf).bytes() {
+                        h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+                    }
+                    if words == 0 {
+                        tail = [tail[1], tail[2], lc];
+                    }
                 }
             }
             current = Some(h);
         } else if let Some(h) = current.take() {
             finish_word(h, &mut words, &mut prev, &mut emit);
         }
+        i += step;
     }
     if let Some(h) = current.take() {
         finish_word(h, &mut words, &mut prev, &mut emit);
@@ -198,13 +225,15 @@ impl<'de> serde::Deserialize<'de> for TextModel {
 }
 
 impl TextModel {
-    /// Fits the model on `(text, layer)` pairs with smoothing `alpha` (> 0).
+    /// Fits the model on `(text, layer)` pairs with smoothing `alpha` (> 0), keeping tokens seen
+    /// at least `min_count` times (rarer ones carry little evidence and cost memory and lookups).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `alpha` when it is not a finite positive number.
     pub fn fit<'a>(
         examples: impl IntoIterator<Item = (&'a str, Layer)>,
         alpha: f64,
+        min_count: u32,
     ) -> Result<Self> {
         if !(alpha.is_finite() && alpha > 0.0) {
             return Err(Error::invalid(
@@ -219,6 +248,7 @@ impl TextModel {
             docs[c] += 1;
             for_each_token(text, |t| counts.entry(t).or_insert([0; 4])[c] += 1);
         }
+        counts.retain(|_, v| v.iter().sum::<u32>() >= min_count);
         let n_docs: u32 = docs.iter().sum();
         let vocab = counts.len() as f64;
         let mut totals = [0u64; 4];
@@ -346,7 +376,7 @@ mod tests {
             ("maybe we should cache this", Layer::Prospective),
             ("we should remove this", Layer::Prospective),
         ];
-        let m = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5).unwrap();
+        let m = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5, 1).unwrap();
         let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
         assert_eq!(best("Returns the size"), Layer::Semantic.index());
         assert_eq!(best("Added serde support"), Layer::Episodic.index());
@@ -356,6 +386,9 @@ mod tests {
         let back: TextModel = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
-        assert!(TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.0).is_err());
+        assert!(TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.0, 1).is_err());
+        let pruned = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5, 2).unwrap();
+        assert!(pruned.vocabulary_size() < m.vocabulary_size());
+        assert!(pruned.vocabulary_size() > 0);
     }
 }

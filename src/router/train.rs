@@ -83,6 +83,9 @@ pub struct TrainParams {
     pub text_alpha: f64,
     /// Folds for the out-of-fold text scores of the training rows. Default 5.
     pub text_folds: usize,
+    /// Fewest occurrences of a token for the text model to keep it. Default 1 (all): pruning
+    /// singletons halves the model but cost 1.4 points of cross-validated accuracy.
+    pub text_min_count: u32,
 }
 
 impl Default for TrainParams {
@@ -99,6 +102,7 @@ impl Default for TrainParams {
             smoothing: 4.0,
             text_alpha: 0.5,
             text_folds: 5,
+            text_min_count: 1,
         }
     }
 }
@@ -236,6 +240,7 @@ pub fn train(
             fit.iter()
                 .map(|&i| (examples[i].content.as_str(), examples[i].layer)),
             params.text_alpha,
+            params.text_min_count,
         )?)
     } else {
         None
@@ -337,6 +342,7 @@ fn fit_features(
                 .filter(|&p| fold_of[p] != fold)
                 .map(|p| (examples[fit[p]].content.as_str(), examples[fit[p]].layer)),
             params.text_alpha,
+            params.text_min_count,
         )?;
         for p in (0..fit.len()).filter(|&p| fold_of[p] == fold) {
             features[p][base..].copy_from_slice(&model.scores(&examples[fit[p]].content));
@@ -540,6 +546,7 @@ fn set_leaf_probabilities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::V2_BASE_LEN;
 
     /// Separable examples: questions are prospective, statements semantic.
     fn examples(n: usize) -> Vec<Example> {
@@ -597,13 +604,13 @@ mod tests {
         assert_eq!(trained.model.trees().len(), 15);
         assert!(trained.model.text_model().is_some());
         let f = trained.model.features(&examples(2)[1].input());
-        assert_eq!(f.len(), 27);
+        assert_eq!(f.len(), 22);
         assert_eq!(
-            f[23 + Layer::Prospective.index()],
+            f[V2_BASE_LEN + Layer::Prospective.index()],
             0.0,
             "the text model ranks prospective first"
         );
-        assert!(f[23 + Layer::Semantic.index()] < 0.0);
+        assert!(f[V2_BASE_LEN + Layer::Semantic.index()] < 0.0);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const MODEL_FORMAT: &str = "athena-router";
 pub const MODEL_FORMAT_VERSION: u32 = 1;
 /// Deepest tree accepted when loading.
 pub const MAX_DEPTH: usize = 64;
+/// Capacity reserved for a decision path: deeper than the default trees (8), so one allocation.
+const MAX_PATH_HINT: usize = 12;
 /// Most trees accepted when loading.
 pub const MAX_TREES: usize = 512;
 
@@ -200,7 +202,7 @@ impl TreeModel {
     /// # Panics
     /// If `features` is shorter than the schema; vectors from [`TreeModel::features`] never are.
     pub fn decide(&self, features: Vec<f64>) -> RouteDecision {
-        let mut path = Vec::new();
+        let mut path = Vec::with_capacity(MAX_PATH_HINT);
         let probabilities = self.probabilities(&features, Some(&mut path));
         RouteDecision::from_probabilities(
             probabilities,

@@ -1,0 +1,120 @@
+//! Routing benchmarks: feature extraction per schema and content length, routing one item and
+//! batches with the shipped default model, and training on 1k/10k/20k synthetic rows.
+//!
+//! ```text
+//! cargo bench --bench routing
+//! ```
+//! Training reads `../shared/data/synthetic_20k.jsonl` (or `ATHENA_BENCH_CORPUS`); without it
+//! those benchmarks are skipped with a message.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use athena_memory::corpus;
+use athena_memory::router::{train, Example, TrainParams};
+use athena_memory::{Component, FeatureSchema, RouteInput, Router, TreeModel};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+const SENTENCE: &str = "Returns the number of pending items in the consolidation queue, or an error when the store was closed. ";
+
+fn text_of(chars: usize) -> String {
+    SENTENCE.chars().cycle().take(chars).collect()
+}
+
+fn input(content: &str) -> RouteInput<'_> {
+    RouteInput {
+        content,
+        component: Component::Phonological,
+        activation: 0.8,
+        importance: 0.5,
+        age_seconds: 42.0,
+    }
+}
+
+fn default_model() -> Arc<TreeModel> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/router-default.json");
+    Arc::new(TreeModel::load(&path).expect("models/router-default.json loads"))
+}
+
+fn features(c: &mut Criterion) {
+    let model = default_model();
+    let mut group = c.benchmark_group("features");
+    group.throughput(Throughput::Elements(1));
+    for chars in [50, 200, 2000] {
+        let text = text_of(chars);
+        group.bench_with_input(BenchmarkId::new("v1", chars), &text, |b, t| {
+            b.iter(|| FeatureSchema::V1.extract(black_box(&input(t))))
+        });
+        group.bench_with_input(BenchmarkId::new("v2_without_text", chars), &text, |b, t| {
+            b.iter(|| FeatureSchema::V2.extract(black_box(&input(t))))
+        });
+        group.bench_with_input(BenchmarkId::new("v2", chars), &text, |b, t| {
+            b.iter(|| model.features(black_box(&input(t))))
+        });
+        group.bench_with_input(BenchmarkId::new("text_scores", chars), &text, |b, t| {
+            let text_model = model
+                .text_model()
+                .expect("the default model has a text model");
+            b.iter(|| text_model.scores(black_box(t)))
+        });
+    }
+    group.finish();
+}
+
+fn route(c: &mut Criterion) {
+    let router = Router::Model(default_model());
+    let mut group = c.benchmark_group("route");
+    group.throughput(Throughput::Elements(1));
+    for chars in [50, 200, 2000] {
+        let text = text_of(chars);
+        group.bench_with_input(BenchmarkId::new("one_item", chars), &text, |b, t| {
+            b.iter(|| router.route(black_box(&input(t))))
+        });
+    }
+    let texts: Vec<String> = (0..1000).map(|i| text_of(50 + (i * 37) % 300)).collect();
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("batch_1000", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(router.route(&input(t)));
+            }
+        })
+    });
+    group.finish();
+}
+
+fn training(c: &mut Criterion) {
+    let path = std::env::var_os("ATHENA_BENCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/synthetic_20k.jsonl")
+        });
+    let Ok(items) = corpus::load(&path) else {
+        eprintln!(
+            "skipping training benchmarks: {} is not readable (set ATHENA_BENCH_CORPUS)",
+            path.display()
+        );
+        return;
+    };
+    let examples: Vec<Example> = items.iter().filter_map(|i| i.example()).collect();
+    let mut group = c.benchmark_group("train");
+    group.sample_size(10);
+    for n in [1_000, 10_000, 20_000] {
+        if n > examples.len() {
+            continue;
+        }
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_batched(
+                || examples[..n].to_vec(),
+                |rows| train(&rows, FeatureSchema::LATEST, &TrainParams::default()).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, features, route, training);
+criterion_main!(benches);
