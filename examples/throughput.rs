@@ -8,9 +8,11 @@
 //! - `route_ns_per_item`: one item at a time through `Engine::route` with the default model.
 //! - `route_batch_items_per_s`: `Router::route` over every item in a loop, one core.
 //! - `train_seconds`: training the default design on the loaded (labelled) rows.
-//! - `consolidate_items_per_s`: items added to working memory through the public API, then
-//!   consolidated with `consolidate_batch` in batches of 1,000, end to end, on the database
-//!   (a temporary SQLite file unless `--database-url` is given).
+//! - `wm_add_items_per_s`: `WorkingMemory::add` of every item; past the loop's capacity each add
+//!   also moves the weakest item to pending consolidation, in the same transaction.
+//! - `consolidate_items_per_s`: those items consolidated through the public API, end to end:
+//!   `consolidate_pending` in batches of 1,000, then `consolidate_batch` for the few still
+//!   active, on the database (a temporary SQLite file unless `--database-url` is given).
 //! - `consolidate_single_p50_us` / `_p99_us`: `consolidate` of one item at a time.
 //!
 //! With `--json`, exactly one JSON object is printed on stdout.
@@ -22,7 +24,6 @@ use std::time::Instant;
 use athena_memory::config::Config;
 use athena_memory::corpus;
 use athena_memory::router::{train, Example, TrainParams};
-use athena_memory::working_memory::capacity::Capacities;
 use athena_memory::working_memory::NewItem;
 use athena_memory::{Engine, FeatureSchema, Router};
 use serde_json::json;
@@ -55,6 +56,9 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
+/// Items per consolidation call.
+const BATCH: u32 = 5000;
+
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
@@ -76,14 +80,7 @@ async fn run() -> Result<serde_json::Value, String> {
         .url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", temp.display()));
-    let big = Capacities {
-        phonological: 1_000_000,
-        visuospatial: 1_000_000,
-        episodic_buffer: 1_000_000,
-        central_executive: 1_000_000,
-    };
     let config = Config::builder(&url)
-        .capacities(big)
         .retrain_after(None)
         .build()
         .map_err(|e| e.to_string())?;
@@ -155,15 +152,26 @@ async fn run() -> Result<serde_json::Value, String> {
     let add_per_s = n as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut consolidated = 0;
-    for chunk in ids.chunks(1000) {
-        consolidated += engine
-            .consolidate_batch(project, chunk)
+    loop {
+        let done = engine
+            .consolidate_pending(project, BATCH)
             .await
             .map_err(|e| e.to_string())?
-            .consolidated
             .len();
+        if done == 0 {
+            break;
+        }
+        consolidated += done;
     }
+    let still_active = engine
+        .consolidate_batch(project, &ids)
+        .await
+        .map_err(|e| e.to_string())?;
+    consolidated += still_active.consolidated.len();
     let consolidate_per_s = consolidated as f64 / started.elapsed().as_secs_f64();
+    if consolidated != n {
+        return Err(format!("{consolidated} of {n} items were consolidated"));
+    }
 
     // Single-item consolidation latency.
     let singles = n.min(500);

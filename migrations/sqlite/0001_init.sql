@@ -33,7 +33,7 @@ CREATE TABLE working_memory (
     metadata         TEXT    NOT NULL DEFAULT '{}',
     embedding        BLOB
 );
-CREATE INDEX working_memory_by_component ON working_memory (project_id, component, state);
+CREATE INDEX working_memory_by_state ON working_memory (project_id, state, component);
 
 CREATE TABLE goals (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
