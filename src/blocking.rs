@@ -5,7 +5,9 @@
 //! `reqwest::blocking` pattern). Waiting uses `block_in_place` when the caller is itself a
 //! multi-thread runtime worker, so it works from a plain thread, from inside either runtime
 //! flavour, from many threads at once, and it may be dropped anywhere. That one bridge,
-//! [`Engine::call`], carries every operation.
+//! [`Engine::call`], carries every operation: the common ones have methods here, and any other
+//! async operation runs through it directly, e.g.
+//! `engine.call(move |e| async move { e.layers().history(project, id).await })`.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -75,7 +75,7 @@ const CLAIM_IDS_SQLITE: &str = concat!(
     item_columns!()
 );
 const CLAIM_IDS_POSTGRES: &str = concat!(
-    "DELETE FROM working_memory WHERE project_id = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) RETURNING ",
+    "DELETE FROM working_memory WHERE project_id = $1 AND id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::bigint)) RETURNING ",
     item_columns!()
 );
 const CLAIM_PENDING_SQLITE: &str = concat!(

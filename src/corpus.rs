@@ -43,14 +43,8 @@ impl CorpusItem {
 
     /// The item as a training example, when it is labelled.
     pub fn example(&self) -> Option<Example> {
-        self.layer.map(|layer| Example {
-            content: self.content.clone(),
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_s,
-            layer,
-        })
+        self.layer
+            .map(|layer| Example::new(&self.as_input(), layer))
     }
 }
 

@@ -69,14 +69,8 @@ impl RouteRecord {
 
     /// The snapshot as a training example, when feedback was given.
     pub fn example(&self) -> Option<crate::router::Example> {
-        self.label().map(|layer| crate::router::Example {
-            content: self.content.clone(),
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_seconds,
-            layer,
-        })
+        self.label()
+            .map(|layer| crate::router::Example::new(&self.as_input(), layer))
     }
 }
 

@@ -44,6 +44,18 @@ pub struct Example {
 }
 
 impl Example {
+    /// An example of what the router sees of an item, labelled `layer`.
+    pub fn new(input: &RouteInput<'_>, layer: Layer) -> Self {
+        Example {
+            content: input.content.to_owned(),
+            component: input.component,
+            activation: input.activation,
+            importance: input.importance,
+            age_seconds: input.age_seconds,
+            layer,
+        }
+    }
+
     /// The item as the router sees it.
     pub fn input(&self) -> RouteInput<'_> {
         RouteInput {
@@ -57,7 +69,7 @@ impl Example {
 }
 
 /// Training settings. [`TrainParams::default`] documents each default; the defaults were chosen
-/// by 5-fold cross-validation on `real_dev_train.jsonl` (see `docs/ROUTING.md`).
+/// by 5-fold cross-validation on `real_dev_train.jsonl` (see the README, "Routing").
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
     /// Seed of every split and sample. Default 42.

@@ -528,21 +528,12 @@ impl WorkingMemory {
         if k == 0 {
             return Err(Error::invalid("k", "must be at least 1"));
         }
-        const SQL: &str = concat!(
-            "SELECT ",
-            item_columns!(),
-            " FROM working_memory WHERE project_id = $1"
-        );
-        let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?);
+        let items = self.all_items(project_id).await?;
         let now = now_ms();
         let query_words = search::words(query);
-        let mut hits: Vec<SearchHit> = rows
+        let mut hits: Vec<SearchHit> = items
             .into_iter()
-            .map(|row| {
-                let item = Item::from(row);
+            .map(|item| {
                 let similarity = match (query_embedding, item.embedding.as_deref()) {
                     (Some(q), Some(e)) => search::cosine(q, e),
                     _ => search::lexical(&query_words, &search::words(&item.content)),
@@ -561,21 +552,26 @@ impl WorkingMemory {
         Ok(hits)
     }
 
-    /// Per-component figures of `project_id`, in [`Component::ALL`] order.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn stats(&self, project_id: i64) -> Result<Vec<ComponentStats>> {
+    /// Every item of `project_id`, active and pending, by id.
+    async fn all_items(&self, project_id: i64) -> Result<Vec<Item>> {
         const SQL: &str = concat!(
             "SELECT ",
             item_columns!(),
-            " FROM working_memory WHERE project_id = $1"
+            " FROM working_memory WHERE project_id = $1 ORDER BY id"
         );
         let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
             .bind(project_id)
             .fetch_all(pool)
             .await?);
-        let items: Vec<Item> = rows.into_iter().map(Item::from).collect();
+        Ok(rows.into_iter().map(Item::from).collect())
+    }
+
+    /// Per-component figures of `project_id`, in [`Component::ALL`] order.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn stats(&self, project_id: i64) -> Result<Vec<ComponentStats>> {
+        let items = self.all_items(project_id).await?;
         let now = now_ms();
         Ok(Component::ALL
             .iter()
