@@ -102,6 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     labels.insert(chunk.id, Layer::Episodic);
+    let note = NewItem::new("Focus on the auth fix before the release")
+        .component(Component::CentralExecutive);
+    let note = wm.add(p, note).await?;
+    labels.insert(note.id, Layer::Prospective);
     let goal = wm
         .goals()
         .add(p, NewGoal::new("Ship the auth fix").priority(8))
