@@ -302,3 +302,65 @@ async fn pool_stats_health_and_close(db: TestDb) {
     assert!(!health.connected);
     engine.close().await; // closing twice is harmless
 }
+
+/// PostgreSQL behind a TCP proxy that the test can cut: the server "vanishes" under an open pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_reports_a_vanished_server_within_the_acquire_timeout() {
+    use std::time::{Duration, Instant};
+
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let options = PgConnectOptions::from_str(&db.url).unwrap();
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    assert!(
+        db.url.contains(&upstream),
+        "the test URL must name host:port explicitly: {}",
+        db.url
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    let target = upstream.clone();
+    let proxy = tokio::spawn(async move {
+        let mut links = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            links.spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+
+    let url = db.url.replacen(&upstream, &proxy_addr.to_string(), 1);
+    let acquire_timeout = Duration::from_secs(2);
+    let config = athena_memory::Config::builder(url)
+        .acquire_timeout(acquire_timeout)
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    assert_eq!(engine.health_check().await.status, HealthStatus::Healthy);
+
+    // Cut every connection and stop accepting new ones: the server is gone for this pool.
+    proxy.abort();
+    let _ = proxy.await;
+    let started = Instant::now();
+    let health = engine.health_check().await;
+    let waited = started.elapsed();
+    assert_eq!(health.status, HealthStatus::Unhealthy, "{health:?}");
+    assert!(!health.connected && health.error.is_some(), "{health:?}");
+    assert!(
+        waited <= acquire_timeout + Duration::from_secs(2),
+        "health_check took {waited:?}"
+    );
+    let err = engine.projects().list().await.unwrap_err();
+    assert!(
+        matches!(err, Error::Database(_)),
+        "a call fails with an error, not a panic: {err}"
+    );
+}
