@@ -1,0 +1,95 @@
+//! The shipped default model (`models/router-default.json`, trained on
+//! `../shared/data/real_dev_train.jsonl`): it round-trips through the database with identical
+//! decisions on both backends, and, where the shared data is present, beats the heuristic on
+//! `real_dev_test.jsonl` by the margin the README reports.
+
+mod common;
+
+use std::path::PathBuf;
+
+use athena_memory::router::{evaluate, HeuristicRouter};
+use athena_memory::{corpus, Component, Engine, RouteInput, TreeModel};
+use common::TestDb;
+
+on_both_backends!(the_default_model_round_trips_through_the_database);
+
+fn manifest_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+const SENTENCES: [&str; 8] = [
+    "Returns the number of bytes written",
+    "Added support for async iterators",
+    "To enable tracing, set the RUST_LOG variable",
+    "we should cache this lookup",
+    "Remember to rotate the API keys on Friday",
+    "Fixed a panic when the input is empty (#123)",
+    "1. Install the CLI",
+    "maybe use a BTreeMap here?",
+];
+
+async fn the_default_model_round_trips_through_the_database(db: TestDb) {
+    let file = manifest_path("models/router-default.json");
+    let from_file = TreeModel::load(&file).unwrap();
+    let engine = Engine::open(&db.url).await.unwrap();
+    let project = engine
+        .projects()
+        .get_or_create("/default/model/round-trip", None)
+        .await
+        .unwrap()
+        .id;
+    let stored = engine.import_model(project, &file, true).await.unwrap();
+    assert_eq!(
+        stored.model,
+        std::fs::read_to_string(&file).unwrap(),
+        "stored byte for byte"
+    );
+    for (i, text) in SENTENCES.iter().enumerate() {
+        let input = RouteInput {
+            content: text,
+            component: Component::ALL[i % 4],
+            activation: 0.7,
+            importance: 0.4,
+            age_seconds: 12.0,
+        };
+        let a = from_file.route(&input);
+        let b = engine.route(project, &input).await.unwrap();
+        assert_eq!(
+            (a.layer, a.probabilities, &a.path, &a.features),
+            (b.layer, b.probabilities, &b.path, &b.features),
+            "{text}"
+        );
+        assert_eq!(b.model, format!("p{project}-v1"));
+    }
+}
+
+#[test]
+fn the_default_model_beats_the_heuristic_on_real_text() {
+    let path = manifest_path("../shared/data/real_dev_test.jsonl");
+    let Ok(items) = corpus::load(&path) else {
+        eprintln!(
+            "skipping: {} is not here (the shared data sits beside the repository)",
+            path.display()
+        );
+        return;
+    };
+    let model = TreeModel::load(&manifest_path("models/router-default.json")).unwrap();
+    let examples: Vec<_> = items.iter().filter_map(|i| i.example()).collect();
+    let metrics = evaluate(&model, &examples);
+    let heuristic = examples
+        .iter()
+        .filter(|e| HeuristicRouter::layer(&e.content) == e.layer)
+        .count() as f64
+        / examples.len() as f64;
+    assert!(metrics.accuracy >= 0.75, "accuracy {}", metrics.accuracy);
+    assert!(
+        (metrics.accuracy - metrics.macro_f1).abs() <= 0.02,
+        "{metrics:?}"
+    );
+    assert!(metrics.ece < 0.05, "calibration error {}", metrics.ece);
+    assert!(
+        metrics.accuracy > heuristic + 0.3,
+        "model {} vs heuristic {heuristic}",
+        metrics.accuracy
+    );
+}
