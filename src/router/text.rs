@@ -174,13 +174,82 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     emit(shape(100 + (spaced / 4).min(6)));
 }
 
+/// Token weights in an open-addressing table: keys in one array (256 KiB for 30,000 tokens at
+/// most half full, so probes stay in cache), weights in another read only on a hit. Slot key 0
+/// marks an empty slot; a token whose hash is 0 has a slot of its own.
+#[derive(Debug, Clone, PartialEq)]
+struct TokenTable {
+    mask: usize,
+    keys: Vec<u64>,
+    weights: Vec<[f32; 4]>,
+    zero: Option<[f32; 4]>,
+}
+
+impl TokenTable {
+    fn new(entries: impl IntoIterator<Item = (u64, [f32; 4])>) -> Self {
+        // Inserted in key order, so equal token sets always get the same layout.
+        let mut entries: Vec<(u64, [f32; 4])> = entries.into_iter().collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        let slots = (entries.len() * 2).next_power_of_two().max(16);
+        let mut table = TokenTable {
+            mask: slots - 1,
+            keys: vec![0; slots],
+            weights: vec![[0.0; 4]; slots],
+            zero: None,
+        };
+        for (key, w) in entries {
+            if key == 0 {
+                table.zero = Some(w);
+                continue;
+            }
+            let mut i = key as usize & table.mask;
+            while table.keys[i] != 0 && table.keys[i] != key {
+                i = (i + 1) & table.mask;
+            }
+            table.keys[i] = key;
+            table.weights[i] = w;
+        }
+        table
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<&[f32; 4]> {
+        if key == 0 {
+            return self.zero.as_ref();
+        }
+        let mut i = key as usize & self.mask;
+        loop {
+            match self.keys[i] {
+                k if k == key => return Some(&self.weights[i]),
+                0 => return None,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.iter().filter(|k| **k != 0).count() + usize::from(self.zero.is_some())
+    }
+
+    /// Every (token, weights), in no particular order.
+    fn entries(&self) -> impl Iterator<Item = (u64, [f32; 4])> + '_ {
+        let slots = self
+            .keys
+            .iter()
+            .zip(&self.weights)
+            .filter(|(k, _)| **k != 0)
+            .map(|(k, w)| (*k, *w));
+        slots.chain(self.zero.map(|w| (0, w)))
+    }
+}
+
 /// A trained naive Bayes text model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextModel {
     alpha: f64,
     log_prior: [f64; 4],
     /// log θ per known token.
-    log_likelihood: TokenMap<[f32; 4]>,
+    log_likelihood: TokenTable,
 }
 
 /// The serialised form: tokens sorted by hash, so equal models give equal bytes.
@@ -194,8 +263,7 @@ struct TextModelJson {
 
 impl serde::Serialize for TextModel {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut tokens: Vec<(u64, [f32; 4])> =
-            self.log_likelihood.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut tokens: Vec<(u64, [f32; 4])> = self.log_likelihood.entries().collect();
         tokens.sort_unstable_by_key(|t| t.0);
         TextModelJson {
             kind: "multinomial_naive_bayes".into(),
@@ -219,7 +287,7 @@ impl<'de> serde::Deserialize<'de> for TextModel {
         Ok(TextModel {
             alpha: j.alpha,
             log_prior: j.log_prior,
-            log_likelihood: j.tokens.into_iter().collect(),
+            log_likelihood: TokenTable::new(j.tokens),
         })
     }
 }
@@ -261,17 +329,12 @@ impl TextModel {
             std::array::from_fn(|c| ((f64::from(docs[c]) + 1.0) / (f64::from(n_docs) + 4.0)).ln());
         let denominators: [f64; 4] =
             std::array::from_fn(|c| (totals[c] as f64 + alpha * vocab).ln());
-        let log_likelihood = counts
-            .into_iter()
-            .map(|(t, v)| {
-                (
-                    t,
-                    std::array::from_fn(|c| {
-                        ((f64::from(v[c]) + alpha).ln() - denominators[c]) as f32
-                    }),
-                )
-            })
-            .collect();
+        let log_likelihood = TokenTable::new(counts.into_iter().map(|(t, v)| {
+            (
+                t,
+                std::array::from_fn(|c| ((f64::from(v[c]) + alpha).ln() - denominators[c]) as f32),
+            )
+        }));
         Ok(TextModel {
             alpha,
             log_prior,
@@ -283,7 +346,7 @@ impl TextModel {
     pub fn scores(&self, text: &str) -> [f64; 4] {
         let mut lp = self.log_prior;
         for_each_token(text, |t| {
-            if let Some(l) = self.log_likelihood.get(&t) {
+            if let Some(l) = self.log_likelihood.get(t) {
                 for c in 0..4 {
                     lp[c] += f64::from(l[c]);
                 }
@@ -307,9 +370,8 @@ impl TextModel {
         }
         if self
             .log_likelihood
-            .values()
-            .flatten()
-            .any(|v| !v.is_finite())
+            .entries()
+            .any(|(_, w)| w.iter().any(|v| !v.is_finite()))
         {
             return Err("text model has a non-finite token weight".into());
         }
