@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::db::{on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::time::{now_ms, Millis};
@@ -240,14 +240,17 @@ impl Layers {
              (project_id, content, memory_type, tags, metadata, created_at, last_accessed_at)
              VALUES ($1, $2, $3, $4, '{}', $5, $5)
              RETURNING id, project_id, content, memory_type, tags, usefulness, access_count, version, supersedes_id, superseded_by, update_reason, source_item_id, route_id, metadata, created_at, last_accessed_at";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, SemanticMemory>(SQL)
-            .bind(project_id)
-            .bind(content)
-            .bind(memory_type.as_str())
-            .bind(tags)
-            .bind(now)
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            SemanticMemory,
+            SQL,
+            fetch_one,
+            project_id,
+            content,
+            memory_type.as_str(),
+            tags,
+            now
+        ))
     }
 
     /// A semantic memory of this project (any version). Reading it is an access: its
@@ -262,12 +265,15 @@ impl Layers {
              WHERE project_id = $2 AND id = $3 RETURNING ",
             semantic_columns!()
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, SemanticMemory>(SQL)
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            SemanticMemory,
+            SQL,
+            fetch_optional,
+            now_ms(),
+            project_id,
+            id
+        );
         row.ok_or(Error::NotFound {
             entity: "semantic memory",
             id,
@@ -293,11 +299,14 @@ impl Layers {
             SemanticSort::Recent => RECENT,
             SemanticSort::Accessed => ACCESSED,
         };
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, SemanticMemory>(sql)
-            .bind(project_id)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            SemanticMemory,
+            sql,
+            fetch_all,
+            project_id,
+            i64::from(limit)
+        ))
     }
 
     /// Adds 1 to a semantic memory's usefulness; returns the new value.
@@ -428,11 +437,7 @@ impl Layers {
             " FROM semantic_memories WHERE project_id = $1 AND id = $2"
         );
         let fetch = |id: i64| async move {
-            let row = on_pool!(self.db, |pool| sqlx::query_as::<_, SemanticMemory>(ONE)
-                .bind(project_id)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?);
+            let row = fetch_rows!(self.db, SemanticMemory, ONE, fetch_optional, project_id, id);
             Ok::<_, Error>(row)
         };
         let start = fetch(id).await?.ok_or(Error::NotFound {
@@ -477,15 +482,18 @@ impl Layers {
              (project_id, content, event_type, session_id, occurred_at, metadata, created_at)
              VALUES ($1, $2, $3, $4, $5, '{}', $6)
              RETURNING id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, EpisodicEvent>(SQL)
-            .bind(project_id)
-            .bind(content)
-            .bind(event_type)
-            .bind(session_id)
-            .bind(occurred_at)
-            .bind(now_ms())
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            EpisodicEvent,
+            SQL,
+            fetch_one,
+            project_id,
+            content,
+            event_type,
+            session_id,
+            occurred_at,
+            now_ms()
+        ))
     }
 
     /// Events of this project with `from <= occurred_at < to`, oldest first.
@@ -518,13 +526,16 @@ impl Layers {
              WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ($4 IS NULL OR event_type = $4)
              ORDER BY occurred_at, id"
         );
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, EpisodicEvent>(SQL)
-            .bind(project_id)
-            .bind(from)
-            .bind(to)
-            .bind(event_type)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            EpisodicEvent,
+            SQL,
+            fetch_all,
+            project_id,
+            from,
+            to,
+            event_type
+        ))
     }
 
     /// Stores a procedure under a name unique within the project.
@@ -553,14 +564,17 @@ impl Layers {
              (project_id, name, category, template, metadata, created_at)
              VALUES ($1, $2, $3, $4, '{}', $5)
              RETURNING id, project_id, name, category, template, source_item_id, route_id, metadata";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
-            .bind(project_id)
-            .bind(name)
-            .bind(category)
-            .bind(template)
-            .bind(now_ms())
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            Procedure,
+            SQL,
+            fetch_one,
+            project_id,
+            name,
+            category,
+            template,
+            now_ms()
+        ))
     }
 
     /// Every procedure of this project, by name.
@@ -573,10 +587,7 @@ impl Layers {
             procedure_columns!(),
             " FROM procedures WHERE project_id = $1 ORDER BY name, id"
         );
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Procedure, SQL, fetch_all, project_id))
     }
 
     /// The procedure of this project with this name, if any.
@@ -593,11 +604,14 @@ impl Layers {
             procedure_columns!(),
             " FROM procedures WHERE project_id = $1 AND name = $2"
         );
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Procedure>(SQL)
-            .bind(project_id)
-            .bind(name)
-            .fetch_optional(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            Procedure,
+            SQL,
+            fetch_optional,
+            project_id,
+            name
+        ))
     }
 
     /// Creates a pending prospective task.
@@ -640,12 +654,15 @@ impl Layers {
              WHERE project_id = $2 AND id = $3 RETURNING ",
             task_columns!()
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, ProspectiveTask>(SQL)
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            ProspectiveTask,
+            SQL,
+            fetch_optional,
+            now_ms(),
+            project_id,
+            id
+        );
         row.ok_or(Error::NotFound {
             entity: "prospective task",
             id,

@@ -40,6 +40,16 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs one `query_as` of `$row` rows with the given binds on whichever backend `$db` holds and
+/// fetches them with `$fetch` (`fetch_all`, `fetch_optional` or `fetch_one`); `?` propagates the
+/// error. The shape every repository read and `RETURNING` write shares.
+macro_rules! fetch_rows {
+    ($db:expr, $row:ty, $sql:expr, $fetch:ident $(, $bind:expr)* $(,)?) => {
+        on_pool!($db, |pool| sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.$fetch(pool).await?)
+    };
+}
+pub(crate) use fetch_rows;
+
 /// The two native pools.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {

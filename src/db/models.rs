@@ -2,7 +2,7 @@
 //! shared by all projects), with its metrics and feature schema, and at most one active version
 //! per scope.
 
-use crate::db::{on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::error::{Error, Result};
 use crate::router::{Metrics, TreeModel};
 use crate::time::{now_ms, Millis};
@@ -148,10 +148,13 @@ impl ModelRegistry {
         const SQL: &str =
             "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
              FROM router_models WHERE COALESCE(project_id, 0) = $1 AND active";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, StoredModel>(SQL)
-            .bind(scope.key())
-            .fetch_optional(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            StoredModel,
+            SQL,
+            fetch_optional,
+            scope.key()
+        ))
     }
 
     /// Every version of `scope`, oldest first.
@@ -159,10 +162,13 @@ impl ModelRegistry {
         const SQL: &str =
             "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
              FROM router_models WHERE COALESCE(project_id, 0) = $1 ORDER BY version";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, StoredModel>(SQL)
-            .bind(scope.key())
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            StoredModel,
+            SQL,
+            fetch_all,
+            scope.key()
+        ))
     }
 
     /// Makes `version` the active one of `scope` (a rollback when it is older).

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path};
 
-use crate::db::{on_pool, Database};
+use crate::db::{fetch_rows, on_pool, Database};
 use crate::error::{Error, Result};
 use crate::time::{now_ms, Millis};
 
@@ -101,22 +101,16 @@ impl Projects {
              VALUES ($1, $2, $3, $3)
              ON CONFLICT (path) DO UPDATE SET last_accessed_at = excluded.last_accessed_at
              RETURNING id, name, path, created_at, last_accessed_at";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Project>(SQL)
-            .bind(&name)
-            .bind(&path)
-            .bind(now)
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db, Project, SQL, fetch_one, &name, &path, now
+        ))
     }
 
     /// The project with this id, if any.
     pub async fn get(&self, id: i64) -> Result<Option<Project>> {
         const SQL: &str =
             "SELECT id, name, path, created_at, last_accessed_at FROM projects WHERE id = $1";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Project>(SQL)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Project, SQL, fetch_optional, id))
     }
 
     /// The project that owns `path`: the registered project whose path is `path` itself or its
@@ -130,10 +124,7 @@ impl Projects {
         const SQL: &str = "SELECT id, name, path, created_at, last_accessed_at FROM projects
              WHERE path = $1 OR path = '/' OR substr($1, 1, length(path) + 1) = path || '/'
              ORDER BY length(path) DESC LIMIT 1";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Project>(SQL)
-            .bind(&path)
-            .fetch_optional(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Project, SQL, fetch_optional, &path))
     }
 
     /// Like [`Projects::find_by_path`], but no owner is an error.
@@ -153,9 +144,7 @@ impl Projects {
     pub async fn list(&self) -> Result<Vec<Project>> {
         const SQL: &str =
             "SELECT id, name, path, created_at, last_accessed_at FROM projects ORDER BY id";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Project>(SQL)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Project, SQL, fetch_all))
     }
 
     /// Fails with [`Error::NotFound`] unless project `id` exists. Used before writes so an

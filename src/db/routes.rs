@@ -3,7 +3,7 @@
 //! schema, and after feedback the correct layer. It has no foreign key to `working_memory`, so
 //! the training data outlives the items.
 
-use crate::db::{on_pool, Database};
+use crate::db::{fetch_rows, on_pool, Database};
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::item::Component;
@@ -186,13 +186,16 @@ impl RouteLog {
              SET correct_layer = $1, was_correct = (layer = $1), feedback_at = $2
              WHERE project_id = $3 AND id = $4
              RETURNING id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at";
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, RouteRecord>(SQL)
-            .bind(correct.as_str())
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(route_id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            RouteRecord,
+            SQL,
+            fetch_optional,
+            correct.as_str(),
+            now_ms(),
+            project_id,
+            route_id
+        );
         row.ok_or(Error::NotFound {
             entity: "route",
             id: route_id,
@@ -207,11 +210,14 @@ impl RouteLog {
     pub async fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
         const SQL: &str = "SELECT id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at
              FROM consolidation_routes WHERE project_id = $1 AND id = $2";
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, RouteRecord>(SQL)
-            .bind(project_id)
-            .bind(route_id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            RouteRecord,
+            SQL,
+            fetch_optional,
+            project_id,
+            route_id
+        );
         row.ok_or(Error::NotFound {
             entity: "route",
             id: route_id,
@@ -225,10 +231,13 @@ impl RouteLog {
              FROM consolidation_routes
              WHERE correct_layer IS NOT NULL AND ($1 IS NULL OR project_id = $1)
              ORDER BY id";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, RouteRecord>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            RouteRecord,
+            SQL,
+            fetch_all,
+            project_id
+        ))
     }
 
     /// Counts, mean confidences and feedback accuracy of `project_id`'s routes.

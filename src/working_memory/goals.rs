@@ -1,7 +1,7 @@
 //! The central executive: goals (with sub-goals, priorities, progress and status) and the focus
 //! of attention.
 
-use crate::db::{on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::time::{now_ms, Millis};
@@ -196,17 +196,20 @@ impl Goals {
              VALUES ($1, $2, $3, $4, $5, 'active', 0, $6, $7, $8, $8) RETURNING ",
             goal_columns!()
         );
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Goal>(SQL)
-            .bind(project_id)
-            .bind(goal.parent_id)
-            .bind(&goal.text)
-            .bind(goal.goal_type.as_str())
-            .bind(goal.priority)
-            .bind(goal.deadline)
-            .bind(goal.completion_criteria.as_deref())
-            .bind(now)
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            Goal,
+            SQL,
+            fetch_one,
+            project_id,
+            goal.parent_id,
+            &goal.text,
+            goal.goal_type.as_str(),
+            goal.priority,
+            goal.deadline,
+            goal.completion_criteria.as_deref(),
+            now
+        ))
     }
 
     /// Goal `id` of `project_id`.
@@ -219,11 +222,7 @@ impl Goals {
             goal_columns!(),
             " FROM goals WHERE project_id = $1 AND id = $2"
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, Goal>(SQL)
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(self.db, Goal, SQL, fetch_optional, project_id, id);
         row.ok_or(Error::NotFound {
             entity: "goal",
             id,
@@ -237,10 +236,7 @@ impl Goals {
     /// Database errors.
     pub async fn active(&self, project_id: i64) -> Result<Vec<Goal>> {
         const SQL: &str = concat!("SELECT ", goal_columns!(), " FROM goals WHERE project_id = $1 AND status = 'active' ORDER BY priority DESC, created_at, id");
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Goal>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Goal, SQL, fetch_all, project_id))
     }
 
     async fn all(&self, project_id: i64) -> Result<Vec<Goal>> {
@@ -249,10 +245,7 @@ impl Goals {
             goal_columns!(),
             " FROM goals WHERE project_id = $1 ORDER BY priority DESC, created_at, id"
         );
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Goal>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Goal, SQL, fetch_all, project_id))
     }
 
     /// Sets progress, clamped to 0..=1. Reaching 1.0 completes an active goal (without
@@ -271,13 +264,16 @@ impl Goals {
              WHERE project_id = $3 AND id = $4 RETURNING ",
             goal_columns!()
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, Goal>(SQL)
-            .bind(progress)
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            Goal,
+            SQL,
+            fetch_optional,
+            progress,
+            now_ms(),
+            project_id,
+            id
+        );
         row.ok_or(Error::NotFound {
             entity: "goal",
             id,
@@ -354,14 +350,17 @@ impl Goals {
         to: GoalStatus,
     ) -> Result<Goal> {
         const SQL: &str = concat!("UPDATE goals SET status = $1, updated_at = $2 WHERE project_id = $3 AND id = $4 AND status = $5 RETURNING ", goal_columns!());
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, Goal>(SQL)
-            .bind(to.as_str())
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(id)
-            .bind(from.as_str())
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            Goal,
+            SQL,
+            fetch_optional,
+            to.as_str(),
+            now_ms(),
+            project_id,
+            id,
+            from.as_str()
+        );
         match row {
             Some(goal) => Ok(goal),
             None => {
@@ -439,14 +438,17 @@ impl Goals {
         const SQL: &str = "INSERT INTO attention_focus (project_id, target, target_id, weight, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (project_id, target, target_id) DO UPDATE SET weight = excluded.weight, updated_at = excluded.updated_at
              RETURNING target, target_id, weight, updated_at";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Focus>(SQL)
-            .bind(project_id)
-            .bind(target.as_str())
-            .bind(target_id)
-            .bind(weight)
-            .bind(now_ms())
-            .fetch_one(pool)
-            .await?))
+        Ok(fetch_rows!(
+            self.db,
+            Focus,
+            SQL,
+            fetch_one,
+            project_id,
+            target.as_str(),
+            target_id,
+            weight,
+            now_ms()
+        ))
     }
 
     /// What attention is on, heaviest first.
@@ -455,9 +457,6 @@ impl Goals {
     /// Database errors.
     pub async fn attention(&self, project_id: i64) -> Result<Vec<Focus>> {
         const SQL: &str = "SELECT target, target_id, weight, updated_at FROM attention_focus WHERE project_id = $1 ORDER BY weight DESC, target, target_id";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, Focus>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?))
+        Ok(fetch_rows!(self.db, Focus, SQL, fetch_all, project_id))
     }
 }

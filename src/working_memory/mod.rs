@@ -28,7 +28,7 @@ pub mod spatial;
 use tokio::sync::broadcast;
 
 use crate::config::WorkingMemoryConfig;
-use crate::db::{item_columns, on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, item_columns, on_pool, Database, PoolExt};
 use crate::error::{check_text, Error, Result};
 use crate::item::Component;
 use crate::time::{now_ms, Millis};
@@ -337,11 +337,7 @@ impl WorkingMemory {
             item_columns!(),
             " FROM working_memory WHERE project_id = $1 AND id = $2"
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(self.db, ItemRow, SQL, fetch_optional, project_id, id);
         row.map(Item::from).ok_or(Error::NotFound {
             entity: "working memory item",
             id,
@@ -361,12 +357,15 @@ impl WorkingMemory {
              WHERE project_id = $2 AND id = $3 AND state = 'active' RETURNING ",
             item_columns!()
         );
-        let row = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?);
+        let row = fetch_rows!(
+            self.db,
+            ItemRow,
+            SQL,
+            fetch_optional,
+            now_ms(),
+            project_id,
+            id
+        );
         match row {
             Some(row) => Ok(row.into()),
             None => {
@@ -394,13 +393,16 @@ impl WorkingMemory {
             "SELECT ", item_columns!(), " FROM working_memory WHERE project_id = $2 AND state = $3 AND ($4 IS NULL OR component = $4)
              ORDER BY ", ln_activation_sql!(), " DESC, id"
         );
-        let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(now_ms())
-            .bind(project_id)
-            .bind(state.as_str())
-            .bind(component.map(Component::as_str))
-            .fetch_all(pool)
-            .await?);
+        let rows = fetch_rows!(
+            self.db,
+            ItemRow,
+            SQL,
+            fetch_all,
+            now_ms(),
+            project_id,
+            state.as_str(),
+            component.map(Component::as_str)
+        );
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
@@ -414,11 +416,14 @@ impl WorkingMemory {
             item_columns!(),
             " FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2"
         );
-        let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(project_id)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?);
+        let rows = fetch_rows!(
+            self.db,
+            ItemRow,
+            SQL,
+            fetch_all,
+            project_id,
+            i64::from(limit)
+        );
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
@@ -477,11 +482,7 @@ impl WorkingMemory {
             " FROM working_memory WHERE project_id = $1 AND file_path IS NOT NULL
              AND substr(file_path, 1, length($2) + 1) = $2 || '/' ORDER BY id"
         );
-        let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(project_id)
-            .bind(dir)
-            .fetch_all(pool)
-            .await?);
+        let rows = fetch_rows!(self.db, ItemRow, SQL, fetch_all, project_id, dir);
         Ok(rows
             .into_iter()
             .map(Item::from)
@@ -559,10 +560,7 @@ impl WorkingMemory {
             item_columns!(),
             " FROM working_memory WHERE project_id = $1 ORDER BY id"
         );
-        let rows = on_pool!(self.db, |pool| sqlx::query_as::<_, ItemRow>(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?);
+        let rows = fetch_rows!(self.db, ItemRow, SQL, fetch_all, project_id);
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
