@@ -163,13 +163,14 @@ pub(crate) async fn consolidate(
         let decided: Vec<(&Item, RouteDecision)> = items
             .iter()
             .map(|item| {
+                let input = item.route_input(now);
                 let decision = match override_layer {
                     Some(layer) => RouteDecision::overridden(
                         layer,
                         router.feature_schema(),
-                        router.features(&item.route_input(now)),
+                        router.features(&input),
                     ),
-                    None => router.route(&item.route_input(now)),
+                    None => router.route(&input),
                 };
                 (item, decision)
             })
@@ -182,14 +183,13 @@ pub(crate) async fn consolidate(
             " RETURNING id, item_id",
             |b, row| {
                 let (item, d) = row;
-                let input = item.route_input(now);
                 b.push_bind(project_id)
                     .push_bind(item.id)
                     .push_bind(item.content.clone())
                     .push_bind(item.component.as_str())
                     .push_bind(item.activation)
                     .push_bind(item.importance)
-                    .push_bind(input.age_seconds)
+                    .push_bind(item.age_seconds(now))
                     .push_bind(sqlx::types::Json(&d.features))
                     .push_bind(d.feature_schema.name())
                     .push_bind(d.model.clone())

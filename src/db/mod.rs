@@ -292,13 +292,12 @@ impl Database {
                 .map(|_| ())
                 .map_err(Error::from))
         };
-        let outcome = match tokio::time::timeout(deadline, probe).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::invalid(
-                "health_check",
-                format!("SELECT 1 did not answer within {deadline:?}"),
-            )),
-        };
+        // A timeout is not the caller's bad input: report it as the unhealthy reason it is.
+        let outcome: std::result::Result<(), String> =
+            match tokio::time::timeout(deadline, probe).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("SELECT 1 did not answer within {deadline:?}")),
+            };
         let latency = started.elapsed();
         let utilisation = self.pool_stats().utilisation;
         let mut warnings = Vec::new();
@@ -332,7 +331,7 @@ impl Database {
                 latency: None,
                 utilisation,
                 warnings,
-                error: Some(err.to_string()),
+                error: Some(err),
             },
         }
     }

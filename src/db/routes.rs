@@ -127,8 +127,6 @@ macro_rules! bind_route {
             .bind($now)
     }};
 }
-#[allow(unused_imports)] // used by consolidation
-pub(crate) use bind_route;
 
 /// Repository of the route log.
 #[derive(Debug, Clone)]
