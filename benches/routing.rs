@@ -1,5 +1,7 @@
-//! Routing benchmarks: feature extraction per schema and content length, routing one item and
-//! batches with the shipped default model, and training on 1k/10k/20k synthetic rows.
+//! Routing benchmarks: feature extraction per schema and content length, routing one item
+//! (beside the previously shipped model, `benches/data/router-previous.json`, in the same run)
+//! and batches with the shipped default model, explaining a decision, and training on
+//! 1k/10k/20k synthetic rows.
 //!
 //! ```text
 //! cargo bench --bench routing
@@ -62,8 +64,16 @@ fn features(c: &mut Criterion) {
     group.finish();
 }
 
+/// The default model shipped before the agent-notes model (naive Bayes text scores, trained on
+/// code comments only), kept so every run measures the two side by side.
+fn previous_model() -> Arc<TreeModel> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/data/router-previous.json");
+    Arc::new(TreeModel::load(&path).expect("benches/data/router-previous.json loads"))
+}
+
 fn route(c: &mut Criterion) {
     let router = Router::Model(default_model());
+    let previous = Router::Model(previous_model());
     let mut group = c.benchmark_group("route");
     group.throughput(Throughput::Elements(1));
     for chars in [50, 200, 2000] {
@@ -71,7 +81,17 @@ fn route(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("one_item", chars), &text, |b, t| {
             b.iter(|| router.route(black_box(&input(t))))
         });
+        group.bench_with_input(
+            BenchmarkId::new("one_item_previous", chars),
+            &text,
+            |b, t| b.iter(|| previous.route(black_box(&input(t)))),
+        );
     }
+    let text = text_of(200);
+    group.bench_function("explain_200", |b| {
+        let d = router.route(&input(&text));
+        b.iter(|| router.explain(black_box(&input(&text)), &d))
+    });
     let texts: Vec<String> = (0..1000).map(|i| text_of(50 + (i * 37) % 300)).collect();
     group.throughput(Throughput::Elements(texts.len() as u64));
     group.bench_function("batch_1000", |b| {

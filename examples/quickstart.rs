@@ -164,31 +164,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         done[0].decision.model
     );
     for c in &done {
-        let why: Vec<String> = c
-            .decision
-            .path
-            .iter()
-            .take(3)
-            .map(|s| {
-                format!(
-                    "{} {} {:.2}",
-                    s.feature,
-                    if s.direction == athena_memory::router::Direction::Left {
-                        "<="
-                    } else {
-                        ">"
-                    },
-                    s.threshold
-                )
-            })
-            .collect();
         println!(
-            "  #{:<3} -> {:<11} {:.2} (runner-up {}; {})",
+            "  #{:<3} -> {:<11} {:.2}  {}",
             c.item_id,
             c.layer.as_str(),
             c.confidence,
-            c.decision.runner_up.as_str(),
-            why.join(", ")
+            c.explanation.summary
         );
     }
 

@@ -6,8 +6,9 @@
 //! ```
 //! Without `--model` or `--heuristic` it uses the shipped default model,
 //! `models/router-default.json`. With `--json` each line is a JSON object with `layer`,
-//! `confidence`, `probabilities` (by layer name), `runner_up`, `model`, `feature_schema` and
-//! `path`; without it, a short human-readable line.
+//! `confidence`, `probabilities` (by layer name), `runner_up`, `model`, `feature_schema`, `path`
+//! and `explanation` (the words, phrases and shape cues that decided, and a one-line summary);
+//! without it, the decision and its explanation in words.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ fn run() -> Result<(), String> {
         corpus::read(std::io::stdin().lock(), Path::new("<stdin>")).map_err(|e| e.to_string())?;
     for item in &items {
         let d = router.route(&item.as_input());
+        let why = router.explain(&item.as_input(), &d);
         if as_json {
             let probabilities: serde_json::Map<String, serde_json::Value> = Layer::ALL
                 .iter()
@@ -60,14 +62,16 @@ fn run() -> Result<(), String> {
                 "model": d.model,
                 "feature_schema": d.feature_schema,
                 "path": d.path,
+                "explanation": why,
             });
             println!("{line}");
         } else {
             println!(
-                "{:<11} {:.2}  {}",
+                "{:<11} {:.2}  {}\n            why: {}",
                 d.layer.as_str(),
                 d.confidence,
-                item.content
+                item.content,
+                why.summary
             );
         }
     }

@@ -1,27 +1,34 @@
 //! Trains a router model from a corpus and evaluates it, or evaluates an existing model file.
 //!
 //! ```text
-//! cargo run --release --example train -- --train FILE.jsonl [--test FILE.jsonl]
-//!     [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
-//!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N] [--alpha A] [--min-count N]
+//! cargo run --release --example train -- --train FILE.jsonl [--weight W] [--train FILE.jsonl]...
+//!     [--test FILE.jsonl] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
+//!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N]
+//!     [--learner logistic|naive_bayes] [--c C] [--epochs N] [--alpha A] [--min-count N]
 //! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on
 //! the test file; without it, a seeded, stratified 20 % of the training file is held out.
-//! `--cv K` adds K-fold cross-validation figures on the training file alone (how the design was
-//! chosen); `--learning-curve` adds test accuracy after the first 25, 50, 100, 200, 400, 800 and
+//! Several `--train` files are read as one corpus; `--weight W` after a `--train FILE` makes
+//! that file's examples count W times. `--cv K` adds K-fold cross-validation figures
+//! on the training files alone (how the design was chosen): items with a `project` field are
+//! folded by project (a project's notes are never on both sides, as in real use), the others
+//! stratified by layer, and the figures are given overall and for each kind (`with_project`,
+//! `without_project`); `--learning-curve` adds test accuracy after the first 25, 50, 100, 200, 400, 800 and
 //! all training labels. `--json` prints exactly one JSON object on stdout.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use athena_memory::corpus::{self, CorpusItem};
-use athena_memory::router::{evaluate, train, Example, HeuristicRouter, Metrics, TrainParams};
+use athena_memory::router::{
+    evaluate, train, Example, HeuristicRouter, Metrics, TextLearner, TrainParams,
+};
 use athena_memory::{FeatureSchema, Layer, TreeModel};
 use serde_json::json;
 
 struct Args {
-    train: Option<PathBuf>,
+    train: Vec<(PathBuf, f64)>,
     test: Option<PathBuf>,
     model: Option<PathBuf>,
     model_out: Option<PathBuf>,
@@ -34,7 +41,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        train: None,
+        train: Vec::new(),
         test: None,
         model: None,
         model_out: None,
@@ -52,7 +59,14 @@ fn parse_args() -> Result<Args, String> {
                 .map_err(|_| format!("{flag}: not a valid number: {v}"))
         }
         match flag.as_str() {
-            "--train" => a.train = Some(value()?.into()),
+            "--train" => a.train.push((value()?.into(), 1.0)),
+            "--weight" => {
+                let w = num(&flag, value()?)?;
+                a.train
+                    .last_mut()
+                    .ok_or("--weight follows a --train FILE")?
+                    .1 = w;
+            }
             "--test" => a.test = Some(value()?.into()),
             "--model" => a.model = Some(value()?.into()),
             "--model-out" => a.model_out = Some(value()?.into()),
@@ -67,11 +81,20 @@ fn parse_args() -> Result<Args, String> {
             "--max-depth" => a.params.max_depth = num(&flag, value()?)?,
             "--min-leaf" => a.params.min_samples_leaf = num(&flag, value()?)?,
             "--alpha" => a.params.text_alpha = num(&flag, value()?)?,
+            "--c" => a.params.text_c = num(&flag, value()?)?,
+            "--epochs" => a.params.text_epochs = num(&flag, value()?)?,
+            "--learner" => {
+                a.params.text_learner = match value()?.as_str() {
+                    "logistic" => TextLearner::Logistic,
+                    "naive_bayes" => TextLearner::NaiveBayes,
+                    other => return Err(format!("--learner: unknown learner {other}")),
+                }
+            }
             "--min-count" => a.params.text_min_count = num(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if a.train.is_none() && a.model.is_none() {
+    if a.train.is_empty() && a.model.is_none() {
         return Err(
             "give --train FILE (to train) or --model PATH --test FILE (to evaluate)".into(),
         );
@@ -104,45 +127,80 @@ fn heuristic_accuracy(examples: &[Example]) -> f64 {
     right as f64 / examples.len().max(1) as f64
 }
 
-/// Mean accuracy and macro-F1 over `k` stratified folds of `data`.
-fn cross_validate(
-    data: &[Example],
-    k: usize,
-    schema: FeatureSchema,
-    params: &TrainParams,
-) -> Result<(f64, f64), String> {
-    if k < 2 {
-        return Err("--cv needs at least 2 folds".into());
-    }
+/// Assigns every example to one of `k` folds: examples of a project all to one fold (projects
+/// largest first, each to the fold with the fewest examples so far), the rest stratified by layer.
+fn folds(data: &[Example], projects: &[Option<String>], k: usize) -> Vec<usize> {
     let mut fold_of = vec![0usize; data.len()];
+    let mut size = vec![0usize; k];
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in projects.iter().enumerate() {
+        if let Some(p) = p {
+            groups.entry(p).or_default().push(i);
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    for g in groups {
+        let f = (0..k).min_by_key(|&f| size[f]).expect("k >= 2");
+        size[f] += g.len();
+        for i in g {
+            fold_of[i] = f;
+        }
+    }
     for layer in Layer::ALL {
         for (n, i) in (0..data.len())
-            .filter(|&i| data[i].layer == *layer)
+            .filter(|&i| projects[i].is_none() && data[i].layer == *layer)
             .enumerate()
         {
             fold_of[i] = n % k;
         }
     }
-    let (mut acc, mut f1) = (0.0, 0.0);
+    fold_of
+}
+
+/// Accuracy and macro-F1 over `k` folds of `data` (see [`folds`]): overall, on the examples with
+/// a project, and on those without.
+fn cross_validate(
+    data: &[Example],
+    projects: &[Option<String>],
+    k: usize,
+    schema: FeatureSchema,
+    params: &TrainParams,
+) -> Result<serde_json::Value, String> {
+    if k < 2 {
+        return Err("--cv needs at least 2 folds".into());
+    }
+    let fold_of = folds(data, projects, k);
+    let mut outcomes = vec![None; data.len()];
     for fold in 0..k {
         let fit: Vec<Example> = (0..data.len())
             .filter(|&i| fold_of[i] != fold)
             .map(|i| data[i].clone())
-            .collect();
-        let held: Vec<&Example> = (0..data.len())
-            .filter(|&i| fold_of[i] == fold)
-            .map(|i| &data[i])
             .collect();
         let p = TrainParams {
             evaluation_fraction: 0.0,
             ..params.clone()
         };
         let model = train(&fit, schema, &p).map_err(|e| e.to_string())?.model;
-        let m = evaluate(&model, held);
-        acc += m.accuracy / k as f64;
-        f1 += m.macro_f1 / k as f64;
+        for i in (0..data.len()).filter(|&i| fold_of[i] == fold) {
+            let d = model.route(&data[i].input());
+            outcomes[i] = Some((data[i].layer, d.layer, d.confidence));
+        }
     }
-    Ok((acc, f1))
+    let figures = |keep: &dyn Fn(usize) -> bool| {
+        let m = Metrics::compute(
+            (0..data.len())
+                .filter(|&i| keep(i))
+                .filter_map(|i| outcomes[i]),
+        );
+        json!({ "n": m.n, "accuracy": m.accuracy, "macro_f1": m.macro_f1, "ece": m.ece })
+    };
+    Ok(json!({
+        "folds": k,
+        "all": figures(&|_| true),
+        "with_project": figures(&|i| projects[i].is_some()),
+        "without_project": figures(&|i| projects[i].is_none()),
+    }))
 }
 
 fn run() -> Result<serde_json::Value, String> {
@@ -158,8 +216,16 @@ fn run() -> Result<serde_json::Value, String> {
         report["model"] = json!(model_path);
         (model, 0, 0.0, None)
     } else {
-        let train_path = args.train.as_deref().expect("checked in parse_args");
-        let data = examples(&load(train_path)?, train_path)?;
+        let (mut data, mut projects) = (Vec::new(), Vec::new());
+        for (path, weight) in &args.train {
+            let items = load(path)?;
+            data.extend(
+                examples(&items, path)?
+                    .into_iter()
+                    .map(|e| e.weighted(*weight)),
+            );
+            projects.extend(items.into_iter().map(|i| i.project));
+        }
         let params = TrainParams {
             evaluation_fraction: if test.is_some() { 0.0 } else { 0.2 },
             ..args.params.clone()
@@ -172,10 +238,7 @@ fn run() -> Result<serde_json::Value, String> {
         report["feature_importance"] = json!(trained.feature_importance);
         report["heuristic_accuracy_train"] = json!(heuristic_accuracy(&data));
         if let Some(k) = args.cv {
-            let (acc, f1) = cross_validate(&data, k, args.schema, &params)?;
-            report["cv_folds"] = json!(k);
-            report["cv_accuracy"] = json!(acc);
-            report["cv_macro_f1"] = json!(f1);
+            report["cv"] = cross_validate(&data, &projects, k, args.schema, &params)?;
         }
         if args.learning_curve {
             let test = test.as_ref().ok_or("--learning-curve needs --test")?;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::router::TrainParams;
+use crate::router::{AdaptParams, TrainParams};
 use crate::working_memory::activation::{DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD};
 use crate::working_memory::capacity::Capacities;
 
@@ -118,6 +118,9 @@ pub struct RouterConfig {
     pub use_default_model: bool,
     /// Training settings, including the minimum sample count (default 10).
     pub train: TrainParams,
+    /// How a project's labels adapt the shipped default model, and the evidence activation needs
+    /// (cross-validated over all labels, at least 10 of them).
+    pub adapt: AdaptParams,
 }
 
 impl Default for RouterConfig {
@@ -127,6 +130,7 @@ impl Default for RouterConfig {
             pooled_training: false,
             use_default_model: true,
             train: TrainParams::default(),
+            adapt: AdaptParams::default(),
         }
     }
 }
@@ -290,6 +294,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// How a project's labels adapt the shipped model and the evidence activation needs.
+    pub fn adaptation(mut self, params: AdaptParams) -> Self {
+        self.router.adapt = params;
+        self
+    }
+
     /// Seed of the training split.
     pub fn training_seed(mut self, seed: u64) -> Self {
         self.router.train.seed = seed;
@@ -382,6 +392,7 @@ impl ConfigBuilder {
                 format!("must be at least 2, got {}", self.router.train.min_samples),
             ));
         }
+        self.router.adapt.validate()?;
         if self.router.retrain_after == Some(0) {
             return Err(Error::invalid(
                 "retrain_after",

@@ -26,7 +26,7 @@ use crate::db::layers::active_form;
 use crate::db::{item_columns, on_pool, Database, PoolExt};
 use crate::error::Result;
 use crate::layer::Layer;
-use crate::router::{RouteDecision, Router};
+use crate::router::{Explanation, RouteDecision, Router};
 use crate::time::now_ms;
 use crate::working_memory::item::ItemRow;
 use crate::working_memory::Item;
@@ -50,6 +50,8 @@ pub struct Consolidated {
     pub confidence: f64,
     /// The full decision.
     pub decision: RouteDecision,
+    /// Why, in words.
+    pub explanation: Explanation,
 }
 
 /// What a batch did: every requested id is either consolidated or listed as not found.
@@ -297,6 +299,7 @@ pub(crate) async fn consolidate(
                 memory_id: memory_ids[&item.id],
                 route_id: route_ids[&item.id],
                 confidence: d.confidence,
+                explanation: router.explain(&item.route_input(now), d),
                 decision: d.clone(),
             })
             .collect();

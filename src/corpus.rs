@@ -27,6 +27,10 @@ pub struct CorpusItem {
     /// The correct layer, when labelled.
     #[serde(default)]
     pub layer: Option<Layer>,
+    /// The project the item came from, when known: an opaque id. Items of one project share a
+    /// style, so it groups cross-validation folds and the per-project adaptation benchmark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 impl CorpusItem {
@@ -46,6 +50,24 @@ impl CorpusItem {
         self.layer
             .map(|layer| Example::new(&self.as_input(), layer))
     }
+}
+
+/// The corpus the shipped default model was trained on (`models/router-corpus.jsonl`: the
+/// `agent_dev_train`, `agent_more_train` and `real_dev_train` files of the shared data, with
+/// their project ids), compiled in. A project's router is adapted from it (see
+/// [`crate::router::adapt`]), so feedback never has to start from nothing.
+pub fn shipped() -> &'static [Example] {
+    static SHIPPED: std::sync::OnceLock<Vec<Example>> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        read(
+            include_str!("../models/router-corpus.jsonl").as_bytes(),
+            Path::new("models/router-corpus.jsonl"),
+        )
+        .expect("the shipped corpus is valid (tested)")
+        .iter()
+        .filter_map(CorpusItem::example)
+        .collect()
+    })
 }
 
 /// Reads a corpus file. Blank lines are skipped.
@@ -99,6 +121,43 @@ pub fn read(reader: impl BufRead, origin: &Path) -> Result<Vec<CorpusItem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_corpus_is_labelled_and_carries_projects() {
+        let items = read(
+            include_str!("../models/router-corpus.jsonl").as_bytes(),
+            Path::new("shipped"),
+        )
+        .unwrap();
+        assert_eq!(shipped().len(), items.len());
+        assert!(items.iter().all(|i| i.layer.is_some()));
+        let with_project = items.iter().filter(|i| i.project.is_some()).count();
+        assert!(
+            with_project > 4000 && with_project < items.len(),
+            "{with_project}"
+        );
+    }
+
+    #[test]
+    fn the_project_field_is_optional_and_read() {
+        let line = r#"{"content": "Next: add caching", "component": "phonological", "activation": 1.0, "importance": 0.5, "age_s": 0, "layer": "prospective", "project": "p007"}"#;
+        let items = read(line.as_bytes(), Path::new("p")).unwrap();
+        assert_eq!(items[0].project.as_deref(), Some("p007"));
+        let without = line.replace(r#", "project": "p007""#, "");
+        assert_eq!(
+            read(without.as_bytes(), Path::new("p")).unwrap()[0].project,
+            None
+        );
+        let err = read(
+            line.replace(r#""p007""#, "7").as_bytes(),
+            Path::new("bad.jsonl"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("bad.jsonl:1:"), "{err}");
+        let round = serde_json::to_string(&items[0]).unwrap();
+        assert_eq!(read(round.as_bytes(), Path::new("r")).unwrap(), items);
+    }
 
     #[test]
     fn reads_items_and_names_the_bad_line() {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
+use crate::config::RouterConfig;
 use crate::consolidate::{self, BatchReport, Claim, Consolidated};
 use crate::db::layers::Layers;
 use crate::db::models::{ModelRegistry, ModelScope, StoredModel};
@@ -15,7 +16,10 @@ use crate::db::{Database, HealthReport, PoolStats};
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::layer::Layer;
-use crate::router::{train, Example, Metrics, RouteDecision, Router, TreeModel};
+use crate::router::{
+    adapt, gather_evidence, train, Evidence, Example, Metrics, RouteDecision, Router, TrainParams,
+    TreeModel,
+};
 use crate::working_memory::{MemoryEvent, WorkingMemory};
 
 /// The shipped default model, compiled in so routing is good from the first item without any
@@ -84,8 +88,93 @@ pub struct TrainingReport {
     pub previous_model: String,
     /// Labelled rows used.
     pub train_n: usize,
-    /// Each feature's share of the impurity decrease.
+    /// How the model was made.
+    pub method: TrainingMethod,
+    /// Corpus examples the model learned from besides the labels (0 when trained from labels
+    /// alone).
+    pub corpus_rows: usize,
+    /// Folds of the cross-validation the activation rests on.
+    pub folds: usize,
+    /// The evidence for the activation decision, in words.
+    pub evidence: String,
+    /// Each feature's share of the impurity decrease (empty for an adapted model, whose trees
+    /// are the shipped model's).
     pub feature_importance: Vec<(&'static str, f64)>,
+}
+
+/// How [`Engine::train`] made a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainingMethod {
+    /// The shipped default model adapted with the project's labels: its trees, with the text
+    /// model refitted on the shipped corpus plus the labels weighted up.
+    Adapted,
+    /// Trained from the labels alone (when the shipped default model is turned off).
+    FromLabels,
+}
+
+/// A trained candidate and the evidence about it.
+struct Candidate {
+    model: TreeModel,
+    evidence: Evidence,
+    method: TrainingMethod,
+    corpus_rows: usize,
+    feature_importance: Vec<(&'static str, f64)>,
+}
+
+/// Trains a project's candidate model: adapted from `base` when given, else from the labels
+/// alone; either way with cross-validated evidence against `baseline`.
+fn train_project(
+    examples: &[Example],
+    base: Option<&TreeModel>,
+    baseline: &Router,
+    cfg: &RouterConfig,
+) -> Result<Candidate> {
+    if examples.len() < cfg.train.min_samples {
+        return Err(Error::TrainingDeclined {
+            reason: format!(
+                "{} labelled rows, at least {} are needed",
+                examples.len(),
+                cfg.train.min_samples
+            ),
+        });
+    }
+    if let Some(base) = base {
+        let adapted = adapt(
+            base,
+            crate::corpus::shipped(),
+            examples,
+            baseline,
+            &cfg.adapt,
+        )?;
+        return Ok(Candidate {
+            model: adapted.model,
+            evidence: adapted.evidence,
+            method: TrainingMethod::Adapted,
+            corpus_rows: adapted.corpus_rows,
+            feature_importance: Vec::new(),
+        });
+    }
+    let schema = crate::features::FeatureSchema::LATEST;
+    let params = TrainParams {
+        evaluation_fraction: 0.0,
+        ..cfg.train.clone()
+    };
+    let fold_params = TrainParams {
+        min_samples: 2,
+        ..params.clone()
+    };
+    let evidence = gather_evidence(examples, baseline, &cfg.adapt, |rest| {
+        Ok(train(rest, schema, &fold_params)?.model)
+    })?;
+    let trained = train(examples, schema, &params)?;
+    Ok(Candidate {
+        model: trained.model,
+        evidence,
+        method: TrainingMethod::FromLabels,
+        corpus_rows: 0,
+        feature_importance: trained.feature_importance,
+    })
 }
 
 impl Engine {
@@ -263,8 +352,19 @@ impl Engine {
     }
 
     /// Trains a new model version for `project_id` from its routes with feedback (every
-    /// project's when pooled training is configured), stores it, and activates it only if its
-    /// held-out accuracy is at least that of the router in use, measured on the same rows.
+    /// project's when pooled training is configured), stores it, and activates it only when the
+    /// evidence says it is better than the project's baseline router.
+    ///
+    /// The model: with the shipped default model on (the default), the default adapted to the
+    /// labels ([`crate::router::adapt`]): the same trees, the text model refitted on the shipped
+    /// corpus plus the labels weighted up, so even a few labels help and nothing the default knew
+    /// is forgotten. With it off, a model trained from the labels alone.
+    ///
+    /// The evidence: every label routed by a candidate fitted without it (5-fold
+    /// cross-validation, fewer folds below 5 labels), against the baseline (the active global
+    /// model, else the shipped default or the heuristic) on the same labels. The model is
+    /// activated only with at least [`crate::router::AdaptParams::min_labels`] labels (default
+    /// 10) and strictly more of them right. The report says what evidence it used.
     ///
     /// # Errors
     /// [`Error::TrainingDeclined`] with too few labels (default minimum 10) or only one layer
@@ -272,50 +372,41 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn train(&self, project_id: i64) -> Result<TrainingReport> {
         self.projects().ensure_exists(project_id).await?;
-        let cfg = &self.inner.config.router;
+        let cfg = self.inner.config.router.clone();
         let scope_rows = if cfg.pooled_training {
             None
         } else {
             Some(project_id)
         };
         let records = self.routes().labelled(scope_rows).await?;
-        let current = self.router(project_id).await?;
-        let schema = crate::features::FeatureSchema::LATEST;
-        let params = cfg.train.clone();
-        let (trained, previous) = tokio::task::spawn_blocking(move || {
+        let baseline = self.baseline_router().await?;
+        let base = match &self.inner.fallback {
+            Router::Model(m) if cfg.use_default_model => Some(Arc::clone(m)),
+            _ => None,
+        };
+        let outcome = tokio::task::spawn_blocking(move || {
             let examples: Vec<Example> = records.iter().filter_map(RouteRecord::example).collect();
-            let trained = train(&examples, schema, &params)?;
-            let previous = Metrics::compute(trained.evaluation_indices.iter().map(|&i| {
-                let d = current.route(&examples[i].input());
-                (examples[i].layer, d.layer, d.confidence)
-            }));
-            Ok::<_, Error>((trained, (previous, current.model_label().to_owned())))
+            train_project(&examples, base.as_deref(), &baseline, &cfg)
         })
         .await
         .map_err(|e| Error::TrainingDeclined {
             reason: format!("training task failed: {e}"),
         })??;
-        let (previous_metrics, previous_model) = previous;
-        let activate = trained.metrics.accuracy >= previous_metrics.accuracy;
+        let activate = outcome.evidence.better();
         let stored = self
             .models()
             .store(
                 ModelScope::Project(project_id),
-                &trained.model,
-                &trained.metrics,
+                &outcome.model,
+                &outcome.evidence.cross_validated,
                 activate,
             )
             .await?;
+        let evidence = outcome.evidence.describe();
         let reason = if activate {
-            format!(
-                "held-out accuracy {:.3} >= {:.3} of {previous_model}",
-                trained.metrics.accuracy, previous_metrics.accuracy
-            )
+            format!("activated: more labels right than the baseline; {evidence}")
         } else {
-            format!(
-                "kept inactive: held-out accuracy {:.3} < {:.3} of {previous_model}",
-                trained.metrics.accuracy, previous_metrics.accuracy
-            )
+            format!("kept inactive: not more labels right than the baseline, or too few labels; {evidence}")
         };
         if activate {
             self.refresh_router(project_id).await?;
@@ -325,11 +416,24 @@ impl Engine {
             model: ModelScope::Project(project_id).label(stored.version),
             activated: activate,
             reason,
-            metrics: trained.metrics,
-            previous_accuracy: previous_metrics.accuracy,
-            previous_model,
-            train_n: trained.train_n,
-            feature_importance: trained.feature_importance,
+            previous_accuracy: outcome.evidence.baseline.accuracy,
+            previous_model: outcome.evidence.baseline_model.clone(),
+            train_n: outcome.evidence.labels,
+            method: outcome.method,
+            corpus_rows: outcome.corpus_rows,
+            folds: outcome.evidence.folds,
+            evidence,
+            metrics: outcome.evidence.cross_validated,
+            feature_importance: outcome.feature_importance,
+        })
+    }
+
+    /// The router a project uses when it has no model of its own: the active global model,
+    /// else the shipped default (or the heuristic).
+    async fn baseline_router(&self) -> Result<Router> {
+        Ok(match self.models().active(ModelScope::Global).await? {
+            Some(m) => Router::Model(Arc::new(m.load()?)),
+            None => self.inner.fallback.clone(),
         })
     }
 

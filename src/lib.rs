@@ -67,7 +67,7 @@ pub use db::layers::{
 };
 pub use db::projects::{Project, Projects};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
-pub use engine::Engine;
+pub use engine::{Engine, TrainingMethod, TrainingReport};
 pub use error::{Error, Result};
 pub use features::{FeatureSchema, RouteInput};
 pub use item::{Component, ContentType};

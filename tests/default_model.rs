@@ -1,7 +1,7 @@
-//! The shipped default model (`models/router-default.json`, trained on
-//! `../shared/data/real_dev_train.jsonl`): it round-trips through the database with identical
-//! decisions on both backends, and, where the shared data is present, beats the heuristic on
-//! `real_dev_test.jsonl` by the margin the README reports.
+//! The shipped default model (`models/router-default.json`, trained on the agent-notes and
+//! code-comment training files of `../shared/data`): it round-trips through the database with
+//! identical decisions on both backends, and, where the shared data is present, reaches the
+//! figures the README reports on `agent_dev_test.jsonl` and `real_dev_test.jsonl`.
 
 mod common;
 
@@ -63,30 +63,52 @@ async fn the_default_model_round_trips_through_the_database(db: TestDb) {
     }
 }
 
-#[test]
-fn the_default_model_beats_the_heuristic_on_real_text() {
-    let path = manifest_path("../shared/data/real_dev_test.jsonl");
+/// The shipped default model's figures on a shared test file, or `None` when the shared data is
+/// not beside the repository.
+fn figures_on(file: &str) -> Option<(athena_memory::router::Metrics, f64)> {
+    let path = manifest_path(&format!("../shared/data/{file}"));
     let Ok(items) = corpus::load(&path) else {
         eprintln!(
             "skipping: {} is not here (the shared data sits beside the repository)",
             path.display()
         );
-        return;
+        return None;
     };
     let model = TreeModel::load(&manifest_path("models/router-default.json")).unwrap();
     let examples: Vec<_> = items.iter().filter_map(|i| i.example()).collect();
-    let metrics = evaluate(&model, &examples);
     let heuristic = examples
         .iter()
         .filter(|e| HeuristicRouter::layer(&e.content) == e.layer)
         .count() as f64
         / examples.len() as f64;
-    assert!(metrics.accuracy >= 0.75, "accuracy {}", metrics.accuracy);
+    Some((evaluate(&model, &examples), heuristic))
+}
+
+#[test]
+fn the_default_model_is_right_on_agent_notes() {
+    let Some((metrics, heuristic)) = figures_on("agent_dev_test.jsonl") else {
+        return;
+    };
+    assert!(metrics.accuracy >= 0.78, "accuracy {}", metrics.accuracy);
+    assert!(metrics.macro_f1 >= 0.75, "macro-F1 {}", metrics.macro_f1);
+    assert!(metrics.ece < 0.05, "calibration error {}", metrics.ece);
+    assert!(
+        metrics.accuracy > heuristic + 0.4,
+        "model {} vs heuristic {heuristic}",
+        metrics.accuracy
+    );
+}
+
+#[test]
+fn the_default_model_beats_the_heuristic_on_code_comments() {
+    let Some((metrics, heuristic)) = figures_on("real_dev_test.jsonl") else {
+        return;
+    };
+    assert!(metrics.accuracy >= 0.70, "accuracy {}", metrics.accuracy);
     assert!(
         (metrics.accuracy - metrics.macro_f1).abs() <= 0.02,
         "{metrics:?}"
     );
-    assert!(metrics.ece < 0.05, "calibration error {}", metrics.ece);
     assert!(
         metrics.accuracy > heuristic + 0.3,
         "model {} vs heuristic {heuristic}",

@@ -40,6 +40,11 @@ pub struct Metrics {
 const ECE_BINS: usize = 10;
 
 impl Metrics {
+    /// How many items were routed to the right layer.
+    pub fn correct(&self) -> u32 {
+        (0..4).map(|i| self.confusion[i][i]).sum()
+    }
+
     /// Computes the figures from `(true layer, predicted layer, confidence)` triples.
     pub fn compute(outcomes: impl IntoIterator<Item = (Layer, Layer, f64)>) -> Self {
         let mut confusion = [[0u32; 4]; 4];

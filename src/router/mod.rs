@@ -1,12 +1,15 @@
 //! Routing: deciding which long-term layer an item belongs in. Pure: no I/O, no database.
 //!
 //! - [`heuristic`]: the original's keyword rules, the fallback.
+//! - [`adapt`]: a project's router, adapted from the shipped one with the project's labels.
 //! - [`tree`]: the learned model, a linfa-trees decision tree flattened into a compact,
 //!   validated, serialisable form with calibrated leaf probabilities.
 //! - [`text`]: the naive Bayes text sub-model whose scores feed schema `v2`.
 //! - [`train`]: seeded stratified splitting, fitting, calibration and evaluation.
 //! - [`metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
+pub mod adapt;
+pub mod explain;
 pub mod heuristic;
 pub mod metrics;
 pub mod text;
@@ -18,13 +21,18 @@ use std::sync::Arc;
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
+pub use adapt::{adapt, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence};
+pub use explain::{Cue, CueKind, Explanation};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
+pub use text::TextLearner;
 pub use train::{evaluate, train, Example, TrainParams, TrainedModel};
 pub use tree::TreeModel;
 
 /// The `model` of decisions made by the heuristic.
 pub const HEURISTIC_MODEL: &str = "heuristic";
+/// The `model` of decisions the caller forced.
+pub const OVERRIDE_MODEL: &str = "override";
 
 /// Which way a decision went at one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -100,7 +108,7 @@ impl RouteDecision {
         Self::from_probabilities(
             probabilities,
             Vec::new(),
-            "override".to_owned(),
+            OVERRIDE_MODEL.to_owned(),
             feature_schema,
             features,
         )
@@ -154,6 +162,23 @@ impl Router {
         match self {
             Router::Heuristic => FeatureSchema::V1,
             Router::Model(model) => model.feature_schema(),
+        }
+    }
+
+    /// Why `decision` (this router's decision about `input`) went the way it did, in words.
+    pub fn explain(&self, input: &RouteInput<'_>, decision: &RouteDecision) -> Explanation {
+        if decision.model == OVERRIDE_MODEL {
+            return Explanation::plain(decision, "set by the caller");
+        }
+        match self {
+            Router::Heuristic => Explanation::plain(
+                decision,
+                "the keyword rules chose it (no trained model routes this project)",
+            ),
+            Router::Model(model) => match model.text_model() {
+                Some(text) => Explanation::from_text_model(text, input, decision),
+                None => Explanation::plain(decision, "the decision trees chose it; see the path"),
+            },
         }
     }
 

@@ -174,6 +174,95 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     emit(shape(100 + (spaced / 4).min(6)));
 }
 
+/// What one token of [`for_each_token`] stands for, for explanations: a byte range of the text
+/// for the word tokens, an id for the shape tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenSpan {
+    /// A word.
+    Word(usize, usize),
+    /// Two adjacent words (the range covers both and what lies between).
+    Pair(usize, usize),
+    /// The first word, as the note's opening.
+    First(usize, usize),
+    /// The first two words, as the note's opening.
+    FirstTwo(usize, usize),
+    /// The first word's ending: 0 `-ing`, 1 `-ed`, 2 `-s`.
+    Ending(u64),
+    /// A shape token (see [`for_each_token`]'s ids).
+    Shape(u64),
+}
+
+/// FNV-1a over the UTF-8 bytes of `word` lowercased: the hash [`for_each_token`] gives a word.
+fn word_hash(word: &str) -> u64 {
+    let mut h = FNV_OFFSET;
+    let mut buf = [0u8; 4];
+    for c in word.chars().flat_map(char::to_lowercase) {
+        for byte in c.encode_utf8(&mut buf).bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+        }
+    }
+    h
+}
+
+/// Every token of `text` with what it stands for: the same hashes, in the same order, as
+/// [`for_each_token`] (tested), by a slower path that keeps the words' places. For explanations.
+pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (is_word_char(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                words.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        words.push((s, text.len()));
+    }
+    let hashes: Vec<u64> = words.iter().map(|&(a, b)| word_hash(&text[a..b])).collect();
+    let mut out = Vec::with_capacity(words.len() * 2 + 8);
+    for (k, (&(a, b), &h)) in words.iter().zip(&hashes).enumerate() {
+        out.push((token(SALT_WORD, h), TokenSpan::Word(a, b)));
+        if k > 0 {
+            let p = hashes[k - 1];
+            let a0 = words[k - 1].0;
+            out.push((
+                token(SALT_PAIR, p.rotate_left(17) ^ h),
+                TokenSpan::Pair(a0, b),
+            ));
+        }
+        match k {
+            0 => out.push((token(SALT_FIRST, h), TokenSpan::First(a, b))),
+            1 => out.push((
+                token(SALT_FIRST_TWO, hashes[0].rotate_left(17) ^ h),
+                TokenSpan::FirstTwo(words[0].0, b),
+            )),
+            _ => {}
+        }
+    }
+    let mut shapes = Vec::new();
+    for_each_token(text, |t| shapes.push(t));
+    // The tokens after the word tokens are the ending and shape tokens, in `for_each_token`'s
+    // order; their ids are found by hashing each candidate id.
+    for t in shapes.into_iter().skip(out.len()) {
+        let span = (0..3)
+            .find(|&id| token(SALT_SUFFIX, id) == t)
+            .map(TokenSpan::Ending)
+            .or_else(|| {
+                (1..=11)
+                    .chain(100..=106)
+                    .find(|&id| token(SALT_SHAPE, id) == t)
+                    .map(TokenSpan::Shape)
+            })
+            .expect("every token after the words is an ending or a shape token");
+        out.push((t, span));
+    }
+    out
+}
+
 /// Token weights in an open-addressing table: keys in one array (256 KiB for 30,000 tokens at
 /// most half full, so probes stay in cache), weights in another read only on a hit. Slot key 0
 /// marks an empty slot; a token whose hash is 0 has a slot of its own.
@@ -243,12 +332,36 @@ impl TokenTable {
     }
 }
 
-/// A trained naive Bayes text model.
+/// How a text model's token weights were learned, and so how they combine into scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextLearner {
+    /// Multinomial naive Bayes: a score is the log prior plus the log likelihood of every token.
+    NaiveBayes,
+    /// Multinomial logistic regression on L2-normalised token counts: a score is the bias plus
+    /// the token weights' sum divided by √(tokens known). Learns which tokens *tell layers
+    /// apart* rather than which are frequent in each, so it is the stronger of the two on short
+    /// notes (72.3 % → 73.0 % cross-validated on agent notes in our measurements; see README).
+    Logistic,
+}
+
+impl TextLearner {
+    fn kind(self) -> &'static str {
+        match self {
+            TextLearner::NaiveBayes => "multinomial_naive_bayes",
+            TextLearner::Logistic => "logistic_regression",
+        }
+    }
+}
+
+/// A trained text model: one weight per (token, layer) and one constant per layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextModel {
+    learner: TextLearner,
+    /// Naive Bayes smoothing α, or the logistic regression's inverse regularisation C.
     alpha: f64,
+    /// Naive Bayes log priors, or the logistic regression's biases.
     log_prior: [f64; 4],
-    /// log θ per known token.
+    /// Per known token: naive Bayes log θ, or logistic regression weights.
     log_likelihood: TokenTable,
 }
 
@@ -266,7 +379,7 @@ impl serde::Serialize for TextModel {
         let mut tokens: Vec<(u64, [f32; 4])> = self.log_likelihood.entries().collect();
         tokens.sort_unstable_by_key(|t| t.0);
         TextModelJson {
-            kind: "multinomial_naive_bayes".into(),
+            kind: self.learner.kind().into(),
             alpha: self.alpha,
             log_prior: self.log_prior,
             tokens,
@@ -278,13 +391,14 @@ impl serde::Serialize for TextModel {
 impl<'de> serde::Deserialize<'de> for TextModel {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let j = TextModelJson::deserialize(d)?;
-        if j.kind != "multinomial_naive_bayes" {
-            return Err(serde::de::Error::custom(format!(
-                "unknown text model kind {:?}",
-                j.kind
-            )));
-        }
+        let learner = [TextLearner::NaiveBayes, TextLearner::Logistic]
+            .into_iter()
+            .find(|l| l.kind() == j.kind)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown text model kind {:?}", j.kind))
+            })?;
         Ok(TextModel {
+            learner,
             alpha: j.alpha,
             log_prior: j.log_prior,
             log_likelihood: TokenTable::new(j.tokens),
@@ -336,22 +450,147 @@ impl TextModel {
             )
         }));
         Ok(TextModel {
+            learner: TextLearner::NaiveBayes,
             alpha,
             log_prior,
             log_likelihood,
         })
     }
 
-    /// Log-posteriors of the four layers for `text`, normalised so the best is 0.
+    /// Fits a multinomial logistic regression on weighted `(text, layer, weight)` examples:
+    /// L2-regularised cross-entropy with inverse strength `c` (> 0; larger fits the data more
+    /// closely), minimised by `epochs` passes of AdaGrad in a seeded order, so the same examples
+    /// and seed always give the same model. The regulariser is spread over the examples a token
+    /// occurs in, so every pass applies it once in full.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `c` when it is not a finite positive number, on `epochs` when
+    /// it is 0, and on `weight` when a weight is not a finite positive number.
+    pub fn fit_logistic<'a>(
+        examples: impl IntoIterator<Item = (&'a str, Layer, f64)>,
+        c: f64,
+        epochs: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(Error::invalid(
+                "text_c",
+                format!("must be a finite number > 0, got {c}"),
+            ));
+        }
+        if epochs == 0 {
+            return Err(Error::invalid("text_epochs", "must be at least 1"));
+        }
+        let mut index: TokenMap<u32> = TokenMap::default();
+        let mut keys: Vec<u64> = Vec::new();
+        let mut docs: Vec<(Vec<u32>, usize, f64)> = Vec::new();
+        let mut df: Vec<f64> = Vec::new();
+        for (text, layer, weight) in examples {
+            if !(weight.is_finite() && weight > 0.0) {
+                return Err(Error::invalid(
+                    "weight",
+                    format!("must be a finite number > 0, got {weight}"),
+                ));
+            }
+            let mut ids = Vec::new();
+            for_each_token(text, |t| {
+                let id = *index.entry(t).or_insert_with(|| {
+                    keys.push(t);
+                    df.push(0.0);
+                    (keys.len() - 1) as u32
+                });
+                ids.push(id);
+            });
+            ids.sort_unstable();
+            let mut last = None;
+            for &id in &ids {
+                if last != Some(id) {
+                    df[id as usize] += weight;
+                    last = Some(id);
+                }
+            }
+            docs.push((ids, layer.index(), weight));
+        }
+        let mut w = vec![[0.0f64; 4]; keys.len()];
+        let mut g2 = vec![[0.0f64; 4]; keys.len()];
+        let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
+        const RATE: f64 = 0.5;
+        let mut order: Vec<usize> = (0..docs.len()).collect();
+        let mut rng = crate::router::train::SplitMix64(seed);
+        for _ in 0..epochs {
+            rng.shuffle(&mut order);
+            for &d in &order {
+                let (ids, class, weight) = &docs[d];
+                let x = 1.0 / (ids.len().max(1) as f64).sqrt();
+                let mut z = bias;
+                for &id in ids {
+                    for k in 0..4 {
+                        z[k] += x * w[id as usize][k];
+                    }
+                }
+                let p = softmax(z);
+                let g: [f64; 4] =
+                    std::array::from_fn(|k| weight * (p[k] - f64::from(u8::from(k == *class))));
+                for k in 0..4 {
+                    bias_g2[k] += g[k] * g[k];
+                    bias[k] -= RATE * g[k] / (bias_g2[k].sqrt() + 1e-8);
+                }
+                for &id in ids {
+                    let (wi, gi) = (&mut w[id as usize], &mut g2[id as usize]);
+                    let reg = weight / (c * df[id as usize]);
+                    for k in 0..4 {
+                        let grad = g[k] * x + reg * wi[k];
+                        gi[k] += grad * grad;
+                        wi[k] -= RATE * grad / (gi[k].sqrt() + 1e-8);
+                    }
+                }
+            }
+        }
+        Ok(TextModel {
+            learner: TextLearner::Logistic,
+            alpha: c,
+            log_prior: bias,
+            log_likelihood: TokenTable::new(
+                keys.into_iter()
+                    .zip(w)
+                    .map(|(k, v)| (k, v.map(|x| x as f32))),
+            ),
+        })
+    }
+
+    /// The regularisation it was fitted with: naive Bayes α, or logistic regression C.
+    pub fn regularisation(&self) -> f64 {
+        self.alpha
+    }
+
+    /// Which learner made the model.
+    pub fn learner(&self) -> TextLearner {
+        self.learner
+    }
+
+    /// The model's weights for one token hash (see [`for_each_token`]), if it knows the token.
+    pub(crate) fn token_weights(&self, token: u64) -> Option<[f32; 4]> {
+        self.log_likelihood.get(token).copied()
+    }
+
+    /// The four layers' scores for `text` (log-posteriors for naive Bayes, logits for logistic
+    /// regression), shifted so the best is 0.
     pub fn scores(&self, text: &str) -> [f64; 4] {
-        let mut lp = self.log_prior;
+        let mut sum = [0.0f64; 4];
+        let mut known = 0usize;
         for_each_token(text, |t| {
             if let Some(l) = self.log_likelihood.get(t) {
+                known += 1;
                 for c in 0..4 {
-                    lp[c] += f64::from(l[c]);
+                    sum[c] += f64::from(l[c]);
                 }
             }
         });
+        let scale = match self.learner {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
+        };
+        let lp: [f64; 4] = std::array::from_fn(|c| self.log_prior[c] + scale * sum[c]);
         let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         lp.map(|v| v - best)
     }
@@ -377,6 +616,14 @@ impl TextModel {
         }
         Ok(())
     }
+}
+
+/// The softmax of four scores.
+pub(crate) fn softmax(z: [f64; 4]) -> [f64; 4] {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e = z.map(|v| (v - m).exp());
+    let s: f64 = e.iter().sum();
+    e.map(|v| v / s)
 }
 
 #[cfg(test)]
@@ -424,6 +671,27 @@ mod tests {
             "an empty text has a lowercase-start and a length token"
         );
         let _ = tokens("émoji 👋🏽 and e\u{301}\u{301}");
+    }
+
+    #[test]
+    fn spanned_tokens_are_the_same_tokens_in_the_same_order() {
+        for text in [
+            "Returns the value.",
+            "Next: add caching to `search` (see [docs]) in 1.2?",
+            "  Switched the base image to debian:bookworm  ",
+            "émoji 👋🏽 and e\u{301}\u{301} ÀÉÎ Straße",
+            "",
+            "one",
+            "Run `make seed` after a reset, then Foo::bar,",
+        ] {
+            let spanned: Vec<u64> = spanned_tokens(text).iter().map(|t| t.0).collect();
+            assert_eq!(spanned, tokens(text), "{text:?}");
+        }
+        let spans = spanned_tokens("Remember to rotate");
+        assert!(
+            spans.contains(&(spans[3].0, TokenSpan::Pair(0, 11))),
+            "{spans:?}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::features::{FeatureSchema, RouteInput};
 use crate::item::Component;
 use crate::layer::Layer;
 use crate::router::metrics::Metrics;
-use crate::router::text::TextModel;
+use crate::router::text::{TextLearner, TextModel};
 use crate::router::tree::{Node, Tree, TreeModel};
 
 /// One labelled item: what the router sees of it and its correct layer.
@@ -41,6 +41,9 @@ pub struct Example {
     pub age_seconds: f64,
     /// The correct layer.
     pub layer: Layer,
+    /// How much the example counts in training, relative to others (1 unless it was weighted
+    /// up, as a project's own labels are when its model adapts the shipped corpus).
+    pub weight: f64,
 }
 
 impl Example {
@@ -53,7 +56,14 @@ impl Example {
             importance: input.importance,
             age_seconds: input.age_seconds,
             layer,
+            weight: 1.0,
         }
+    }
+
+    /// The same example counting `weight` times as much in training.
+    pub fn weighted(mut self, weight: f64) -> Self {
+        self.weight = weight;
+        self
     }
 
     /// The item as the router sees it.
@@ -91,8 +101,14 @@ pub struct TrainParams {
     pub evaluation_fraction: f64,
     /// Weight (in rows) of the fitting distribution when smoothing calibration counts. Default 4.
     pub smoothing: f64,
+    /// The text model's learner. Default [`TextLearner::Logistic`].
+    pub text_learner: TextLearner,
     /// Smoothing α of the naive Bayes text model. Default 0.5.
     pub text_alpha: f64,
+    /// Inverse L2 strength C of the logistic text model. Default 10.
+    pub text_c: f64,
+    /// Passes over the examples when fitting the logistic text model. Default 10.
+    pub text_epochs: usize,
     /// Folds for the out-of-fold text scores of the training rows. Default 5.
     pub text_folds: usize,
     /// Fewest occurrences of a token for the text model to keep it. Default 1 (all): pruning
@@ -112,7 +128,10 @@ impl Default for TrainParams {
             calibration_fraction: 0.2,
             evaluation_fraction: 0.2,
             smoothing: 4.0,
+            text_learner: TextLearner::Logistic,
             text_alpha: 0.5,
+            text_c: 10.0,
+            text_epochs: 10,
             text_folds: 5,
             text_min_count: 1,
         }
@@ -140,10 +159,10 @@ pub struct TrainedModel {
 }
 
 /// SplitMix64: a tiny, well-mixed, seedable generator, so splits never depend on a crate's RNG.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -151,11 +170,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);
             items.swap(i, j);
@@ -229,13 +248,14 @@ pub fn train(
         ));
     }
     if let Some(i) = examples.iter().position(|e| {
-        ![e.activation, e.importance, e.age_seconds]
+        ![e.activation, e.importance, e.age_seconds, e.weight]
             .iter()
             .all(|v| v.is_finite())
+            || e.weight <= 0.0
     }) {
         return Err(Error::invalid(
             "examples",
-            format!("example {i} holds a non-finite number"),
+            format!("example {i} holds a non-finite number or a weight <= 0"),
         ));
     }
     let mut rng = SplitMix64(params.seed);
@@ -248,17 +268,13 @@ pub fn train(
     );
 
     let text = if schema.has_text_scores() {
-        Some(TextModel::fit(
-            fit.iter()
-                .map(|&i| (examples[i].content.as_str(), examples[i].layer)),
-            params.text_alpha,
-            params.text_min_count,
-        )?)
+        Some(fit_text(examples, fit.iter().copied(), params)?)
     } else {
         None
     };
     let features = fit_features(examples, &fit, schema, params, text.as_ref(), &mut rng)?;
     let layers: Vec<Layer> = fit.iter().map(|&i| examples[i].layer).collect();
+    let weights: Vec<f64> = fit.iter().map(|&i| examples[i].weight).collect();
 
     let mut trees = Vec::with_capacity(params.trees);
     let mut importance = vec![0.0; schema.len()];
@@ -270,7 +286,9 @@ pub fn train(
             params.calibration_fraction,
             &mut rng,
         );
-        let (tree, imp) = fit_tree(&features, &layers, &own, &cal, schema, params, &mut rng)?;
+        let (tree, imp) = fit_tree(
+            &features, &layers, &weights, &own, &cal, schema, params, &mut rng,
+        )?;
         trees.push(tree);
         importance = imp;
     } else {
@@ -287,6 +305,7 @@ pub fn train(
             let (tree, imp) = fit_tree(
                 &features,
                 &layers,
+                &weights,
                 &sample,
                 &out_of_bag,
                 schema,
@@ -349,18 +368,40 @@ fn fit_features(
     }
     let base = schema.len() - 4;
     for fold in 0..folds {
-        let model = TextModel::fit(
+        let model = fit_text(
+            examples,
             (0..fit.len())
                 .filter(|&p| fold_of[p] != fold)
-                .map(|p| (examples[fit[p]].content.as_str(), examples[fit[p]].layer)),
-            params.text_alpha,
-            params.text_min_count,
+                .map(|p| fit[p]),
+            params,
         )?;
         for p in (0..fit.len()).filter(|&p| fold_of[p] == fold) {
             features[p][base..].copy_from_slice(&model.scores(&examples[fit[p]].content));
         }
     }
     Ok(features)
+}
+
+/// Fits the text model of `params` on the examples at `rows`.
+fn fit_text(
+    examples: &[Example],
+    rows: impl Iterator<Item = usize>,
+    params: &TrainParams,
+) -> Result<TextModel> {
+    let rows = rows.map(|i| &examples[i]);
+    match params.text_learner {
+        TextLearner::NaiveBayes => TextModel::fit(
+            rows.map(|e| (e.content.as_str(), e.layer)),
+            params.text_alpha,
+            params.text_min_count,
+        ),
+        TextLearner::Logistic => TextModel::fit_logistic(
+            rows.map(|e| (e.content.as_str(), e.layer, e.weight)),
+            params.text_c,
+            params.text_epochs,
+            params.seed,
+        ),
+    }
 }
 
 /// Figures of `model` on labelled examples, through the full routing path.
@@ -378,9 +419,11 @@ pub fn evaluate<'a>(model: &TreeModel, examples: impl IntoIterator<Item = &'a Ex
 /// that differs from run to run; distinct weights make exact ties between different partitions
 /// practically impossible, and [`canonicalise`] settles the remaining ones (different features
 /// that cut the rows the same way) in favour of the lowest feature index.
+#[allow(clippy::too_many_arguments)]
 fn fit_tree(
     features: &[Vec<f64>],
     layers: &[Layer],
+    weights: &[f64],
     own: &[usize],
     cal: &[usize],
     schema: FeatureSchema,
@@ -397,7 +440,9 @@ fn fit_tree(
     let y: Array1<usize> = own.iter().map(|&p| layers[p].index()).collect();
     let weights: Array1<f32> = own
         .iter()
-        .map(|_| 0.75 + 0.5 * (rng.next() >> 40) as f32 / (1u64 << 24) as f32)
+        .map(|&p| {
+            (0.75 + 0.5 * (rng.next() >> 40) as f32 / (1u64 << 24) as f32) * weights[p] as f32
+        })
         .collect();
     let names: Vec<String> = schema.names().iter().map(|s| s.to_string()).collect();
     let dataset = Dataset::new(x, y)
@@ -573,6 +618,7 @@ mod tests {
                 activation: 1.0,
                 importance: 0.5,
                 age_seconds: i as f64,
+                weight: 1.0,
                 layer: if i % 2 == 1 {
                     Layer::Prospective
                 } else {
@@ -667,6 +713,7 @@ mod tests {
                     activation: 0.5,
                     importance: (i % 3) as f64 / 2.0,
                     age_seconds: 1.0,
+                    weight: 1.0,
                     layer,
                 }
             })

@@ -1,0 +1,224 @@
+//! Explanations a person reads: which words, phrases and shape cues of an item pushed the
+//! decision towards its layer rather than the runner-up.
+//!
+//! The cues come from the model's text model: every token of the item (a word, two adjacent
+//! words, the opening words, the first word's ending, the shape of the text) has a weight per
+//! layer, and a token's pull towards the chosen layer is its weight there minus its weight in the
+//! runner-up layer, scaled as the model scales it. The strongest pulls are the explanation; the
+//! tree path ([`crate::router::RouteDecision::path`]) stays beside it for the numbers.
+
+use crate::features::RouteInput;
+use crate::layer::Layer;
+use crate::router::text::{spanned_tokens, TextLearner, TextModel, TokenSpan};
+use crate::router::RouteDecision;
+
+/// Most word and phrase cues an explanation names.
+const MAX_WORD_CUES: usize = 3;
+/// Most shape cues an explanation names.
+const MAX_SHAPE_CUES: usize = 2;
+/// Words too common to explain anything to a reader. They still count in the model; an
+/// explanation just names the next cue instead.
+const STOP_WORDS: [&str; 24] = [
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on",
+    "or", "s", "that", "the", "this", "to", "was", "were", "with",
+];
+
+/// What kind of thing a cue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CueKind {
+    /// One word.
+    Word,
+    /// Two adjacent words.
+    Phrase,
+    /// How the item opens: its first word or two, or the first word's ending.
+    Opening,
+    /// The shape of the text: capitalisation, final punctuation, code marks, length.
+    Shape,
+}
+
+/// One reason for a decision.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cue {
+    /// What in the item, in words: `"remember to"`, `starts with "next"`,
+    /// `ends with a question mark`.
+    pub text: String,
+    /// What kind of cue it is.
+    pub kind: CueKind,
+    /// How strongly it pulled towards the chosen layer rather than the runner-up (> 0).
+    pub weight: f64,
+}
+
+/// Why an item was routed where it was, in words.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    /// The chosen layer.
+    pub layer: Layer,
+    /// The layer it was chosen over.
+    pub runner_up: Layer,
+    /// Words, phrases and openings that pulled towards `layer`, strongest first.
+    pub words: Vec<Cue>,
+    /// Shape cues that pulled towards `layer`, strongest first.
+    pub shape: Vec<Cue>,
+    /// All of it in one line, e.g.
+    /// `prospective rather than procedural: "remember to", "friday"; ends with a period`.
+    pub summary: String,
+}
+
+impl Explanation {
+    /// An explanation with no cues, and `reason` as the summary (the heuristic, overrides).
+    pub(crate) fn plain(decision: &RouteDecision, reason: &str) -> Self {
+        Explanation {
+            layer: decision.layer,
+            runner_up: decision.runner_up,
+            words: Vec::new(),
+            shape: Vec::new(),
+            summary: format!("{}: {reason}", decision.layer),
+        }
+    }
+
+    /// Explains `decision` about `input` with the cues of `text`.
+    pub(crate) fn from_text_model(
+        text: &TextModel,
+        input: &RouteInput<'_>,
+        decision: &RouteDecision,
+    ) -> Self {
+        let (c, r) = (decision.layer.index(), decision.runner_up.index());
+        let content = input.content;
+        let tokens = spanned_tokens(content);
+        let known: Vec<(TokenSpan, [f32; 4])> = tokens
+            .iter()
+            .filter_map(|(t, span)| text.token_weights(*t).map(|w| (*span, w)))
+            .collect();
+        let scale = match text.learner() {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (known.len().max(1) as f64).sqrt(),
+        };
+        let mut pulls: Vec<(TokenSpan, f64)> = known
+            .iter()
+            .map(|(span, w)| (*span, scale * f64::from(w[c] - w[r])))
+            .filter(|(_, pull)| *pull > 0.0)
+            .collect();
+        // Strongest first; ties by position, so explanations never depend on hashing.
+        pulls.sort_by(|a, b| b.1.total_cmp(&a.1).then(start(a.0).cmp(&start(b.0))));
+        let mut words: Vec<(TokenSpan, f64)> = Vec::new();
+        let mut shape = Vec::new();
+        for (span, pull) in pulls {
+            match span {
+                TokenSpan::Ending(_) | TokenSpan::Shape(_) if shape.len() < MAX_SHAPE_CUES => {
+                    shape.push(cue(content, span, pull));
+                }
+                TokenSpan::Ending(_) | TokenSpan::Shape(_) => {}
+                TokenSpan::Word(a, b)
+                    if STOP_WORDS.contains(&content[a..b].to_lowercase().as_str()) => {}
+                _ if words.len() < MAX_WORD_CUES
+                    && !words.iter().any(|(w, _)| overlaps(*w, span))
+                    && !words.iter().any(|(w, _)| same_text(content, *w, span)) =>
+                {
+                    words.push((span, pull));
+                }
+                _ => {}
+            }
+        }
+        let words: Vec<Cue> = words
+            .into_iter()
+            .map(|(span, pull)| cue(content, span, pull))
+            .collect();
+        let mut summary = format!("{} rather than {}", decision.layer, decision.runner_up);
+        let said: Vec<&str> = words
+            .iter()
+            .chain(&shape)
+            .map(|c| c.text.as_str())
+            .collect();
+        if said.is_empty() {
+            summary.push_str(": no single word stood out; the shape features and trees decided");
+        } else {
+            summary.push_str(": ");
+            summary.push_str(&said.join(", "));
+        }
+        Explanation {
+            layer: decision.layer,
+            runner_up: decision.runner_up,
+            words,
+            shape,
+            summary,
+        }
+    }
+}
+
+fn range(span: TokenSpan) -> Option<(usize, usize)> {
+    match span {
+        TokenSpan::Word(a, b)
+        | TokenSpan::Pair(a, b)
+        | TokenSpan::First(a, b)
+        | TokenSpan::FirstTwo(a, b) => Some((a, b)),
+        TokenSpan::Ending(_) | TokenSpan::Shape(_) => None,
+    }
+}
+
+fn start(span: TokenSpan) -> usize {
+    range(span).map_or(usize::MAX, |r| r.0)
+}
+
+/// Whether two word cues cover some of the same text (a word inside a chosen phrase says nothing
+/// new).
+fn overlaps(a: TokenSpan, b: TokenSpan) -> bool {
+    match (range(a), range(b)) {
+        (Some((a0, a1)), Some((b0, b1))) => a0 < b1 && b0 < a1,
+        _ => false,
+    }
+}
+
+/// Whether two word cues are the same words in different places.
+fn same_text(content: &str, a: TokenSpan, b: TokenSpan) -> bool {
+    match (a, b, range(a), range(b)) {
+        (TokenSpan::Word(..), TokenSpan::Word(..), Some((a0, a1)), Some((b0, b1)))
+        | (TokenSpan::Pair(..), TokenSpan::Pair(..), Some((a0, a1)), Some((b0, b1))) => {
+            content[a0..a1].eq_ignore_ascii_case(&content[b0..b1])
+        }
+        _ => false,
+    }
+}
+
+fn cue(content: &str, span: TokenSpan, weight: f64) -> Cue {
+    let quoted = |a: usize, b: usize| format!("\"{}\"", content[a..b].to_lowercase());
+    let (text, kind) = match span {
+        TokenSpan::Word(a, b) => (quoted(a, b), CueKind::Word),
+        TokenSpan::Pair(a, b) => (quoted(a, b), CueKind::Phrase),
+        TokenSpan::First(a, b) | TokenSpan::FirstTwo(a, b) => {
+            (format!("starts with {}", quoted(a, b)), CueKind::Opening)
+        }
+        TokenSpan::Ending(id) => (
+            match id {
+                0 => "starts with an -ing word",
+                1 => "starts with a past-tense verb (-ed)",
+                _ => "starts with a word ending in -s",
+            }
+            .to_owned(),
+            CueKind::Opening,
+        ),
+        TokenSpan::Shape(id) => (shape_words(id), CueKind::Shape),
+    };
+    Cue { text, kind, weight }
+}
+
+fn shape_words(id: u64) -> String {
+    match id {
+        1 => "starts with a capital letter".into(),
+        2 => "starts in lowercase".into(),
+        3 => "ends with a period".into(),
+        4 => "ends with a question mark".into(),
+        5 => "ends with a colon".into(),
+        6 => "ends with a comma".into(),
+        7 => "has `code`".into(),
+        8 => "has [brackets]".into(),
+        9 => "has (parentheses)".into(),
+        10 => "has a :: path".into(),
+        11 => "has a version number".into(),
+        n if n >= 106 => "is 24 words or longer".into(),
+        n => {
+            let low = (n - 100) * 4;
+            format!("is {}-{} words long", low, low + 3)
+        }
+    }
+}
