@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use athena_memory::config::Config;
+use athena_memory::router::AdaptParams;
 use athena_memory::router::HeuristicRouter;
-use athena_memory::{Component, Engine, Error, Layer, RouteInput, TreeModel};
+use athena_memory::{Component, Engine, Error, Layer, RouteInput, TrainingMethod, TreeModel};
 use common::TestDb;
 
 on_both_backends!(
@@ -16,6 +17,8 @@ on_both_backends!(
     feedback_train_activate_rollback_and_round_trip,
     feedback_is_project_scoped_and_stats_need_feedback,
     feedback_retrains_in_the_background,
+    a_project_router_adapts_the_default_and_reports_its_evidence,
+    a_router_is_never_activated_without_enough_evidence,
 );
 
 /// Items the v1 features can separate but the heuristic cannot: prospective items carry a
@@ -325,4 +328,145 @@ async fn feedback_retrains_in_the_background(db: TestDb) {
     let versions = engine.models().list(scope).await.unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].version, 1);
+}
+
+/// A project's own convention the shipped model cannot know: its "zork" notes are procedures.
+fn zork_notes(n: usize) -> Vec<(String, Layer)> {
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                (
+                    format!("The zork {i} keeps the deploy steps"),
+                    Layer::Procedural,
+                )
+            } else {
+                (
+                    format!("The table {i} keeps the user records"),
+                    Layer::Semantic,
+                )
+            }
+        })
+        .collect()
+}
+
+async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb) {
+    let config = Config::builder(&db.url)
+        .retrain_after(None)
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/adapt/zork", None)
+        .await
+        .unwrap();
+    let probe = "The zork 99 keeps the deploy steps";
+    let before = engine.route(p.id, &input(probe)).await.unwrap();
+    assert_eq!(before.model, "default");
+    assert_ne!(before.layer, Layer::Procedural, "the default cannot know");
+    route_and_label(&engine, p.id, &zork_notes(20)).await;
+
+    let report = engine.train(p.id).await.unwrap();
+    assert!(report.activated, "{}", report.reason);
+    assert_eq!(report.method, TrainingMethod::Adapted);
+    assert_eq!(
+        report.corpus_rows,
+        athena_memory::corpus::shipped().len(),
+        "adapted from the whole shipped corpus"
+    );
+    assert_eq!((report.train_n, report.folds), (20, 5));
+    assert!(
+        report
+            .evidence
+            .starts_with("5-fold cross-validation on all 20 labels"),
+        "{}",
+        report.evidence
+    );
+    assert!(report.metrics.accuracy > report.previous_accuracy);
+    assert_eq!(report.previous_model, "default");
+    let after = engine.route(p.id, &input(probe)).await.unwrap();
+    assert_eq!(
+        (after.layer, after.model.as_str()),
+        (Layer::Procedural, format!("p{}-v1", p.id).as_str())
+    );
+    // What the default knew is kept: a plain changelog line still reads as an event.
+    let kept = engine
+        .route(p.id, &input("Fixed a crash when the config file is empty"))
+        .await
+        .unwrap();
+    assert_eq!(kept.layer, Layer::Episodic);
+}
+
+async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
+    let config = Config::builder(&db.url)
+        .retrain_after(None)
+        .adaptation(AdaptParams {
+            min_labels: 16,
+            ..AdaptParams::default()
+        })
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+
+    // Learnable, and better when cross-validated, but 12 labels are fewer than the 16 needed.
+    let few = engine
+        .projects()
+        .get_or_create("/adapt/few", None)
+        .await
+        .unwrap();
+    route_and_label(&engine, few.id, &zork_notes(12)).await;
+    let report = engine.train(few.id).await.unwrap();
+    assert!(!report.activated, "{}", report.reason);
+    assert!(report.reason.contains("at least 16"), "{}", report.reason);
+    assert!(
+        report.metrics.accuracy > report.previous_accuracy,
+        "{}",
+        report.evidence
+    );
+    assert_eq!(
+        engine.routing_stats(few.id).await.unwrap().active_model,
+        "default"
+    );
+
+    // Contradictory labels: the same notes labelled two ways. No model can be right on more of
+    // them than the default, so none is activated.
+    let noisy = engine
+        .projects()
+        .get_or_create("/adapt/noisy", None)
+        .await
+        .unwrap();
+    let notes: Vec<(String, Layer)> = (0..20)
+        .map(|i| {
+            let text = format!("Check the deploy logs of service {}", i / 2);
+            let layer = if i % 2 == 0 {
+                Layer::Procedural
+            } else {
+                Layer::Prospective
+            };
+            (text, layer)
+        })
+        .collect();
+    route_and_label(&engine, noisy.id, &notes).await;
+    let report = engine.train(noisy.id).await.unwrap();
+    assert!(!report.activated, "{}", report.reason);
+    assert!(
+        report.metrics.accuracy <= report.previous_accuracy,
+        "{}",
+        report.evidence
+    );
+    assert_eq!(
+        engine.routing_stats(noisy.id).await.unwrap().active_model,
+        "default"
+    );
+    let stored = engine
+        .models()
+        .list(athena_memory::db::models::ModelScope::Project(noisy.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "the candidate is stored, inactive, for inspection"
+    );
+    assert!(!stored[0].active);
 }

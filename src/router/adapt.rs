@@ -259,3 +259,197 @@ pub fn adapt(
         corpus_rows: corpus.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::item::Component;
+    use crate::router::{train, TrainParams};
+    use crate::FeatureSchema;
+
+    fn example(content: String, layer: Layer) -> Example {
+        Example {
+            content,
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+            layer,
+            weight: 1.0,
+        }
+    }
+
+    /// A small "shipped corpus": openings tell the layers apart.
+    fn corpus() -> Vec<Example> {
+        (0..40)
+            .flat_map(|i| {
+                [
+                    example(format!("The store {i} keeps items"), Layer::Semantic),
+                    example(format!("Fixed bug {i} in the parser"), Layer::Episodic),
+                    example(format!("Run make target {i} to build"), Layer::Procedural),
+                    example(format!("Next: add cache {i}"), Layer::Prospective),
+                ]
+            })
+            .collect()
+    }
+
+    fn base(corpus: &[Example]) -> TreeModel {
+        let params = TrainParams {
+            evaluation_fraction: 0.0,
+            ..TrainParams::default()
+        };
+        train(corpus, FeatureSchema::V2, &params).unwrap().model
+    }
+
+    /// A project whose own word "zork" marks its procedures, which the corpus calls facts.
+    fn project_labels(n: usize) -> Vec<Example> {
+        (0..n)
+            .map(|i| {
+                if i % 2 == 0 {
+                    example(
+                        format!("The zork {i} keeps the deploy steps"),
+                        Layer::Procedural,
+                    )
+                } else {
+                    example(format!("The table {i} keeps items"), Layer::Semantic)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_project_style_is_learned_and_the_evidence_says_so() {
+        let corpus = corpus();
+        let base = base(&corpus);
+        let baseline = Router::Model(Arc::new(base.clone().with_label("default")));
+        let labels = project_labels(20);
+        let adapted = adapt(&base, &corpus, &labels, &baseline, &AdaptParams::default()).unwrap();
+        let e = &adapted.evidence;
+        assert_eq!((e.labels, e.folds, e.min_labels), (20, 5, 10));
+        assert_eq!(adapted.corpus_rows, corpus.len());
+        assert!(
+            e.cross_validated.correct() > e.baseline.correct(),
+            "{}",
+            e.describe()
+        );
+        assert!(e.better());
+        assert!(e
+            .describe()
+            .starts_with("5-fold cross-validation on all 20 labels"));
+        let probe = example(
+            "The zork 99 keeps the deploy steps".into(),
+            Layer::Procedural,
+        );
+        assert_ne!(baseline.route(&probe.input()).layer, Layer::Procedural);
+        assert_eq!(adapted.model.route(&probe.input()).layer, Layer::Procedural);
+        assert_eq!(adapted.model.trees(), base.trees(), "the trees are kept");
+    }
+
+    #[test]
+    fn a_worse_or_thinly_evidenced_candidate_is_not_better() {
+        let corpus = corpus();
+        let base = base(&corpus);
+        let baseline = Router::Model(Arc::new(base.clone()));
+        // Labels the baseline already gets right: nothing to gain, a tie at best.
+        let easy: Vec<Example> = corpus.iter().step_by(7).take(12).cloned().collect();
+        let adapted = adapt(&base, &corpus, &easy, &baseline, &AdaptParams::default()).unwrap();
+        assert!(
+            !adapted.evidence.better(),
+            "{}",
+            adapted.evidence.describe()
+        );
+        // A candidate that is always wrong is never better, however many labels.
+        let wrong = base_with_words_reversed(&base, &corpus);
+        let evidence = gather_evidence(&easy, &baseline, &AdaptParams::default(), |_| {
+            Ok(wrong.clone())
+        })
+        .unwrap();
+        assert!(evidence.cross_validated.correct() < evidence.baseline.correct());
+        assert!(!evidence.better());
+        // Better, but on fewer labels than the minimum: not enough evidence.
+        let labels = project_labels(8);
+        let params = AdaptParams::default();
+        let adapted = adapt(&base, &corpus, &labels, &baseline, &params).unwrap();
+        assert_eq!(adapted.evidence.labels, 8);
+        assert!(
+            !adapted.evidence.better(),
+            "{}",
+            adapted.evidence.describe()
+        );
+    }
+
+    /// The base model adapted to the corpus with every label rotated to the next layer.
+    fn base_with_words_reversed(base: &TreeModel, corpus: &[Example]) -> TreeModel {
+        let rotated: Vec<Example> = corpus
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.layer = Layer::ALL[(e.layer.index() + 1) % 4];
+                e
+            })
+            .collect();
+        adapt_text(base, &rotated, &[], &AdaptParams::default()).unwrap()
+    }
+
+    #[test]
+    fn bad_settings_and_unadaptable_models_are_named() {
+        let corpus = corpus();
+        let base = base(&corpus);
+        let baseline = Router::Heuristic;
+        for (params, field) in [
+            (
+                AdaptParams {
+                    label_weight: 0.0,
+                    ..AdaptParams::default()
+                },
+                "label_weight",
+            ),
+            (
+                AdaptParams {
+                    folds: 1,
+                    ..AdaptParams::default()
+                },
+                "folds",
+            ),
+            (
+                AdaptParams {
+                    min_labels: 1,
+                    ..AdaptParams::default()
+                },
+                "min_labels",
+            ),
+            (
+                AdaptParams {
+                    epochs: 0,
+                    ..AdaptParams::default()
+                },
+                "epochs",
+            ),
+        ] {
+            let err = adapt(&base, &corpus, &project_labels(12), &baseline, &params).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidInput { field: f, .. } if f == field),
+                "{err}"
+            );
+        }
+        let v1 = train(&corpus, FeatureSchema::V1, &TrainParams::default())
+            .unwrap()
+            .model;
+        let err = adapt_text(&v1, &corpus, &[], &AdaptParams::default()).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { field: "model", .. }),
+            "{err}"
+        );
+        let err = adapt(
+            &base,
+            &corpus,
+            &project_labels(1),
+            &baseline,
+            &AdaptParams::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::TrainingDeclined { .. }), "{err}");
+    }
+}

@@ -222,3 +222,120 @@ fn shape_words(id: u64) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::item::Component;
+    use crate::router::{train, Example, Router, TrainParams};
+    use crate::FeatureSchema;
+
+    fn example(content: &str, layer: Layer) -> Example {
+        Example {
+            content: content.to_owned(),
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+            layer,
+            weight: 1.0,
+        }
+    }
+
+    fn input(content: &str) -> RouteInput<'_> {
+        RouteInput {
+            content,
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+        }
+    }
+
+    /// A router where "remember to" means prospective and a leading past-tense verb episodic.
+    fn router() -> Router {
+        let mut rows = Vec::new();
+        let fillers = ["", "old ", "big old red ", "new and shiny second "];
+        for i in 0..40 {
+            let f = fillers[i % 4];
+            let mut push = |text: String, layer| rows.push(example(&text, layer));
+            push(format!("remember to check {f}item {i}"), Layer::Prospective);
+            push(format!("Fixed the crash in {f}module {i}"), Layer::Episodic);
+            push(format!("Updated the {f}parser {i}"), Layer::Episodic);
+            push(
+                format!("The {f}module {i} holds the cache"),
+                Layer::Semantic,
+            );
+        }
+        Router::Model(Arc::new(
+            train(&rows, FeatureSchema::V2, &TrainParams::default())
+                .unwrap()
+                .model,
+        ))
+    }
+
+    #[test]
+    fn names_the_words_and_shape_that_decided() {
+        let router = router();
+        let text = "remember to check the backups";
+        let d = router.route(&input(text));
+        assert_eq!(d.layer, Layer::Prospective, "{d:?}");
+        let why = router.explain(&input(text), &d);
+        assert_eq!((why.layer, why.runner_up), (d.layer, d.runner_up));
+        assert!(
+            why.words.iter().any(|c| c.text.contains("remember")),
+            "{why:?}"
+        );
+        assert!(
+            why.summary.starts_with("prospective rather than "),
+            "{}",
+            why.summary
+        );
+        assert!(why.summary.contains("remember"), "{}", why.summary);
+        let all: Vec<&Cue> = why.words.iter().chain(&why.shape).collect();
+        assert!(all.iter().all(|c| c.weight > 0.0));
+        assert!(why.words.windows(2).all(|w| w[0].weight >= w[1].weight));
+        assert!(why.words.len() <= MAX_WORD_CUES && why.shape.len() <= MAX_SHAPE_CUES);
+        assert!(
+            !why.words.iter().any(|c| c.text == "\"the\""),
+            "stop words are not named"
+        );
+
+        let text = "Fixed the login page";
+        let d = router.route(&input(text));
+        assert_eq!(d.layer, Layer::Episodic);
+        let why = router.explain(&input(text), &d);
+        assert!(
+            why.words
+                .iter()
+                .chain(&why.shape)
+                .any(|c| c.text.contains("fixed") || c.text.contains("past-tense")),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn overrides_and_the_heuristic_say_so() {
+        let d =
+            crate::router::RouteDecision::overridden(Layer::Episodic, FeatureSchema::V2, vec![]);
+        let why = router().explain(&input("anything"), &d);
+        assert_eq!(why.summary, "episodic: set by the caller");
+        let heuristic = Router::Heuristic;
+        let d = heuristic.route(&input("we should cache this"));
+        let why = heuristic.explain(&input("we should cache this"), &d);
+        assert!(why.summary.contains("keyword rules"), "{}", why.summary);
+        assert!(why.words.is_empty());
+    }
+
+    #[test]
+    fn shape_words_cover_every_shape_token() {
+        for id in (1..=11).chain(100..=106) {
+            let words = shape_words(id);
+            assert!(!words.is_empty());
+        }
+        assert_eq!(shape_words(100), "is 0-3 words long");
+        assert_eq!(shape_words(106), "is 24 words or longer");
+    }
+}

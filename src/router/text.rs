@@ -674,6 +674,65 @@ mod tests {
     }
 
     #[test]
+    fn logistic_regression_learns_words_deterministically_and_honours_weights() {
+        let data = [
+            ("Returns the length", Layer::Semantic),
+            ("Returns the name", Layer::Semantic),
+            ("Added support for tokio", Layer::Episodic),
+            ("Added a builder", Layer::Episodic),
+            ("To build, run make", Layer::Procedural),
+            ("To test, run cargo test", Layer::Procedural),
+            ("maybe we should cache this", Layer::Prospective),
+            ("we should remove this", Layer::Prospective),
+        ];
+        let fit = |w: f64, seed| {
+            TextModel::fit_logistic(data.iter().map(|(t, l)| (*t, *l, w)), 10.0, 20, seed).unwrap()
+        };
+        let m = fit(1.0, 1);
+        assert_eq!(m.learner(), TextLearner::Logistic);
+        let best = |m: &TextModel, t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
+        assert_eq!(best(&m, "Returns the size"), Layer::Semantic.index());
+        assert_eq!(best(&m, "Added serde support"), Layer::Episodic.index());
+        assert_eq!(
+            best(&m, "To deploy, run the script"),
+            Layer::Procedural.index()
+        );
+        assert_eq!(
+            best(&m, "we should rename this"),
+            Layer::Prospective.index()
+        );
+        assert_eq!(fit(1.0, 1), m, "same data and seed, same model");
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains("logistic_regression"));
+        let back: TextModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+
+        // One example weighted up outvotes two: "run" means prospective here.
+        let mut weighted: Vec<(&str, Layer, f64)> =
+            data.iter().map(|(t, l)| (*t, *l, 1.0)).collect();
+        weighted.push(("run the benchmarks again", Layer::Prospective, 30.0));
+        let w = TextModel::fit_logistic(weighted, 10.0, 20, 1).unwrap();
+        assert_eq!(best(&w, "run it"), Layer::Prospective.index());
+        assert_eq!(best(&m, "run it"), Layer::Procedural.index());
+
+        for (c, epochs, weight, field) in [
+            (0.0, 5, 1.0, "text_c"),
+            (f64::NAN, 5, 1.0, "text_c"),
+            (1.0, 0, 1.0, "text_epochs"),
+            (1.0, 5, -1.0, "weight"),
+            (1.0, 5, f64::INFINITY, "weight"),
+        ] {
+            let err =
+                TextModel::fit_logistic(data.iter().map(|(t, l)| (*t, *l, weight)), c, epochs, 1)
+                    .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidInput { field: f, .. } if f == field),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn spanned_tokens_are_the_same_tokens_in_the_same_order() {
         for text in [
             "Returns the value.",
