@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use athena_memory::corpus;
-use athena_memory::router::{train, Example, TrainParams};
+use athena_memory::router::{train, Example, TextLearner, TrainParams};
 use athena_memory::{Component, FeatureSchema, RouteInput, Router, TreeModel};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
@@ -129,6 +129,20 @@ fn training(c: &mut Criterion) {
             b.iter_batched(
                 || examples[..n].to_vec(),
                 |rows| train(&rows, FeatureSchema::LATEST, &TrainParams::default()).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // The previous design (naive Bayes text scores) beside it, in the same run.
+    if let Some(rows) = examples.get(..20_000) {
+        let params = TrainParams {
+            text_learner: TextLearner::NaiveBayes,
+            ..TrainParams::default()
+        };
+        group.bench_function("naive_bayes_20000", |b| {
+            b.iter_batched(
+                || rows.to_vec(),
+                |rows| train(&rows, FeatureSchema::LATEST, &params).unwrap(),
                 BatchSize::LargeInput,
             )
         });

@@ -78,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
                 a.schema = FeatureSchema::from_name(&value()?).map_err(|e| e.to_string())?
             }
             "--trees" => a.params.trees = num(&flag, value()?)?,
+            "--text-folds" => a.params.text_folds = num(&flag, value()?)?,
             "--max-depth" => a.params.max_depth = num(&flag, value()?)?,
             "--min-leaf" => a.params.min_samples_leaf = num(&flag, value()?)?,
             "--alpha" => a.params.text_alpha = num(&flag, value()?)?,

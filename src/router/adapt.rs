@@ -39,7 +39,8 @@ pub struct AdaptParams {
     pub folds: usize,
     /// Fewest labels an adapted router is ever activated on. Default 10.
     pub min_labels: usize,
-    /// Passes of the text model's optimiser. Default 10, as for training.
+    /// Passes of the text model's optimiser. Default 10 (training's default is 5; labels weighted
+    /// 20× take AdaGrad longer to settle).
     pub epochs: usize,
     /// Seed of the folds and the optimiser's order. Default 42.
     pub seed: u64,

@@ -511,35 +511,43 @@ impl TextModel {
             }
             docs.push((ids, layer.index(), weight));
         }
-        let mut w = vec![[0.0f64; 4]; keys.len()];
-        let mut g2 = vec![[0.0f64; 4]; keys.len()];
+        // Token weights and their AdaGrad sums in f32: half the memory traffic of f64, and the
+        // stored weights are f32 anyway. Biases and scores stay f64.
+        let mut w = vec![[0.0f32; 4]; keys.len()];
+        let mut g2 = vec![[0.0f32; 4]; keys.len()];
+        // Each token's share of the regulariser per occurrence, 1 / (C · its weighted count).
+        let reg: Vec<f32> = df.iter().map(|d| (1.0 / (c * d)) as f32).collect();
         let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
-        const RATE: f64 = 0.5;
+        const RATE: f32 = 0.5;
         let mut order: Vec<usize> = (0..docs.len()).collect();
         let mut rng = crate::router::train::SplitMix64(seed);
         for _ in 0..epochs {
             rng.shuffle(&mut order);
             for &d in &order {
                 let (ids, class, weight) = &docs[d];
-                let x = 1.0 / (ids.len().max(1) as f64).sqrt();
-                let mut z = bias;
+                let x = 1.0 / (ids.len().max(1) as f32).sqrt();
+                let mut sum = [0.0f32; 4];
                 for &id in ids {
+                    let wi = &w[id as usize];
                     for k in 0..4 {
-                        z[k] += x * w[id as usize][k];
+                        sum[k] += wi[k];
                     }
                 }
+                let z: [f64; 4] = std::array::from_fn(|k| bias[k] + f64::from(x * sum[k]));
                 let p = softmax(z);
                 let g: [f64; 4] =
                     std::array::from_fn(|k| weight * (p[k] - f64::from(u8::from(k == *class))));
                 for k in 0..4 {
                     bias_g2[k] += g[k] * g[k];
-                    bias[k] -= RATE * g[k] / (bias_g2[k].sqrt() + 1e-8);
+                    bias[k] -= f64::from(RATE) * g[k] / (bias_g2[k].sqrt() + 1e-8);
                 }
+                let gx: [f32; 4] = std::array::from_fn(|k| g[k] as f32 * x);
+                let weight = *weight as f32;
                 for &id in ids {
-                    let (wi, gi) = (&mut w[id as usize], &mut g2[id as usize]);
-                    let reg = weight / (c * df[id as usize]);
+                    let id = id as usize;
+                    let (wi, gi, r) = (&mut w[id], &mut g2[id], weight * reg[id]);
                     for k in 0..4 {
-                        let grad = g[k] * x + reg * wi[k];
+                        let grad = gx[k] + r * wi[k];
                         gi[k] += grad * grad;
                         wi[k] -= RATE * grad / (gi[k].sqrt() + 1e-8);
                     }
@@ -550,11 +558,7 @@ impl TextModel {
             learner: TextLearner::Logistic,
             alpha: c,
             log_prior: bias,
-            log_likelihood: TokenTable::new(
-                keys.into_iter()
-                    .zip(w)
-                    .map(|(k, v)| (k, v.map(|x| x as f32))),
-            ),
+            log_likelihood: TokenTable::new(keys.into_iter().zip(w)),
         })
     }
 
