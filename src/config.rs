@@ -400,12 +400,7 @@ impl ConfigBuilder {
             ));
         }
         let wm = &self.working_memory;
-        if !(wm.decay_rate.is_finite() && wm.decay_rate > 0.0) {
-            return Err(Error::invalid(
-                "decay_rate",
-                format!("must be a finite number > 0, got {}", wm.decay_rate),
-            ));
-        }
+        crate::error::check_decay_rate("decay_rate", wm.decay_rate)?;
         if !(wm.decay_threshold.is_finite() && (0.0..1.0).contains(&wm.decay_threshold)) {
             return Err(Error::invalid(
                 "decay_threshold",

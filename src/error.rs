@@ -139,8 +139,102 @@ pub(crate) fn check_unit(field: &'static str, value: f64) -> Result<f64> {
     }
 }
 
-/// Checks that `text` is non-empty (after trimming) and at most `max_chars` characters.
+/// Checks that `text` holds no NUL character. PostgreSQL cannot store one in `text` or `jsonb`
+/// while SQLite can, so every string that reaches the database is checked here first, and both
+/// backends answer the same.
+pub(crate) fn check_no_nul(field: &'static str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::invalid(field, "must not contain a NUL character"));
+    }
+    Ok(())
+}
+
+/// Deepest nesting accepted in metadata: far below serde_json's 128-level read limit, so every
+/// row written can be read back.
+pub const MAX_METADATA_DEPTH: usize = 32;
+/// Largest metadata accepted, serialised, in bytes.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// Checks that `value` is a JSON object with at most [`MAX_METADATA_DEPTH`] levels of nested
+/// objects and arrays (the outermost object is level 1),
+/// at most [`MAX_METADATA_BYTES`] long, with no NUL character in any key or string.
+pub(crate) fn check_metadata(field: &'static str, value: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    if !value.is_object() {
+        return Err(Error::invalid(field, "must be a JSON object"));
+    }
+    // Iterative, so a hostile depth cannot overflow the stack while it is being measured.
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_METADATA_DEPTH && (v.is_array() || v.is_object()) {
+            return Err(Error::invalid(
+                field,
+                format!("must be nested at most {MAX_METADATA_DEPTH} levels deep"),
+            ));
+        }
+        match v {
+            Value::String(s) => check_no_nul(field, s)?,
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    check_no_nul(field, k)?;
+                    stack.push((item, depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    let bytes = serde_json::to_string(value).map_or(usize::MAX, |s| s.len());
+    if bytes > MAX_METADATA_BYTES {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_METADATA_BYTES} bytes as JSON, got {bytes}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that an embedding holds `1..=max_dims` finite numbers.
+pub(crate) fn check_embedding(field: &'static str, e: &[f32], max_dims: usize) -> Result<()> {
+    if e.is_empty() || e.len() > max_dims || e.iter().any(|x| !x.is_finite()) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must hold 1..={max_dims} finite numbers, got {} values{}",
+                e.len(),
+                if e.iter().any(|x| !x.is_finite()) {
+                    " with a NaN or infinity"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Slowest decay accepted, per second (a half-life of about 22 years).
+pub const MIN_DECAY_RATE: f64 = 1e-9;
+/// Fastest decay accepted, per second (a half-life of under a millisecond).
+pub const MAX_DECAY_RATE: f64 = 1e3;
+
+/// Checks that a decay rate lies within [`MIN_DECAY_RATE`]`..=`[`MAX_DECAY_RATE`], where the
+/// decay computation in SQL cannot overflow or underflow on either backend.
+pub(crate) fn check_decay_rate(field: &'static str, rate: f64) -> Result<f64> {
+    if rate.is_finite() && (MIN_DECAY_RATE..=MAX_DECAY_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be a number within {MIN_DECAY_RATE:e}..={MAX_DECAY_RATE:e} per second, got {rate}"),
+        ))
+    }
+}
+
+/// Checks that `text` is non-empty (after trimming), at most `max_chars` characters and free of
+/// NUL characters.
 pub(crate) fn check_text(field: &'static str, text: &str, max_chars: usize) -> Result<()> {
+    check_no_nul(field, text)?;
     if text.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }

@@ -233,6 +233,9 @@ impl Layers {
         if tags.iter().any(|t| t.trim().is_empty()) {
             return Err(Error::invalid("tags", "must not contain empty tags"));
         }
+        for tag in tags {
+            crate::error::check_no_nul("tags", tag)?;
+        }
         self.ensure_project(project_id).await?;
         let now = now_ms();
         let tags = sqlx::types::Json(tags);

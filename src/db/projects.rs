@@ -36,6 +36,7 @@ pub fn normalize_path(path: &str) -> Result<String> {
     if path.trim().is_empty() {
         return Err(Error::invalid("path", "must not be empty"));
     }
+    crate::error::check_no_nul("path", path)?;
     if path.len() > MAX_PATH_BYTES {
         return Err(Error::invalid(
             "path",
@@ -87,6 +88,9 @@ impl Projects {
         let name = match name {
             Some(n) if n.trim().is_empty() => {
                 return Err(Error::invalid("name", "must not be empty"))
+            }
+            Some(n) if n.contains('\0') => {
+                return Err(Error::invalid("name", "must not contain a NUL character"))
             }
             Some(n) => n.to_owned(),
             None => path

@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use crate::enum_str::string_enum;
-use crate::error::{check_text, check_unit, Error, Result};
+use crate::error::{
+    check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
+};
 use crate::features::RouteInput;
 use crate::item::{Component, ContentType};
 use crate::time::{seconds_between, Millis};
@@ -263,29 +265,13 @@ impl NewItem {
         check_text("content", &self.content, MAX_ITEM_CHARS)?;
         check_unit("activation", self.activation)?;
         check_unit("importance", self.importance)?;
-        let rate = self.decay_rate.unwrap_or(default_decay);
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(Error::invalid(
-                "decay_rate",
-                format!("must be a finite number > 0, got {rate}"),
-            ));
-        }
-        if !self.metadata.is_object() {
-            return Err(Error::invalid("metadata", "must be a JSON object"));
-        }
+        let rate = check_decay_rate("decay_rate", self.decay_rate.unwrap_or(default_decay))?;
+        check_metadata("metadata", &self.metadata)?;
         if let Some(path) = &self.file_path {
             check_text("file_path", path, 4096)?;
         }
         if let Some(e) = &self.embedding {
-            if e.is_empty() || e.len() > MAX_EMBEDDING_DIMS || e.iter().any(|x| !x.is_finite()) {
-                return Err(Error::invalid(
-                    "embedding",
-                    format!(
-                        "must hold 1..={MAX_EMBEDDING_DIMS} finite numbers, got {} values",
-                        e.len()
-                    ),
-                ));
-            }
+            check_embedding("embedding", e, MAX_EMBEDDING_DIMS)?;
         }
         if !self.sources.is_empty() && self.component != Component::EpisodicBuffer {
             return Err(Error::invalid(

@@ -529,6 +529,9 @@ impl WorkingMemory {
         if k == 0 {
             return Err(Error::invalid("k", "must be at least 1"));
         }
+        if let Some(e) = query_embedding {
+            crate::error::check_embedding("query_embedding", e, item::MAX_EMBEDDING_DIMS)?;
+        }
         let items = self.all_items(project_id).await?;
         let now = now_ms();
         let query_words = search::words(query);

@@ -1,0 +1,259 @@
+//! Hostile input on both backends: NUL characters, metadata too deep or too large, extreme decay
+//! rates, non-finite query embeddings. Each is a clear `InvalidInput` naming the field, checked
+//! before anything is written, and the store is unchanged afterwards (counts compared).
+
+mod common;
+
+use athena_memory::db::layers::SemanticSort;
+use athena_memory::working_memory::goals::NewGoal;
+use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::{Engine, Error, MemoryType, TaskPriority};
+use common::TestDb;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    nul_characters_are_refused_everywhere_alike,
+    metadata_depth_and_size_are_bounded_and_never_poison_a_project,
+    decay_rates_are_bounded_so_sql_decay_never_breaks,
+    a_non_finite_query_embedding_is_refused,
+);
+
+fn assert_invalid<T: std::fmt::Debug>(result: athena_memory::Result<T>, expected: &str) {
+    match result {
+        Err(Error::InvalidInput { field, rule }) => {
+            assert_eq!(field, expected, "{rule}");
+        }
+        other => panic!("expected InvalidInput on {expected}, got {other:?}"),
+    }
+}
+
+/// Rows of every kind the checks guard, for before/after comparison.
+async fn counts(engine: &Engine, project: i64) -> Vec<usize> {
+    let wm = engine.working_memory();
+    let layers = engine.layers();
+    vec![
+        wm.list(project, None, ItemState::Active)
+            .await
+            .unwrap()
+            .len(),
+        wm.pending(project, 1000).await.unwrap().len(),
+        wm.goals().active(project).await.unwrap().len(),
+        layers
+            .list_semantic(project, SemanticSort::Recent, 1000)
+            .await
+            .unwrap()
+            .len(),
+        layers
+            .events(project, 0, i64::MAX, None)
+            .await
+            .unwrap()
+            .len(),
+        layers.procedures(project).await.unwrap().len(),
+        engine.projects().list().await.unwrap().len(),
+    ]
+}
+
+async fn nul_characters_are_refused_everywhere_alike(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/hostile/nul", None)
+        .await
+        .unwrap()
+        .id;
+    let wm = engine.working_memory();
+    wm.add(p, NewItem::new("a normal note")).await.unwrap();
+    let before = counts(&engine, p).await;
+
+    assert_invalid(wm.add(p, NewItem::new("bad\0content")).await, "content");
+    assert_invalid(
+        wm.add(p, NewItem::new("ok").file_path("/src/a\0b.rs"))
+            .await,
+        "file_path",
+    );
+    assert_invalid(
+        wm.add(p, NewItem::new("ok").metadata(json!({"session": "s\0"})))
+            .await,
+        "metadata",
+    );
+    assert_invalid(
+        wm.add(p, NewItem::new("ok").metadata(json!({"k\0": 1})))
+            .await,
+        "metadata",
+    );
+    assert_invalid(wm.search(p, "q\0", 5, None).await, "query");
+    assert_invalid(wm.goals().add(p, NewGoal::new("goal\0")).await, "text");
+    assert_invalid(
+        engine
+            .projects()
+            .get_or_create("/hostile/\0nul", None)
+            .await,
+        "path",
+    );
+    assert_invalid(
+        engine
+            .projects()
+            .get_or_create("/hostile/other", Some("na\0me"))
+            .await,
+        "name",
+    );
+    let layers = engine.layers();
+    assert_invalid(
+        layers.remember(p, "fact\0", MemoryType::Fact, &[]).await,
+        "content",
+    );
+    assert_invalid(
+        layers.remember(p, "fact", MemoryType::Fact, &["t\0"]).await,
+        "tags",
+    );
+    assert_invalid(
+        layers.record_event(p, "event", "note", "sess\0", 1).await,
+        "session_id",
+    );
+    assert_invalid(
+        layers.store_procedure(p, "na\0me", "ops", "run it").await,
+        "name",
+    );
+    assert_invalid(
+        layers
+            .create_task(p, "task\0", TaskPriority::Medium, None)
+            .await,
+        "content",
+    );
+    assert_invalid(engine.recall(p, "recall\0", 5).await, "query");
+    assert_eq!(counts(&engine, p).await, before, "nothing was written");
+}
+
+/// `{"a": {"a": ... {"a": 1}}}`, `depth` objects deep.
+fn nested(depth: usize) -> Value {
+    let mut v = json!(1);
+    for _ in 0..depth {
+        v = json!({ "a": v });
+    }
+    v
+}
+
+async fn metadata_depth_and_size_are_bounded_and_never_poison_a_project(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/hostile/metadata", None)
+        .await
+        .unwrap()
+        .id;
+    let wm = engine.working_memory();
+    let before = counts(&engine, p).await;
+    assert_invalid(
+        wm.add(p, NewItem::new("deep").metadata(nested(200))).await,
+        "metadata",
+    );
+    assert_invalid(
+        wm.add(p, NewItem::new("deep").metadata(nested(33))).await,
+        "metadata",
+    );
+    let huge = json!({ "blob": "x".repeat(100 * 1024) });
+    assert_invalid(
+        wm.add(p, NewItem::new("huge").metadata(huge)).await,
+        "metadata",
+    );
+    assert_eq!(counts(&engine, p).await, before);
+
+    // The deepest accepted metadata reads back everywhere, consolidation included (which nests
+    // it one level further in the layer row's provenance).
+    let ok = wm
+        .add(p, NewItem::new("Deep but fine").metadata(nested(32)))
+        .await
+        .unwrap();
+    assert_eq!(wm.get(p, ok.id).await.unwrap().metadata, nested(32));
+    assert_eq!(wm.list(p, None, ItemState::Active).await.unwrap().len(), 1);
+    assert_eq!(wm.search(p, "deep", 5, None).await.unwrap().len(), 1);
+    let done = engine.consolidate(p, ok.id).await.unwrap();
+    assert_eq!(done.item_id, ok.id);
+    assert!(!engine.recall(p, "deep fine", 5).await.unwrap().is_empty());
+}
+
+async fn decay_rates_are_bounded_so_sql_decay_never_breaks(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/hostile/decay", None)
+        .await
+        .unwrap()
+        .id;
+    let wm = engine.working_memory();
+    for rate in [f64::MAX, 5e-324, 0.0, -1.0, f64::NAN, 1e4, 1e-10] {
+        assert_invalid(
+            wm.add(p, NewItem::new("fading").decay_rate(rate)).await,
+            "decay_rate",
+        );
+    }
+    assert_eq!(wm.list(p, None, ItemState::Active).await.unwrap().len(), 0);
+    // Both bounds are accepted, and every later add, list and sweep still works.
+    let fast = wm
+        .add(
+            p,
+            NewItem::new("fast").decay_rate(athena_memory::error::MAX_DECAY_RATE),
+        )
+        .await
+        .unwrap();
+    let slow = wm
+        .add(
+            p,
+            NewItem::new("slow").decay_rate(athena_memory::error::MIN_DECAY_RATE),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let swept = wm.sweep(p).await.unwrap();
+    assert_eq!(
+        swept,
+        vec![fast.id],
+        "the fastest rate decays within milliseconds"
+    );
+    let active = wm.list(p, None, ItemState::Active).await.unwrap();
+    assert_eq!(
+        active.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![slow.id]
+    );
+    wm.add(p, NewItem::new("after")).await.unwrap();
+    let err = athena_memory::Config::builder(&db.url)
+        .decay_rate(f64::MAX)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "decay_rate",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+async fn a_non_finite_query_embedding_is_refused(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/hostile/embedding", None)
+        .await
+        .unwrap()
+        .id;
+    let wm = engine.working_memory();
+    wm.add(p, NewItem::new("cache notes").embedding(vec![1.0, 0.0]))
+        .await
+        .unwrap();
+    wm.add(p, NewItem::new("other notes").embedding(vec![0.0, 1.0]))
+        .await
+        .unwrap();
+    for bad in [vec![f32::NAN, 0.0], vec![f32::INFINITY, 1.0], vec![]] {
+        assert_invalid(
+            wm.search(p, "cache", 2, Some(&bad)).await,
+            "query_embedding",
+        );
+    }
+    let hits = wm.search(p, "cache", 2, Some(&[1.0, 0.0])).await.unwrap();
+    assert_eq!(hits[0].item.content, "cache notes");
+    assert!(hits.iter().all(|h| h.score.is_finite()));
+}
