@@ -19,6 +19,45 @@ pub enum Backend {
     Postgres,
 }
 
+/// `url` with its password (the part between `user:` and `@`) and any `password=` query value
+/// replaced by `***`, for logs, errors and `Debug` output.
+///
+/// ```
+/// use athena_memory::config::redact_url;
+/// assert_eq!(
+///     redact_url("postgres://app:s3cret@db:5432/athena?sslmode=require&password=x"),
+///     "postgres://app:***@db:5432/athena?sslmode=require&password=***"
+/// );
+/// assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = authority_start..authority_start + at;
+            if let Some(colon) = out[userinfo.clone()].find(':') {
+                out.replace_range(authority_start + colon + 1..userinfo.end, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
+}
+
 impl Backend {
     /// Detects the backend from a URL's scheme.
     ///
@@ -31,7 +70,7 @@ impl Backend {
             Ok(Backend::Postgres)
         } else {
             Err(Error::UnsupportedUrl {
-                url: url.to_owned(),
+                url: redact_url(url),
             })
         }
     }
@@ -165,8 +204,9 @@ impl Default for WorkingMemoryConfig {
     }
 }
 
-/// Everything the engine needs, validated by [`ConfigBuilder::build`].
-#[derive(Debug, Clone)]
+/// Everything the engine needs, validated by [`ConfigBuilder::build`]. Its `Debug` output shows
+/// the database URL with the password redacted.
+#[derive(Clone)]
 pub struct Config {
     pub(crate) database_url: String,
     pub(crate) backend: Backend,
@@ -174,6 +214,29 @@ pub struct Config {
     pub(crate) pool: PoolConfig,
     pub(crate) router: RouterConfig,
     pub(crate) working_memory: WorkingMemoryConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("backend", &self.backend)
+            .field("in_memory", &self.in_memory)
+            .field("pool", &self.pool)
+            .field("router", &self.router)
+            .field("working_memory", &self.working_memory)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("url", &redact_url(&self.url))
+            .field("router", &self.router)
+            .field("working_memory", &self.working_memory)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -218,8 +281,9 @@ impl Config {
     }
 }
 
-/// Collects settings for a [`Config`]; unset values take the backend's defaults.
-#[derive(Debug, Clone)]
+/// Collects settings for a [`Config`]; unset values take the backend's defaults. Its `Debug`
+/// output shows the database URL with the password redacted.
+#[derive(Clone)]
 #[must_use]
 pub struct ConfigBuilder {
     url: String,

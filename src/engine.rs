@@ -113,6 +113,20 @@ pub enum TrainingMethod {
     FromLabels,
 }
 
+/// The shipped default model, parsed once per process (4.5 MB of JSON) and shared by every
+/// engine.
+fn default_model() -> Result<Arc<TreeModel>> {
+    static PARSED: std::sync::OnceLock<Arc<TreeModel>> = std::sync::OnceLock::new();
+    if let Some(model) = PARSED.get() {
+        return Ok(Arc::clone(model));
+    }
+    let model = Arc::new(TreeModel::from_json(
+        DEFAULT_MODEL_JSON,
+        DEFAULT_MODEL_LABEL,
+    )?);
+    Ok(Arc::clone(PARSED.get_or_init(|| model)))
+}
+
 /// A trained candidate and the evidence about it.
 struct Candidate {
     model: TreeModel,
@@ -182,7 +196,7 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Database::open`].
-    #[tracing::instrument]
+    #[tracing::instrument(skip_all, fields(url = %crate::config::redact_url(url)))]
     pub async fn open(url: &str) -> Result<Self> {
         Self::with_config(Config::builder(url).build()?).await
     }
@@ -194,10 +208,7 @@ impl Engine {
     pub async fn with_config(config: Config) -> Result<Self> {
         let db = Database::open_with(&config).await?;
         let fallback = if config.router.use_default_model {
-            Router::Model(Arc::new(TreeModel::from_json(
-                DEFAULT_MODEL_JSON,
-                DEFAULT_MODEL_LABEL,
-            )?))
+            Router::Model(default_model()?)
         } else {
             Router::Heuristic
         };
@@ -440,13 +451,31 @@ impl Engine {
     /// Makes an earlier (or later) stored version of `project_id`'s model the active one.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when the project has no such version; nothing changes then.
+    /// [`Error::NotFound`] when the project does not exist (0 included: the global models are
+    /// changed only by [`Engine::activate_global_model`]) or has no such version; nothing
+    /// changes then.
     pub async fn activate_model(&self, project_id: i64, version: i64) -> Result<StoredModel> {
         let stored = self
             .models()
             .activate(ModelScope::Project(project_id), version)
             .await?;
         self.refresh_router(project_id).await?;
+        Ok(stored)
+    }
+
+    /// Makes `version` of the global models the active one: it routes every project that has no
+    /// active model of its own. The only way to change the global scope: a project id, even 0,
+    /// never reaches it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such global version; nothing changes then.
+    pub async fn activate_global_model(&self, version: i64) -> Result<StoredModel> {
+        let stored = self.models().activate(ModelScope::Global, version).await?;
+        self.inner
+            .routers
+            .write()
+            .expect("router cache lock")
+            .clear();
         Ok(stored)
     }
 

@@ -393,7 +393,10 @@ impl Layers {
         const SUPERSEDE: &str = "UPDATE semantic_memories SET superseded_by = $1 WHERE id = $2";
         on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
-            let old = sqlx::query_as::<_, SemanticMemory>(OLD)
+            // Locked, so concurrent updates of one memory take turns: the first supersedes it,
+            // the others then read it superseded and are refused below, never forking history.
+            let old_sql = format!("{OLD}{}", pool.for_update());
+            let old = sqlx::query_as::<_, SemanticMemory>(sqlx::AssertSqlSafe(old_sql))
                 .bind(project_id)
                 .bind(id)
                 .fetch_optional(&mut *tx)

@@ -68,6 +68,26 @@ pub(crate) trait PoolExt {
     /// Begins a transaction that will write.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
 
+    /// Appended to a `SELECT` inside a write transaction to lock the rows it reads where the
+    /// backend needs it (PostgreSQL: ` FOR UPDATE`; SQLite: `BEGIN IMMEDIATE` already serialises
+    /// writers, so nothing).
+    fn for_update(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// A statement taking the transaction-scoped lock `$1` (an `i64`) where the backend needs it
+    /// (PostgreSQL: `pg_advisory_xact_lock`; SQLite: `BEGIN IMMEDIATE` already serialises
+    /// writers, so a statement that does nothing).
+    fn advisory_lock_sql(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "SELECT $1",
+            Backend::Postgres => "SELECT pg_advisory_xact_lock($1)",
+        }
+    }
+
     /// `SELECT id FROM projects WHERE id = $1`, locking the row where the backend needs it so
     /// that writers of one project's working memory take turns (PostgreSQL: `FOR UPDATE`;
     /// SQLite: `BEGIN IMMEDIATE` already serialises writers).
@@ -209,9 +229,19 @@ impl Database {
                 let options = if config.in_memory {
                     options
                 } else {
-                    options
+                    let options = options
                         .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
+                        .synchronous(SqliteSynchronous::Normal);
+                    // Switch a new file to WAL on one connection before the pool opens several:
+                    // connections racing to change the journal mode of a fresh file can get
+                    // SQLITE_BUSY without the busy handler being consulted. Once the file is in
+                    // WAL mode (persistent), every later connection's switch is a no-op.
+                    use sqlx::Connection as _;
+                    sqlx::SqliteConnection::connect_with(&options)
+                        .await?
+                        .close()
+                        .await?;
+                    options
                 };
                 let pool = SqlitePoolOptions::new()
                     .max_connections(pc.max_connections)

@@ -79,6 +79,14 @@ impl StoredModel {
     }
 }
 
+impl ModelScope {
+    /// The key of the advisory lock that serialises writers of this scope's versions: "athe" in
+    /// the high half, the scope key in the low half.
+    fn lock_key(self) -> i64 {
+        (0x6174_6865_i64 << 32) | (self.key() & 0xffff_ffff)
+    }
+}
+
 /// Repository of router models.
 #[derive(Debug, Clone)]
 pub struct ModelRegistry {
@@ -103,11 +111,7 @@ impl ModelRegistry {
         metrics: &Metrics,
         activate: bool,
     ) -> Result<StoredModel> {
-        if let ModelScope::Project(id) = scope {
-            crate::db::projects::Projects::new(self.db.clone())
-                .ensure_exists(id)
-                .await?;
-        }
+        self.check_scope(scope).await?;
         let json = model.to_json();
         let metrics = sqlx::types::Json(metrics);
         const NEXT: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM router_models WHERE COALESCE(project_id, 0) = $1";
@@ -118,6 +122,12 @@ impl ModelRegistry {
              RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
         on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
+            // Writers of one scope take turns, so `MAX(version) + 1` is never read by two at once
+            // (two trainings, or two processes training one project, get consecutive versions).
+            sqlx::query(pool.advisory_lock_sql())
+                .bind(scope.lock_key())
+                .execute(&mut *tx)
+                .await?;
             let version: i64 = sqlx::query_scalar(NEXT)
                 .bind(scope.key())
                 .fetch_one(&mut *tx)
@@ -143,6 +153,19 @@ impl ModelRegistry {
         })
     }
 
+    /// [`Error::NotFound`] unless `scope` is global or an existing project's: a project id that
+    /// does not exist (0 included) never reaches the global models.
+    async fn check_scope(&self, scope: ModelScope) -> Result<()> {
+        match scope {
+            ModelScope::Project(id) => {
+                crate::db::projects::Projects::new(self.db.clone())
+                    .ensure_exists(id)
+                    .await
+            }
+            ModelScope::Global => Ok(()),
+        }
+    }
+
     /// The active version of `scope`, if any.
     pub async fn active(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
         const SQL: &str =
@@ -158,7 +181,11 @@ impl ModelRegistry {
     }
 
     /// Every version of `scope`, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a project scope whose project does not exist.
     pub async fn list(&self, scope: ModelScope) -> Result<Vec<StoredModel>> {
+        self.check_scope(scope).await?;
         const SQL: &str =
             "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
              FROM router_models WHERE COALESCE(project_id, 0) = $1 ORDER BY version";
@@ -180,8 +207,15 @@ impl ModelRegistry {
             "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1";
         const ACTIVATE: &str = "UPDATE router_models SET active = TRUE WHERE COALESCE(project_id, 0) = $1 AND version = $2
              RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
+        self.check_scope(scope).await?;
         let row = on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
+            // Writers of one scope take turns, so `MAX(version) + 1` is never read by two at once
+            // (two trainings, or two processes training one project, get consecutive versions).
+            sqlx::query(pool.advisory_lock_sql())
+                .bind(scope.lock_key())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(DEACTIVATE)
                 .bind(scope.key())
                 .execute(&mut *tx)

@@ -1,0 +1,167 @@
+//! Concurrent writers on both backends: updates of one semantic memory never fork its history,
+//! concurrent training never collides on a version number, and a project id never reaches the
+//! global models.
+
+mod common;
+
+use std::sync::Arc;
+
+use athena_memory::db::models::ModelScope;
+use athena_memory::router::Metrics;
+use athena_memory::{Engine, Error, MemoryType, TreeModel};
+use common::TestDb;
+
+on_both_backends!(
+    concurrent_updates_of_one_memory_have_one_winner,
+    concurrent_model_stores_get_consecutive_versions,
+    project_ids_never_reach_the_global_models,
+);
+
+/// Updating one memory from 8 tasks at once: exactly one succeeds, the others are told it was
+/// superseded, and the history is one line with one current version.
+async fn concurrent_updates_of_one_memory_have_one_winner(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/concurrent/semantic", None)
+        .await
+        .unwrap()
+        .id;
+    let layers = engine.layers();
+    for round in 0..4 {
+        let original = layers
+            .remember(p, &format!("fact {round}"), MemoryType::Fact, &[])
+            .await
+            .unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (layers, barrier) = (layers.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    layers
+                        .update_semantic(p, original.id, &format!("fact {round} v{i}"), "newer")
+                        .await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(Error::InvalidInput { field: "id", rule }) => {
+                    assert!(rule.contains("superseded"), "{rule}")
+                }
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}: exactly one update wins");
+        let history = layers.history(p, original.id).await.unwrap();
+        assert_eq!(history.len(), 2, "round {round}: {history:?}");
+        assert_eq!(
+            history.iter().filter(|m| m.superseded_by.is_none()).count(),
+            1
+        );
+    }
+}
+
+fn model() -> TreeModel {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/router-default.json");
+    TreeModel::load(&path).unwrap()
+}
+
+/// 8 stores of one scope at once (what two trainings, or background retraining beside a manual
+/// one, amount to): every one succeeds, with versions 1..=8, and one of them is active.
+async fn concurrent_model_stores_get_consecutive_versions(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/concurrent/models", None)
+        .await
+        .unwrap()
+        .id;
+    let model = Arc::new(model());
+    for scope in [ModelScope::Project(p), ModelScope::Global] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (models, barrier, model) = (engine.models(), barrier.clone(), model.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    models
+                        .store(scope, &model, &Metrics::compute([]), i % 2 == 0)
+                        .await
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for t in tasks {
+            versions.push(t.await.unwrap().expect("no store collides").version);
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=8).collect::<Vec<i64>>(), "{scope:?}");
+        let stored = engine.models().list(scope).await.unwrap();
+        assert_eq!(stored.iter().filter(|m| m.active).count(), 1, "{scope:?}");
+    }
+}
+
+async fn project_ids_never_reach_the_global_models(db: TestDb) {
+    let engine = Engine::open(&db.url).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/concurrent/global", None)
+        .await
+        .unwrap()
+        .id;
+    let global = engine
+        .models()
+        .store(ModelScope::Global, &model(), &Metrics::compute([]), false)
+        .await
+        .unwrap();
+    assert_eq!(global.version, 1);
+    for unknown in [0, -1, p + 1000] {
+        let err = engine.activate_model(unknown, 1).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotFound {
+                    entity: "project",
+                    ..
+                }
+            ),
+            "{unknown}: {err}"
+        );
+        let err = engine.models().list(ModelScope::Project(unknown)).await;
+        assert!(err.is_err(), "{unknown}");
+    }
+    assert!(
+        engine
+            .models()
+            .active(ModelScope::Global)
+            .await
+            .unwrap()
+            .is_none(),
+        "project 0 did not switch the global model"
+    );
+    assert_eq!(
+        engine.routing_stats(p).await.unwrap().active_model,
+        "default"
+    );
+    // The explicit global API does, for every project without its own model.
+    engine.activate_global_model(1).await.unwrap();
+    assert_eq!(
+        engine.routing_stats(p).await.unwrap().active_model,
+        "global-v1"
+    );
+    let err = engine.activate_global_model(7).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                entity: "model version",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
