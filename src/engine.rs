@@ -367,7 +367,7 @@ impl Engine {
     /// evidence says it is better than the project's baseline router.
     ///
     /// The model: with the shipped default model on (the default), the default adapted to the
-    /// labels ([`crate::router::adapt`]): the same trees, the text model refitted on the shipped
+    /// labels ([`mod@crate::router::adapt`]): the same trees, the text model refitted on the shipped
     /// corpus plus the labels weighted up, so even a few labels help and nothing the default knew
     /// is forgotten. With it off, a model trained from the labels alone.
     ///

@@ -2,7 +2,7 @@
 //! table group.
 //!
 //! Every repository writes its SQL once, with `$1` placeholders that both SQLite and PostgreSQL
-//! accept, and runs it through [`on_pool!`], which expands the same code for each backend's native
+//! accept, and runs it through `on_pool!`, which expands the same code for each backend's native
 //! pool. Rows are `#[derive(FromRow)]` structs whose column types (`i64`, `f64`, `String`,
 //! `bool`, `Vec<u8>`) decode identically on both. We use neither `sqlx::Any` (it mangles
 //! `BOOLEAN` and cannot share `sqlite::memory:`) nor the `query!` macros (they check one backend).

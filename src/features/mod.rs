@@ -37,7 +37,7 @@ pub enum FeatureSchema {
     #[serde(rename = "v1")]
     V1,
     /// Text shape, component, numbers and four text-model scores (22 features);
-    /// see [`v2`].
+    /// see the `v2` module's documentation.
     #[serde(rename = "v2")]
     V2,
 }

@@ -3,7 +3,7 @@
 //! Real notes are not told apart by keyword lists (the `v1` markers score at chance on them) but
 //! by how they are written: a doc comment starts with a third-person verb ("Returns the…"), a
 //! changelog entry with an imperative or past-tense verb and often a version number ("Add…",
-//! "Fixed…", "1.2"), a how-to with "To <verb>" or a numbered step, a TODO with a lowercase
+//! "Fixed…", "1.2"), a how-to with "To `<verb>`" or a numbered step, a TODO with a lowercase
 //! fragment, a question or "we should". `v2` carries three kinds of features:
 //!
 //! 1. shape of the text, cheap to compute: length, words, capitalised start, final punctuation,

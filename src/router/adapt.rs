@@ -16,7 +16,7 @@
 //! Refitting the text model is one logistic regression (tens of milliseconds on the shipped
 //! corpus), which is what makes cross-validated evidence affordable: [`adapt`] refits once per
 //! fold of the labels and scores every label with a model that did not see it, and compares
-//! that with the baseline router on the same labels. See [`Adapted::better`].
+//! that with the baseline router on the same labels. See [`Evidence::better`].
 
 use crate::error::{Error, Result};
 use crate::layer::Layer;

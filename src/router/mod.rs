@@ -1,11 +1,13 @@
 //! Routing: deciding which long-term layer an item belongs in. Pure: no I/O, no database.
 //!
 //! - [`heuristic`]: the original's keyword rules, the fallback.
-//! - [`adapt`]: a project's router, adapted from the shipped one with the project's labels.
+//! - [`mod@adapt`]: a project's router, adapted from the shipped one with the project's labels.
 //! - [`tree`]: the learned model, a linfa-trees decision tree flattened into a compact,
 //!   validated, serialisable form with calibrated leaf probabilities.
-//! - [`text`]: the naive Bayes text sub-model whose scores feed schema `v2`.
-//! - [`train`]: seeded stratified splitting, fitting, calibration and evaluation.
+//! - [`text`]: the text sub-model (logistic regression or naive Bayes) whose scores feed schema
+//!   `v2`.
+//! - [`explain`]: explanations in words.
+//! - [`mod@train`]: seeded stratified splitting, fitting, calibration and evaluation.
 //! - [`metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
 pub mod adapt;
