@@ -8,11 +8,11 @@
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
 //! routes, give each its correct layer as feedback, call `Engine::train`, then route the
-//! project's remaining notes. Prints, per project and on average over projects, the accuracy on
-//! the remaining notes before (the shipped default) and after (whatever routes the project
-//! once training is done: the adapted model if the evidence activated it, else the default),
-//! and the adapted model's accuracy there whether or not it was activated, so the activation
-//! rule's choices can be checked. The store is a fresh SQLite file unless `--database-url` says
+//! project's remaining notes. Prints, per project, on average over projects and pooled over every
+//! scored note, the accuracy on the remaining notes before (the shipped default) and after
+//! (whatever routes the project once training is done: the adapted model if the evidence
+//! activated it, else the default), and the adapted model's accuracy there whether or not it was
+//! activated, so the activation rule's choices can be checked. The store is a fresh SQLite file unless `--database-url` says
 //! otherwise.
 
 use std::collections::BTreeMap;
@@ -153,6 +153,14 @@ async fn run() -> Result<serde_json::Value, String> {
         let v: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
+    // Pooled over every scored note, besides the mean over projects.
+    let pooled = |key: &str| {
+        let (right, n) = rows.iter().fold((0.0, 0.0), |(right, n), r| {
+            let scored = r["scored"].as_f64().unwrap_or(0.0);
+            (right + r[key].as_f64().unwrap_or(0.0) * scored, n + scored)
+        });
+        right / f64::max(n, 1.0)
+    };
     let activated = rows.iter().filter(|r| r["activated"] == true).count();
     let activated_worse = rows
         .iter()
@@ -170,6 +178,8 @@ async fn run() -> Result<serde_json::Value, String> {
         "mean_after": mean("after"),
         "mean_gain_points": 100.0 * (mean("after") - mean("before")),
         "mean_adapted": mean("adapted"),
+        "overall_before": pooled("before"),
+        "overall_after": pooled("after"),
         "activated": activated,
         "activated_and_worse": activated_worse,
         "inactive_but_better": inactive_better,
@@ -204,6 +214,11 @@ fn print_readable(report: &serde_json::Value) {
         );
     }
     let pct = |k: &str| 100.0 * report[k].as_f64().unwrap_or(0.0);
+    println!(
+        "overall, every scored note: before {:.1}%, after {:.1}%",
+        pct("overall_before"),
+        pct("overall_after")
+    );
     println!(
         "mean over projects: before {:.1}%, after {:.1}% ({:+.1} points), adapted {:.1}%; activated {} (worse after activation: {}, better but kept inactive: {})",
         pct("mean_before"),

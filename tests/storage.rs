@@ -14,6 +14,7 @@ on_both_backends!(
     bad_paths_are_errors_that_write_nothing,
     each_layer_stores_and_reads_back_within_its_project,
     pool_stats_health_and_close,
+    an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released,
 );
 
 async fn migrations_create_the_contract_tables(db: TestDb) {
@@ -305,7 +306,7 @@ async fn pool_stats_health_and_close(db: TestDb) {
 
 /// PostgreSQL behind a TCP proxy that the test can cut: the server "vanishes" under an open pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_check_reports_a_vanished_server_within_the_acquire_timeout() {
+async fn health_check_reports_a_vanished_server_within_the_acquire_timeout_and_recovers() {
     use std::time::{Duration, Instant};
 
     use sqlx::postgres::PgConnectOptions;
@@ -324,18 +325,7 @@ async fn health_check_reports_a_vanished_server_within_the_acquire_timeout() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_addr = listener.local_addr().unwrap();
-    let target = upstream.clone();
-    let proxy = tokio::spawn(async move {
-        let mut links = tokio::task::JoinSet::new();
-        while let Ok((mut client, _)) = listener.accept().await {
-            let target = target.clone();
-            links.spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
+    let proxy = spawn_proxy(listener, upstream.clone());
 
     let url = db.url.replacen(&upstream, &proxy_addr.to_string(), 1);
     let acquire_timeout = Duration::from_secs(2);
@@ -362,5 +352,126 @@ async fn health_check_reports_a_vanished_server_within_the_acquire_timeout() {
     assert!(
         matches!(err, Error::Database(_)),
         "a call fails with an error, not a panic: {err}"
+    );
+
+    // Recovery: the server comes back at the same address; the same engine works again without
+    // a restart (the pool drops the dead connections and opens new ones).
+    let listener = tokio::net::TcpListener::bind(proxy_addr).await.unwrap();
+    let proxy = spawn_proxy(listener, upstream);
+    let health = engine.health_check().await;
+    assert_eq!(health.status, HealthStatus::Healthy, "{health:?}");
+    let p = engine
+        .projects()
+        .get_or_create("/outage/recovered", None)
+        .await
+        .unwrap();
+    assert!(engine
+        .projects()
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .any(|q| q.id == p.id));
+    proxy.abort();
+}
+
+/// A TCP proxy from `listener` to `target`, until the task is aborted (which cuts every link).
+fn spawn_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut links = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            links.spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    })
+}
+
+/// A pool of 2 with both connections held: the next operation fails with the pool's timeout
+/// after the configured acquire timeout, and everything succeeds once they are released. The
+/// connections are held by two adds waiting for a write lock another connection (outside the
+/// pool) holds: PostgreSQL's project row lock, SQLite's `BEGIN IMMEDIATE`.
+async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(db: TestDb) {
+    use std::time::{Duration, Instant};
+
+    use athena_memory::working_memory::NewItem;
+    use sqlx::{Connection, Executor};
+
+    let acquire_timeout = Duration::from_secs(1);
+    let config = athena_memory::Config::builder(&db.url)
+        .max_connections(2)
+        .min_connections(0)
+        .acquire_timeout(acquire_timeout)
+        .busy_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/pool/exhausted", None)
+        .await
+        .unwrap()
+        .id;
+    // The outside holder of the write lock.
+    enum Holder {
+        Sqlite(sqlx::SqliteConnection),
+        Postgres(sqlx::PgConnection),
+    }
+    let mut holder = if db.backend == "sqlite" {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        c.execute("BEGIN IMMEDIATE").await.unwrap();
+        Holder::Sqlite(c)
+    } else {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        c.execute("BEGIN").await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM projects WHERE id = {p} FOR UPDATE"
+        )))
+        .await
+        .unwrap();
+        Holder::Postgres(c)
+    };
+    let adds: Vec<_> = (0..2)
+        .map(|i| {
+            let wm = engine.working_memory();
+            tokio::spawn(async move { wm.add(p, NewItem::new(format!("blocked {i}"))).await })
+        })
+        .collect();
+    // Wait until both adds hold their connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.pool_stats().in_use < 2 {
+        assert!(Instant::now() < deadline, "{:?}", engine.pool_stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = Instant::now();
+    let err = engine.projects().list().await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, Error::Database(sqlx::Error::PoolTimedOut)),
+        "{err}"
+    );
+    assert!(
+        waited >= acquire_timeout && waited < acquire_timeout + Duration::from_secs(2),
+        "{waited:?}"
+    );
+    match &mut holder {
+        Holder::Sqlite(c) => c.execute("COMMIT").await.map(|_| ()).unwrap(),
+        Holder::Postgres(c) => c.execute("COMMIT").await.map(|_| ()).unwrap(),
+    }
+    for add in adds {
+        add.await.unwrap().expect("the waiting adds complete");
+    }
+    assert_eq!(engine.projects().list().await.unwrap().len(), 1);
+    assert_eq!(
+        engine
+            .working_memory()
+            .list(p, None, athena_memory::working_memory::ItemState::Active)
+            .await
+            .unwrap()
+            .len(),
+        2
     );
 }
