@@ -6,15 +6,18 @@ mod common;
 
 use std::sync::Arc;
 
+use athena_memory::config::Config;
 use athena_memory::db::models::ModelScope;
 use athena_memory::router::Metrics;
-use athena_memory::{Engine, Error, MemoryType, TreeModel};
+use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::{Engine, Error, Layer, MemoryType, TreeModel};
 use common::TestDb;
 
 on_both_backends!(
     concurrent_updates_of_one_memory_have_one_winner,
     concurrent_model_stores_get_consecutive_versions,
     project_ids_never_reach_the_global_models,
+    a_mixed_concurrent_load_reconciles,
 );
 
 /// Updating one memory from 8 tasks at once: exactly one succeeds, the others are told it was
@@ -164,4 +167,113 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         ),
         "{err}"
     );
+}
+
+/// 8 tasks mixing add, rehearse, consolidate, feedback, train and recall on one project, 30
+/// operations each. The only errors are the documented ones (an item already consolidated:
+/// `NotFound`; rehearsing an item displaced to pending: `InvalidInput` on `id`; training with too
+/// few labels: `TrainingDeclined`), and afterwards the
+/// counts reconcile: every item added is in working memory or was consolidated exactly once,
+/// with one route and one layer row each.
+async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
+    let config = Config::builder(&db.url)
+        .retrain_after(None)
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/concurrent/load", None)
+        .await
+        .unwrap()
+        .id;
+    let notes = [
+        "Fixed the login redirect",
+        "Next: add caching to search",
+        "Run make seed after a reset",
+        "The API layer owns validation",
+    ];
+    let tasks: Vec<_> = (0..8usize)
+        .map(|t| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let (mut added, mut consolidated, mut routes) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                for i in 0..30usize {
+                    let outcome: athena_memory::Result<()> = match (t + i) % 6 {
+                        0 | 1 => engine
+                            .working_memory()
+                            .add(p, NewItem::new(format!("{} ({t}.{i})", notes[i % 4])))
+                            .await
+                            .map(|a| added.push(a.id)),
+                        2 => match added.get(i % added.len().max(1)) {
+                            Some(&id) => engine.working_memory().rehearse(p, id).await.map(|_| ()),
+                            None => Ok(()),
+                        },
+                        3 => match added.get(i % added.len().max(1)) {
+                            Some(&id) => engine.consolidate(p, id).await.map(|c| {
+                                consolidated.push(c.item_id);
+                                routes.push(c.route_id);
+                            }),
+                            None => Ok(()),
+                        },
+                        4 => match routes.last() {
+                            Some(&r) => engine.feedback(p, r, Layer::ALL[i % 4]).await.map(|_| ()),
+                            None => Ok(()),
+                        },
+                        _ if t == 0 && i == 29 => engine.train(p).await.map(|_| ()),
+                        _ => engine.recall(p, notes[i % 4], 5).await.map(|_| ()),
+                    };
+                    match outcome {
+                        Ok(())
+                        | Err(Error::NotFound { .. })
+                        | Err(Error::TrainingDeclined { .. }) => {}
+                        // Rehearsing an item displaced to pending meanwhile (documented).
+                        Err(Error::InvalidInput { field: "id", rule })
+                            if rule.contains("pending") => {}
+                        Err(other) => panic!("task {t} op {i}: undocumented error {other}"),
+                    }
+                }
+                (added, consolidated)
+            })
+        })
+        .collect();
+    let (mut added, mut consolidated) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (a, c) = t.await.unwrap();
+        added.extend(a);
+        consolidated.extend(c);
+    }
+    let consolidated_n = consolidated.len();
+    consolidated.sort_unstable();
+    consolidated.dedup();
+    assert_eq!(
+        consolidated.len(),
+        consolidated_n,
+        "no item consolidated twice"
+    );
+    let wm = engine.working_memory();
+    let active = wm.list(p, None, ItemState::Active).await.unwrap().len();
+    let pending = wm.pending(p, 10_000).await.unwrap().len();
+    assert_eq!(
+        active + pending + consolidated_n,
+        added.len(),
+        "every item accounted for"
+    );
+    let stats = engine.routes().stats(p).await.unwrap();
+    assert_eq!(stats.total_routes as usize, consolidated_n);
+    let layers = engine.layers();
+    let rows = layers
+        .list_semantic(p, athena_memory::db::layers::SemanticSort::Recent, 10_000)
+        .await
+        .unwrap()
+        .len()
+        + layers.events(p, 0, i64::MAX, None).await.unwrap().len()
+        + layers.procedures(p).await.unwrap().len()
+        + layers
+            .tasks(p, athena_memory::TaskStatus::Pending)
+            .await
+            .unwrap()
+            .len();
+    assert_eq!(rows, consolidated_n, "one layer row per consolidation");
 }

@@ -89,12 +89,16 @@ pub(crate) trait PoolExt {
     }
 
     /// `SELECT id FROM projects WHERE id = $1`, locking the row where the backend needs it so
-    /// that writers of one project's working memory take turns (PostgreSQL: `FOR UPDATE`;
+    /// that writers of one project's working memory take turns (PostgreSQL: `FOR NO KEY UPDATE`;
     /// SQLite: `BEGIN IMMEDIATE` already serialises writers).
     fn lock_project_sql(&self) -> &'static str {
         match self.backend() {
             Backend::Sqlite => "SELECT id FROM projects WHERE id = $1",
-            Backend::Postgres => "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+            // NO KEY UPDATE: it serialises these writers all the same, but does not block the
+            // KEY SHARE locks that foreign-key checks take on the project row. With FOR UPDATE a
+            // consolidation (holding item rows, inserting rows that reference the project) and an
+            // add (holding the project row, displacing items) could deadlock.
+            Backend::Postgres => "SELECT id FROM projects WHERE id = $1 FOR NO KEY UPDATE",
         }
     }
 }
