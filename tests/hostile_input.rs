@@ -16,6 +16,7 @@ on_both_backends!(
     metadata_depth_and_size_are_bounded_and_never_poison_a_project,
     decay_rates_are_bounded_so_sql_decay_never_breaks,
     a_non_finite_query_embedding_is_refused,
+    malformed_model_files_are_refused_and_store_nothing,
 );
 
 /// An engine on `db` and a new project at `path`.
@@ -245,4 +246,139 @@ async fn a_non_finite_query_embedding_is_refused(db: TestDb) {
     let hits = wm.search(p, "cache", 2, Some(&[1.0, 0.0])).await.unwrap();
     assert_eq!(hits[0].item.content, "cache notes");
     assert!(hits.iter().all(|h| h.score.is_finite()));
+}
+
+/// A valid one-tree `v1` model whose root splits on `feature`, and `extra_depth` more splits
+/// chained under its left side.
+fn model_json(schema: &str, feature: usize, extra_depth: usize) -> String {
+    let leaf = json!({"leaf": {"probabilities": [0.7, 0.1, 0.1, 0.1]}});
+    let mut nodes = Vec::new();
+    for d in 0..=extra_depth {
+        let left = if d == extra_depth {
+            2 * d + 1
+        } else {
+            2 * d + 2
+        };
+        nodes.push(json!({"split": {"feature": feature, "threshold": 0.5, "left": left, "right": 2 * d + 1}}));
+        nodes.push(leaf.clone());
+        if d == extra_depth {
+            nodes.push(leaf.clone());
+        }
+    }
+    // Renumber so every child index is larger than its parent's: node 2d is the d-th split,
+    // 2d + 1 its right leaf, 2d + 2 the next split (or the final left leaf).
+    json!({
+        "format": "athena-router",
+        "format_version": 1,
+        "feature_schema": schema,
+        "classes": ["semantic", "episodic", "procedural", "prospective"],
+        "trees": [{"nodes": nodes}],
+    })
+    .to_string()
+}
+
+async fn malformed_model_files_are_refused_and_store_nothing(db: TestDb) {
+    let (engine, p) = open(&db, "/hostile/models").await;
+    let dir = tempfile::tempdir().unwrap();
+    let valid = model_json("v1", 0, 0);
+    assert!(
+        athena_memory::TreeModel::from_json(&valid, "ok").is_ok(),
+        "the fixture is valid"
+    );
+    let default = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/router-default.json"),
+    )
+    .unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", Vec::new(), "not a model file"),
+        (
+            "truncated",
+            default.as_bytes()[..10_000].to_vec(),
+            "not a model file",
+        ),
+        (
+            "wrong_schema",
+            model_json("v9", 0, 0).into_bytes(),
+            "not a model file",
+        ),
+        (
+            "feature_out_of_range",
+            model_json("v1", 99, 0).into_bytes(),
+            "feature index 99",
+        ),
+        (
+            "too_deep",
+            model_json("v1", 0, 100).into_bytes(),
+            "deeper than",
+        ),
+        ("not_utf8", vec![0xff, 0xfe, b'{', 0x80], ""),
+        (
+            "not_a_model",
+            b"{\"format\": \"something else\"}".to_vec(),
+            "not a model file",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, bytes).unwrap();
+        let err = engine.import_model(p, &path, true).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidModel { .. } | Error::Io { .. }),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains(reason), "{name}: {err}");
+        assert!(engine
+            .models()
+            .list(athena_memory::db::models::ModelScope::Project(p))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            engine.routing_stats(p).await.unwrap().active_model,
+            "default",
+            "{name}"
+        );
+    }
+    let missing = engine
+        .import_model(p, &dir.path().join("missing.json"), true)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, Error::Io { .. }), "{missing}");
+}
+
+#[test]
+fn corpus_files_name_the_bad_line_invalid_utf8_included() {
+    let good = r#"{"content": "x", "component": "phonological", "activation": 0.5, "importance": 0.1, "age_s": 3.0, "layer": "episodic"}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "utf8",
+            [good.as_bytes(), b"\n{\"content\": \"\xff\"}\n"].concat(),
+            ":2:",
+        ),
+        (
+            "truncated",
+            [good.as_bytes(), b"\n", &good.as_bytes()[..30]].concat(),
+            ":2:",
+        ),
+        (
+            "schema",
+            format!("{good}\n{good}\n{}", good.replace("layer", "lair")).into_bytes(),
+            ":3:",
+        ),
+        (
+            "range",
+            format!("{}\n", good.replace("0.5", "NaN")).into_bytes(),
+            ":1:",
+        ),
+    ];
+    for (name, bytes, line) in cases {
+        let path = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&path, bytes).unwrap();
+        let err = athena_memory::corpus::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{name}.jsonl{line}")),
+            "{name}: {err}"
+        );
+    }
 }

@@ -132,7 +132,7 @@ async fn find_by_path_matches_whole_components_and_literal_wildcards(db: TestDb)
 async fn bad_paths_are_errors_that_write_nothing(db: TestDb) {
     let engine = Engine::open(&db.url).await.unwrap();
     let projects = engine.projects();
-    for bad in ["", "relative/dir", "./x"] {
+    for bad in ["", "relative/dir", "./x", "../up", "..", "/ok/\0nul"] {
         let err = projects.get_or_create(bad, None).await.unwrap_err();
         assert!(
             matches!(err, Error::InvalidInput { field: "path", .. }),
