@@ -11,7 +11,9 @@ fn router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/router-default.json");
-        Router::Model(Arc::new(TreeModel::load(path.as_ref()).expect("the default model loads")))
+        Router::Model(Arc::new(
+            TreeModel::load(path.as_ref()).expect("the default model loads"),
+        ))
     })
 }
 
