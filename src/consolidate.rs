@@ -162,6 +162,8 @@ pub(crate) async fn consolidate(
             return Ok(Vec::new());
         }
         items.sort_by_key(|i| i.id);
+        // Each item's route input is built once, for its decision and its explanation.
+        let mut explanations: Vec<Explanation> = Vec::with_capacity(items.len());
         let decided: Vec<(&Item, RouteDecision)> = items
             .iter()
             .map(|item| {
@@ -174,6 +176,7 @@ pub(crate) async fn consolidate(
                     ),
                     None => router.route(&input),
                 };
+                explanations.push(router.explain(&input, &decision));
                 (item, decision)
             })
             .collect();
@@ -293,13 +296,14 @@ pub(crate) async fn consolidate(
         }
         let done: Vec<Consolidated> = decided
             .iter()
-            .map(|(item, d)| Consolidated {
+            .zip(explanations)
+            .map(|((item, d), explanation)| Consolidated {
                 item_id: item.id,
                 layer: d.layer,
                 memory_id: memory_ids[&item.id],
                 route_id: route_ids[&item.id],
                 confidence: d.confidence,
-                explanation: router.explain(&item.route_input(now), d),
+                explanation,
                 decision: d.clone(),
             })
             .collect();

@@ -196,17 +196,18 @@ pub(crate) fn check_metadata(field: &'static str, value: &serde_json::Value) -> 
 
 /// Checks that an embedding holds `1..=max_dims` finite numbers.
 pub(crate) fn check_embedding(field: &'static str, e: &[f32], max_dims: usize) -> Result<()> {
-    if e.is_empty() || e.len() > max_dims || e.iter().any(|x| !x.is_finite()) {
+    let non_finite = e.iter().any(|x| !x.is_finite());
+    if e.is_empty() || e.len() > max_dims || non_finite {
+        let what = if non_finite {
+            " with a NaN or infinity"
+        } else {
+            ""
+        };
         return Err(Error::invalid(
             field,
             format!(
-                "must hold 1..={max_dims} finite numbers, got {} values{}",
-                e.len(),
-                if e.iter().any(|x| !x.is_finite()) {
-                    " with a NaN or infinity"
-                } else {
-                    ""
-                }
+                "must hold 1..={max_dims} finite numbers, got {} values{what}",
+                e.len()
             ),
         ));
     }

@@ -80,8 +80,9 @@ impl StoredModel {
 }
 
 impl ModelScope {
-    /// The key of the advisory lock that serialises writers of this scope's versions: "athe" in
-    /// the high half, the scope key in the low half.
+    /// The key of the advisory lock that serialises writers of this scope's versions, so
+    /// `MAX(version) + 1` is never read by two at once (two trainings, or two processes training
+    /// one project, get consecutive versions): "athe" in the high half, the scope key in the low.
     fn lock_key(self) -> i64 {
         (0x6174_6865_i64 << 32) | (self.key() & 0xffff_ffff)
     }
@@ -122,8 +123,6 @@ impl ModelRegistry {
              RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
         on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
-            // Writers of one scope take turns, so `MAX(version) + 1` is never read by two at once
-            // (two trainings, or two processes training one project, get consecutive versions).
             sqlx::query(pool.advisory_lock_sql())
                 .bind(scope.lock_key())
                 .execute(&mut *tx)
@@ -210,8 +209,6 @@ impl ModelRegistry {
         self.check_scope(scope).await?;
         let row = on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
-            // Writers of one scope take turns, so `MAX(version) + 1` is never read by two at once
-            // (two trainings, or two processes training one project, get consecutive versions).
             sqlx::query(pool.advisory_lock_sql())
                 .bind(scope.lock_key())
                 .execute(&mut *tx)

@@ -266,20 +266,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::item::Component;
     use crate::router::{train, TrainParams};
     use crate::FeatureSchema;
 
-    fn example(content: String, layer: Layer) -> Example {
-        Example {
-            content,
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            layer,
-            weight: 1.0,
-        }
+    fn example(content: impl Into<String>, layer: Layer) -> Example {
+        Example::note(content, layer)
     }
 
     /// A small "shipped corpus": openings tell the layers apart.
@@ -339,10 +330,7 @@ mod tests {
         assert!(e
             .describe()
             .starts_with("5-fold cross-validation on all 20 labels"));
-        let probe = example(
-            "The zork 99 keeps the deploy steps".into(),
-            Layer::Procedural,
-        );
+        let probe = example("The zork 99 keeps the deploy steps", Layer::Procedural);
         assert_ne!(baseline.route(&probe.input()).layer, Layer::Procedural);
         assert_eq!(adapted.model.route(&probe.input()).layer, Layer::Procedural);
         assert_eq!(adapted.model.trees(), base.trees(), "the trees are kept");

@@ -110,7 +110,9 @@ impl Explanation {
                 }
                 TokenSpan::Ending(_) | TokenSpan::Shape(_) => {}
                 TokenSpan::Word(a, b)
-                    if STOP_WORDS.contains(&content[a..b].to_lowercase().as_str()) => {}
+                    if STOP_WORDS
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(&content[a..b])) => {}
                 _ if words.len() < MAX_WORD_CUES
                     && !words.iter().any(|(w, _)| overlaps(*w, span))
                     && !words.iter().any(|(w, _)| same_text(content, *w, span)) =>
@@ -232,16 +234,8 @@ mod tests {
     use crate::router::{train, Example, Router, TrainParams};
     use crate::FeatureSchema;
 
-    fn example(content: &str, layer: Layer) -> Example {
-        Example {
-            content: content.to_owned(),
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            layer,
-            weight: 1.0,
-        }
+    fn example(content: impl Into<String>, layer: Layer) -> Example {
+        Example::note(content, layer)
     }
 
     fn input(content: &str) -> RouteInput<'_> {

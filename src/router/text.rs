@@ -634,6 +634,18 @@ pub(crate) fn softmax(z: [f64; 4]) -> [f64; 4] {
 mod tests {
     use super::*;
 
+    /// Two notes per layer, told apart by their words.
+    const LABELLED: [(&str, Layer); 8] = [
+        ("Returns the length", Layer::Semantic),
+        ("Returns the name", Layer::Semantic),
+        ("Added support for tokio", Layer::Episodic),
+        ("Added a builder", Layer::Episodic),
+        ("To build, run make", Layer::Procedural),
+        ("To test, run cargo test", Layer::Procedural),
+        ("maybe we should cache this", Layer::Prospective),
+        ("we should remove this", Layer::Prospective),
+    ];
+
     fn tokens(text: &str) -> Vec<u64> {
         let mut v = Vec::new();
         for_each_token(text, |t| v.push(t));
@@ -679,16 +691,7 @@ mod tests {
 
     #[test]
     fn logistic_regression_learns_words_deterministically_and_honours_weights() {
-        let data = [
-            ("Returns the length", Layer::Semantic),
-            ("Returns the name", Layer::Semantic),
-            ("Added support for tokio", Layer::Episodic),
-            ("Added a builder", Layer::Episodic),
-            ("To build, run make", Layer::Procedural),
-            ("To test, run cargo test", Layer::Procedural),
-            ("maybe we should cache this", Layer::Prospective),
-            ("we should remove this", Layer::Prospective),
-        ];
+        let data = LABELLED;
         let fit = |w: f64, seed| {
             TextModel::fit_logistic(data.iter().map(|(t, l)| (*t, *l, w)), 10.0, 20, seed).unwrap()
         };
@@ -759,16 +762,7 @@ mod tests {
 
     #[test]
     fn learns_which_words_mean_which_layer() {
-        let data = [
-            ("Returns the length", Layer::Semantic),
-            ("Returns the name", Layer::Semantic),
-            ("Added support for tokio", Layer::Episodic),
-            ("Added a builder", Layer::Episodic),
-            ("To build, run make", Layer::Procedural),
-            ("To test, run cargo test", Layer::Procedural),
-            ("maybe we should cache this", Layer::Prospective),
-            ("we should remove this", Layer::Prospective),
-        ];
+        let data = LABELLED;
         let m = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5, 1).unwrap();
         let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
         assert_eq!(best("Returns the size"), Layer::Semantic.index());

@@ -66,6 +66,21 @@ impl Example {
         self
     }
 
+    /// A phonological note with full activation, middling importance and no age, as the agent
+    /// corpora hold them; for tests.
+    #[cfg(test)]
+    pub(crate) fn note(content: impl Into<String>, layer: Layer) -> Self {
+        Example {
+            content: content.into(),
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+            layer,
+            weight: 1.0,
+        }
+    }
+
     /// The item as the router sees it.
     pub fn input(&self) -> RouteInput<'_> {
         RouteInput {
