@@ -204,7 +204,7 @@ async fn run() -> Result<serde_json::Value, String> {
     }
     Ok(json!({
         "n": n,
-        "feature_schema": model.feature_schema().name(),
+        "feature_schema": model.feature_schema().as_str(),
         "features_ns_per_item": features_ns,
         "features_v1_ns_per_item": features_v1_ns,
         "route_ns_per_item": route_ns,

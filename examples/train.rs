@@ -75,7 +75,9 @@ fn parse_args() -> Result<Args, String> {
             "--cv" => a.cv = Some(num(&flag, value()?)?),
             "--json" => a.json = true,
             "--schema" => {
-                a.schema = FeatureSchema::from_name(&value()?).map_err(|e| e.to_string())?
+                a.schema = value()?
+                    .parse::<FeatureSchema>()
+                    .map_err(|e| e.to_string())?
             }
             "--trees" => a.params.trees = num(&flag, value()?)?,
             "--text-folds" => a.params.text_folds = num(&flag, value()?)?,
@@ -290,7 +292,7 @@ fn run() -> Result<serde_json::Value, String> {
         ("per_layer", json!(metrics.per_layer)),
         ("confusion", json!(metrics.confusion)),
         ("train_seconds", json!(train_seconds)),
-        ("feature_schema", json!(model.feature_schema().name())),
+        ("feature_schema", json!(model.feature_schema().as_str())),
         ("model_out", json!(args.model_out)),
     ] {
         obj.insert(k.to_owned(), v);

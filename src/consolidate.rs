@@ -196,7 +196,7 @@ pub(crate) async fn consolidate(
                     .push_bind(item.importance)
                     .push_bind(item.age_seconds(now))
                     .push_bind(sqlx::types::Json(&d.features))
-                    .push_bind(d.feature_schema.name())
+                    .push_bind(d.feature_schema.as_str())
                     .push_bind(d.model.clone())
                     .push_bind(d.layer.as_str())
                     .push_bind(d.confidence)

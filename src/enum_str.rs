@@ -2,8 +2,8 @@
 //!
 //! Each generated enum gets `as_str`, `ALL`, `Display`, `FromStr` (an unknown string is an
 //! [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field and the accepted values),
-//! `TryFrom<String>` (so rows can decode it with `#[sqlx(try_from = "String")]`) and serde as the
-//! same string.
+//! `TryFrom<String>`, sqlx `Type` and `Decode` on both backends (a row column decodes to it
+//! directly, `Option` included; an unknown string is a decode error) and serde as the same string.
 
 macro_rules! string_enum {
     (
@@ -58,6 +58,30 @@ macro_rules! string_enum {
 
             fn try_from(s: String) -> Result<Self, Self::Error> {
                 s.parse()
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&'r str as sqlx::Decode<'r, DB>>::decode(value)?.parse::<$name>()?)
             }
         }
 

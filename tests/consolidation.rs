@@ -73,7 +73,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
             (route.item_id, route.content.as_str(), route.layer),
             (id, content, layer)
         );
-        assert_eq!(route.feature_schema, "v2");
+        assert_eq!(route.feature_schema, athena_memory::FeatureSchema::V2);
         match layer {
             Layer::Semantic => {
                 let m = engine.layers().semantic(p, done.memory_id).await.unwrap();

@@ -93,7 +93,7 @@ async fn projects_without_a_model_use_the_shipped_default(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(d.model, "default");
-    assert_eq!(d.feature_schema.name(), "v2");
+    assert_eq!(d.feature_schema.as_str(), "v2");
     assert!(!d.path.is_empty(), "a tree decision explains itself");
     assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert_eq!(d.confidence, d.probabilities[d.layer.index()]);
@@ -289,8 +289,8 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
 
     let r = engine.feedback(p.id, route, Layer::Semantic).await.unwrap();
     assert_eq!(
-        (r.correct_layer.as_deref(), r.was_correct),
-        (Some("semantic"), Some(false))
+        (r.correct_layer, r.was_correct),
+        (Some(Layer::Semantic), Some(false))
     );
     let r = engine.feedback(p.id, route, Layer::Episodic).await.unwrap();
     assert_eq!(r.was_correct, Some(true), "feedback can be corrected");

@@ -60,7 +60,6 @@ pub struct SemanticMemory {
     /// The fact.
     pub content: String,
     /// Fact, pattern, decision or context.
-    #[sqlx(try_from = "String")]
     pub memory_type: MemoryType,
     /// Tags, as a JSON array of strings.
     #[sqlx(json)]
@@ -148,10 +147,8 @@ pub struct ProspectiveTask {
     /// Progressive form shown while working on it.
     pub active_form: String,
     /// Pending, in progress or completed.
-    #[sqlx(try_from = "String")]
     pub status: TaskStatus,
     /// Low, medium or high.
-    #[sqlx(try_from = "String")]
     pub priority: TaskPriority,
     /// Due date (UTC Unix ms), if any.
     pub due_at: Option<Millis>,

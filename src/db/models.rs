@@ -4,6 +4,7 @@
 
 use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::error::{Error, Result};
+use crate::features::FeatureSchema;
 use crate::router::{Metrics, TreeModel};
 use crate::time::{now_ms, Millis};
 
@@ -50,11 +51,11 @@ pub struct StoredModel {
     pub project_id: Option<i64>,
     /// Version within its scope, from 1.
     pub version: i64,
-    /// Feature schema name.
-    pub feature_schema: String,
-    /// Metrics JSON as stored.
+    /// The feature schema it reads.
+    pub feature_schema: FeatureSchema,
+    /// Its metrics when it was stored (cross-validated for trained models).
     #[sqlx(json)]
-    pub metrics: serde_json::Value,
+    pub metrics: Metrics,
     /// The model JSON, byte for byte as trained.
     pub model: String,
     /// Whether this version routes its scope now.
@@ -140,7 +141,7 @@ impl ModelRegistry {
             let row = sqlx::query_as::<_, StoredModel>(INSERT)
                 .bind(scope.project_id())
                 .bind(version)
-                .bind(model.feature_schema().name())
+                .bind(model.feature_schema().as_str())
                 .bind(metrics)
                 .bind(&json)
                 .bind(activate)

@@ -5,7 +5,7 @@
 
 use crate::db::{fetch_rows, on_pool, Database};
 use crate::error::{Error, Result};
-use crate::features::RouteInput;
+use crate::features::{FeatureSchema, RouteInput};
 use crate::item::Component;
 use crate::layer::Layer;
 use crate::router::RouteDecision;
@@ -23,7 +23,6 @@ pub struct RouteRecord {
     /// The item's content when it was routed.
     pub content: String,
     /// Its component.
-    #[sqlx(try_from = "String")]
     pub component: Component,
     /// Its stored activation.
     pub activation: f64,
@@ -32,16 +31,15 @@ pub struct RouteRecord {
     /// Its age in seconds when routed.
     pub age_seconds: f64,
     /// The schema of `features`.
-    pub feature_schema: String,
+    pub feature_schema: FeatureSchema,
     /// The model that decided (`heuristic`, `override`, or a model label).
     pub model_version: String,
     /// The decided layer.
-    #[sqlx(try_from = "String")]
     pub layer: Layer,
     /// The decision's confidence.
     pub confidence: f64,
     /// The correct layer, once feedback was given.
-    pub correct_layer: Option<String>,
+    pub correct_layer: Option<Layer>,
     /// Whether the decision was right, once feedback was given.
     pub was_correct: Option<bool>,
     /// When it was routed (UTC Unix ms).
@@ -62,14 +60,9 @@ impl RouteRecord {
         }
     }
 
-    /// The correct layer, when feedback was given.
-    pub fn label(&self) -> Option<Layer> {
-        self.correct_layer.as_deref().and_then(|l| l.parse().ok())
-    }
-
     /// The snapshot as a training example, when feedback was given.
     pub fn example(&self) -> Option<crate::router::Example> {
-        self.label()
+        self.correct_layer
             .map(|layer| crate::router::Example::new(&self.as_input(), layer))
     }
 }
@@ -120,7 +113,7 @@ macro_rules! bind_route {
             .bind(input.importance)
             .bind(input.age_seconds)
             .bind(sqlx::types::Json(&decision.features))
-            .bind(decision.feature_schema.name())
+            .bind(decision.feature_schema.as_str())
             .bind(decision.model.as_str())
             .bind(decision.layer.as_str())
             .bind(decision.confidence)

@@ -4,16 +4,31 @@
 //! Every schema has a name, a fixed length and feature names. Models record the schema they were
 //! trained on, and using a model with another schema is an error.
 
+pub mod text;
 mod v1;
 pub(crate) mod v2;
 
 pub use v1::{extract_v1, V1Markers, V1_NAMES};
 pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
 
-use crate::router::text::TextModel;
+use crate::features::text::TextModel;
 
-use crate::error::{Error, Result};
+use crate::enum_str::string_enum;
 use crate::item::Component;
+
+/// 1 for true, 0 for false: how every boolean feature is encoded.
+pub(crate) fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// A word character for keyword matching: alphanumeric or `_`.
+pub(crate) fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
 
 /// What the router sees of an item.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,44 +45,20 @@ pub struct RouteInput<'a> {
     pub age_seconds: f64,
 }
 
-/// A named, fixed-length feature layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum FeatureSchema {
-    /// The original project's 11 features, in its order.
-    #[serde(rename = "v1")]
-    V1,
-    /// Text shape, component, numbers and four text-model scores (22 features);
-    /// see the `v2` module's documentation.
-    #[serde(rename = "v2")]
-    V2,
+string_enum! {
+    /// A named, fixed-length feature layout, stored with models and routes by its name.
+    pub enum FeatureSchema as "feature_schema" {
+        /// The original project's 11 features, in its order.
+        V1 => "v1",
+        /// Text shape, component, numbers and four text-model scores (22 features);
+        /// see the `v2` module's documentation.
+        V2 => "v2",
+    }
 }
 
 impl FeatureSchema {
     /// The newest schema, used for new models.
     pub const LATEST: FeatureSchema = FeatureSchema::V2;
-
-    /// The schema's name as stored with models and routes.
-    pub fn name(self) -> &'static str {
-        match self {
-            FeatureSchema::V1 => "v1",
-            FeatureSchema::V2 => "v2",
-        }
-    }
-
-    /// The schema called `name`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] on `feature_schema` for an unknown name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "v1" => Ok(FeatureSchema::V1),
-            "v2" => Ok(FeatureSchema::V2),
-            other => Err(Error::invalid(
-                "feature_schema",
-                format!("unknown schema {other:?}; known: v1, v2"),
-            )),
-        }
-    }
 
     /// How many features it has.
     pub fn len(self) -> usize {

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
-use super::RouteInput;
+use super::{flag, is_word_char, RouteInput};
 use crate::item::Component;
 
 /// The names of the 11 `v1` features, in order.
@@ -138,10 +138,6 @@ static KEYWORDS: LazyLock<(AhoCorasick, Vec<Kind>)> = LazyLock::new(|| {
     (automaton, kinds)
 });
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
 /// Whether `text[start..end]` is bounded by non-word characters (or the text's ends).
 fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start]
@@ -213,14 +209,6 @@ impl V1Markers {
             || bytes.contains(&b'?');
         m.file = has_file_reference(content);
         m
-    }
-}
-
-fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
     }
 }
 

@@ -14,11 +14,11 @@
 //!    word they test, they carried no importance in the trained trees, and their keyword scan
 //!    cost a quarter of the routing time;
 //! 3. four *text scores*, the log-posteriors of a multinomial naive Bayes text model over hashed
-//!    words, word pairs, first-word and shape tokens ([`crate::router::text`]), normalised so the
+//!    words, word pairs, first-word and shape tokens ([`crate::features::text`]), normalised so the
 //!    best layer scores 0. The text model is learned with the trees and stored in the same model
 //!    file; without one the scores are all 0.
 
-use super::RouteInput;
+use super::{flag, RouteInput};
 use crate::item::Component;
 
 /// Features computed from the item alone (everything but the text scores).
@@ -49,14 +49,6 @@ pub const V2_NAMES: [&str; 22] = [
     "text_procedural",
     "text_prospective",
 ];
-
-fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
-}
 
 /// `\d+\.\d+` anywhere: a digit, a dot, a digit.
 pub(crate) fn has_version_number(text: &str) -> bool {

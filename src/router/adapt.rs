@@ -19,9 +19,9 @@
 //! that with the baseline router on the same labels. See [`Evidence::better`].
 
 use crate::error::{Error, Result};
+use crate::features::text::{TextLearner, TextModel};
 use crate::layer::Layer;
 use crate::router::metrics::Metrics;
-use crate::router::text::{TextLearner, TextModel};
 use crate::router::train::{Example, SplitMix64};
 use crate::router::tree::TreeModel;
 use crate::router::Router;

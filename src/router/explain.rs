@@ -7,9 +7,9 @@
 //! runner-up layer, scaled as the model scales it. The strongest pulls are the explanation; the
 //! tree path ([`crate::router::RouteDecision::path`]) stays beside it for the numbers.
 
+use crate::features::text::{spanned_tokens, TextLearner, TextModel, TokenSpan};
 use crate::features::RouteInput;
 use crate::layer::Layer;
-use crate::router::text::{spanned_tokens, TextLearner, TextModel, TokenSpan};
 use crate::router::RouteDecision;
 
 /// Most word and phrase cues an explanation names.

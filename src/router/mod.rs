@@ -14,7 +14,6 @@ pub mod adapt;
 pub mod explain;
 pub mod heuristic;
 pub mod metrics;
-pub mod text;
 pub mod train;
 pub mod tree;
 
@@ -23,11 +22,11 @@ use std::sync::Arc;
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
+pub use crate::features::text::TextLearner;
 pub use adapt::{adapt, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence};
 pub use explain::{Cue, CueKind, Explanation};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
-pub use text::TextLearner;
 pub use train::{evaluate, train, Example, TrainParams, TrainedModel};
 pub use tree::TreeModel;
 

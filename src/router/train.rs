@@ -19,11 +19,11 @@ use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
+use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::item::Component;
 use crate::layer::Layer;
 use crate::router::metrics::Metrics;
-use crate::router::text::{TextLearner, TextModel};
 use crate::router::tree::{Node, Tree, TreeModel};
 
 /// One labelled item: what the router sees of it and its correct layer.

@@ -9,9 +9,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::features::text::TextModel;
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
-use crate::router::text::TextModel;
 use crate::router::{Direction, PathStep, RouteDecision};
 
 /// The `format` field of every model file.
@@ -324,7 +324,7 @@ impl TreeModel {
                         if feature >= n_features {
                             return bad(format!(
                                 "tree {t} node {i}: feature index {feature} is out of range for schema {} ({n_features} features)",
-                                self.feature_schema.name()
+                                self.feature_schema.as_str()
                             ));
                         }
                         if !threshold.is_finite() {

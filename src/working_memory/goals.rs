@@ -52,12 +52,10 @@ pub struct Goal {
     /// What the goal is.
     pub text: String,
     /// Primary, sub-goal or maintenance.
-    #[sqlx(try_from = "String")]
     pub goal_type: GoalType,
     /// 1 (lowest) to 10 (highest).
     pub priority: i64,
     /// Active, suspended or completed.
-    #[sqlx(try_from = "String")]
     pub status: GoalStatus,
     /// 0..=1.
     pub progress: f64,
@@ -143,7 +141,6 @@ pub struct GoalNode {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct Focus {
     /// Goal or item.
-    #[sqlx(try_from = "String")]
     pub target: FocusTarget,
     /// Its id.
     pub target_id: i64,

@@ -106,14 +106,11 @@ pub(crate) struct ItemRow {
     id: i64,
     project_id: i64,
     content: String,
-    #[sqlx(try_from = "String")]
     content_type: ContentType,
-    #[sqlx(try_from = "String")]
     component: Component,
     activation: f64,
     decay_rate: f64,
     importance: f64,
-    #[sqlx(try_from = "String")]
     state: ItemState,
     file_path: Option<String>,
     #[sqlx(json)]

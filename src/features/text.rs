@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::is_word_char;
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 
@@ -58,8 +59,9 @@ fn token(salt: u64, h: u64) -> u64 {
     mix(h ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '\''
+/// A token's characters: a keyword's word characters, plus `'` so that "don't" is one token.
+fn is_token_char(c: char) -> bool {
+    is_word_char(c) || c == '\''
 }
 
 /// Calls `emit` with every token hash of `text` (repeats included).
@@ -103,7 +105,7 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
                 .chars()
                 .next()
                 .expect("i is on a character boundary");
-            (is_word_char(c), c.len_utf8())
+            (is_token_char(c), c.len_utf8())
         };
         if word_char {
             let mut h = current.unwrap_or(FNV_OFFSET);
@@ -210,7 +212,7 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
     let mut words: Vec<(usize, usize)> = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
-        match (is_word_char(c), start) {
+        match (is_token_char(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 words.push((s, i));
