@@ -456,6 +456,7 @@ impl ConfigBuilder {
                 format!("must be at least 2, got {}", self.router.train.min_samples),
             ));
         }
+        self.router.train.check()?;
         self.router.adapt.validate()?;
         if self.router.retrain_after == Some(0) {
             return Err(Error::invalid(

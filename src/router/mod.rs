@@ -27,7 +27,7 @@ pub use adapt::{adapt, adapt_text, gather_evidence, AdaptParams, Adapted, Eviden
 pub use explain::{Cue, CueKind, Explanation};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
-pub use train::{evaluate, train, Example, TrainParams, TrainedModel};
+pub use train::{evaluate, train, Example, TrainParams, TrainedModel, ValidTrainParams};
 pub use tree::TreeModel;
 
 /// The `model` of decisions made by the heuristic.

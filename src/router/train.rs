@@ -154,6 +154,77 @@ impl Default for TrainParams {
     }
 }
 
+/// Training settings that passed [`TrainParams::check`]: the only form the fitting code reads
+/// (linfa's params → validated params pattern), so no fitting step re-checks a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTrainParams(TrainParams);
+
+impl std::ops::Deref for ValidTrainParams {
+    type Target = TrainParams;
+
+    fn deref(&self) -> &TrainParams {
+        &self.0
+    }
+}
+
+/// The deepest tree training accepts.
+pub const MAX_DEPTH: usize = 64;
+
+impl TrainParams {
+    /// Checks every field against its rule; training calls this first, and
+    /// [`ConfigBuilder::build`](crate::ConfigBuilder::build) calls it on the engine's settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first field out of range and its rule.
+    pub fn check(&self) -> Result<ValidTrainParams> {
+        let p = self;
+        let whole = |field: &'static str, v: usize, lo: usize, hi: usize| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("must be within {lo}..={hi}, got {v}"),
+                ))
+            }
+        };
+        let real = |field: &'static str, v: f64, ok: bool, rule: &str| {
+            if v.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("must be a finite number {rule}, got {v}"),
+                ))
+            }
+        };
+        whole("min_samples", p.min_samples, 2, usize::MAX)?;
+        whole("trees", p.trees, 1, crate::router::tree::MAX_TREES)?;
+        whole("max_depth", p.max_depth, 1, MAX_DEPTH)?;
+        whole("min_samples_split", p.min_samples_split, 2, usize::MAX)?;
+        whole("min_samples_leaf", p.min_samples_leaf, 1, usize::MAX)?;
+        whole("text_epochs", p.text_epochs, 1, 1000)?;
+        whole("text_folds", p.text_folds, 1, 100)?;
+        let fraction = |v: f64| (0.0..1.0).contains(&v);
+        real(
+            "calibration_fraction",
+            p.calibration_fraction,
+            fraction(p.calibration_fraction),
+            "in [0, 1)",
+        )?;
+        real(
+            "evaluation_fraction",
+            p.evaluation_fraction,
+            fraction(p.evaluation_fraction),
+            "in [0, 1)",
+        )?;
+        real("smoothing", p.smoothing, p.smoothing >= 0.0, ">= 0")?;
+        real("text_alpha", p.text_alpha, p.text_alpha > 0.0, "> 0")?;
+        real("text_c", p.text_c, p.text_c > 0.0, "> 0")?;
+        Ok(ValidTrainParams(p.clone()))
+    }
+}
+
 /// A trained model and its figures.
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
@@ -227,13 +298,20 @@ fn stratified_cut(
 ///
 /// # Errors
 /// [`Error::TrainingDeclined`] with fewer than `params.min_samples` examples or fewer than two
-/// layers among them; [`Error::InvalidInput`] for an example with a non-finite number, or for
-/// `trees` of 0.
+/// layers among them; [`Error::InvalidInput`] for an example with a non-finite number, or for a
+/// parameter that fails [`TrainParams::check`].
 pub fn train(
     examples: &[Example],
     schema: FeatureSchema,
     params: &TrainParams,
 ) -> Result<TrainedModel> {
+    let params = params.check()?;
+    check_examples(examples, &params)?;
+    fit_ensemble(examples, schema, &params)
+}
+
+/// Refuses example sets no model can be fitted on.
+fn check_examples(examples: &[Example], params: &ValidTrainParams) -> Result<()> {
     if examples.len() < params.min_samples {
         return Err(Error::TrainingDeclined {
             reason: format!(
@@ -253,16 +331,6 @@ pub fn train(
             reason: "all labelled rows have the same layer; a router needs at least two".to_owned(),
         });
     }
-    if params.trees == 0 || params.trees > crate::router::tree::MAX_TREES {
-        return Err(Error::invalid(
-            "trees",
-            format!(
-                "must be within 1..={}, got {}",
-                crate::router::tree::MAX_TREES,
-                params.trees
-            ),
-        ));
-    }
     if let Some(i) = examples.iter().position(|e| {
         ![e.activation, e.importance, e.age_seconds, e.weight]
             .iter()
@@ -274,6 +342,15 @@ pub fn train(
             format!("example {i} holds a non-finite number or a weight <= 0"),
         ));
     }
+    Ok(())
+}
+
+/// Fits the text model, the trees and their calibration on checked examples and parameters.
+fn fit_ensemble(
+    examples: &[Example],
+    schema: FeatureSchema,
+    params: &ValidTrainParams,
+) -> Result<TrainedModel> {
     let mut rng = SplitMix64(params.seed);
     let all: Vec<usize> = (0..examples.len()).collect();
     let (eval, fit) = stratified_cut(
@@ -292,48 +369,7 @@ pub fn train(
     let layers: Vec<Layer> = fit.iter().map(|&i| examples[i].layer).collect();
     let weights: Vec<f64> = fit.iter().map(|&i| examples[i].weight).collect();
 
-    let mut trees = Vec::with_capacity(params.trees);
-    let mut importance = vec![0.0; schema.len()];
-    if params.trees == 1 {
-        let positions: Vec<usize> = (0..fit.len()).collect();
-        let (cal, own) = stratified_cut(
-            &positions,
-            |p| layers[p],
-            params.calibration_fraction,
-            &mut rng,
-        );
-        let (tree, imp) = fit_tree(
-            &features, &layers, &weights, &own, &cal, schema, params, &mut rng,
-        )?;
-        trees.push(tree);
-        importance = imp;
-    } else {
-        for _ in 0..params.trees {
-            let mut in_bag = vec![false; fit.len()];
-            let sample: Vec<usize> = (0..fit.len())
-                .map(|_| {
-                    let p = rng.below(fit.len());
-                    in_bag[p] = true;
-                    p
-                })
-                .collect();
-            let out_of_bag: Vec<usize> = (0..fit.len()).filter(|&p| !in_bag[p]).collect();
-            let (tree, imp) = fit_tree(
-                &features,
-                &layers,
-                &weights,
-                &sample,
-                &out_of_bag,
-                schema,
-                params,
-                &mut rng,
-            )?;
-            trees.push(tree);
-            for (total, v) in importance.iter_mut().zip(imp) {
-                *total += v / params.trees as f64;
-            }
-        }
-    }
+    let (trees, importance) = fit_trees(&features, &layers, &weights, schema, params, &mut rng)?;
     let model = TreeModel::new(schema, trees, text, "")?;
     let metrics = evaluate(&model, eval.iter().map(|&i| &examples[i]));
     Ok(TrainedModel {
@@ -347,13 +383,64 @@ pub fn train(
     })
 }
 
+/// The ensemble's trees and their mean feature importance: one tree with a calibration split
+/// when `params.trees` is 1, else bagged trees calibrated on their out-of-bag rows.
+fn fit_trees(
+    features: &[Vec<f64>],
+    layers: &[Layer],
+    weights: &[f64],
+    schema: FeatureSchema,
+    params: &ValidTrainParams,
+    rng: &mut SplitMix64,
+) -> Result<(Vec<Tree>, Vec<f64>)> {
+    let mut trees = Vec::with_capacity(params.trees);
+    let mut importance = vec![0.0; schema.len()];
+    if params.trees == 1 {
+        let positions: Vec<usize> = (0..features.len()).collect();
+        let (cal, own) =
+            stratified_cut(&positions, |p| layers[p], params.calibration_fraction, rng);
+        let (tree, imp) = fit_tree(
+            &features, &layers, &weights, &own, &cal, schema, params, rng,
+        )?;
+        trees.push(tree);
+        importance = imp;
+    } else {
+        for _ in 0..params.trees {
+            let mut in_bag = vec![false; features.len()];
+            let sample: Vec<usize> = (0..features.len())
+                .map(|_| {
+                    let p = rng.below(features.len());
+                    in_bag[p] = true;
+                    p
+                })
+                .collect();
+            let out_of_bag: Vec<usize> = (0..features.len()).filter(|&p| !in_bag[p]).collect();
+            let (tree, imp) = fit_tree(
+                &features,
+                &layers,
+                &weights,
+                &sample,
+                &out_of_bag,
+                schema,
+                params,
+                rng,
+            )?;
+            trees.push(tree);
+            for (total, v) in importance.iter_mut().zip(imp) {
+                *total += v / params.trees as f64;
+            }
+        }
+    }
+    Ok((trees, importance))
+}
+
 /// Feature vectors of the fit examples. Text scores come from text models fitted on the other
 /// folds, so the trees learn how far to trust scores of text the text model has not seen.
 fn fit_features(
     examples: &[Example],
     fit: &[usize],
     schema: FeatureSchema,
-    params: &TrainParams,
+    params: &ValidTrainParams,
     text: Option<&TextModel>,
     rng: &mut SplitMix64,
 ) -> Result<Vec<Vec<f64>>> {
@@ -402,7 +489,7 @@ fn fit_features(
 fn fit_text(
     examples: &[Example],
     rows: impl Iterator<Item = usize>,
-    params: &TrainParams,
+    params: &ValidTrainParams,
 ) -> Result<TextModel> {
     let rows = rows.map(|i| &examples[i]);
     match params.text_learner {
@@ -443,7 +530,7 @@ fn fit_tree(
     own: &[usize],
     cal: &[usize],
     schema: FeatureSchema,
-    params: &TrainParams,
+    params: &ValidTrainParams,
     rng: &mut SplitMix64,
 ) -> Result<(Tree, Vec<f64>)> {
     let width = schema.len();
@@ -506,39 +593,7 @@ fn canonicalise(tree: &mut Tree, features: &[Vec<f64>], own: &[usize]) {
         let (l, r): (Vec<usize>, Vec<usize>) = rows
             .iter()
             .partition(|&&p| features[p][feature] <= threshold);
-        let range = |side: &[usize], g: usize| {
-            side.iter()
-                .map(|&p| features[p][g])
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                    (lo.min(v), hi.max(v))
-                })
-        };
-        let mut chosen = (feature, threshold, left, l, right, r);
-        for g in 0..=feature {
-            let ((l_lo, l_hi), (r_lo, r_hi)) = (range(&chosen.3, g), range(&chosen.5, g));
-            if l_hi < r_lo {
-                chosen = (
-                    g,
-                    (l_hi + r_lo) / 2.0,
-                    chosen.2,
-                    chosen.3,
-                    chosen.4,
-                    chosen.5,
-                );
-                break;
-            }
-            if r_hi < l_lo {
-                chosen = (
-                    g,
-                    (r_hi + l_lo) / 2.0,
-                    chosen.4,
-                    chosen.5,
-                    chosen.2,
-                    chosen.3,
-                );
-                break;
-            }
-        }
+        let chosen = canonical_split(features, (feature, threshold), (left, l), (right, r));
         let (g, t, first, first_rows, second, second_rows) = chosen;
         let new_left = visit(old, first, first_rows, features, out);
         let new_right = visit(old, second, second_rows, features, out);
@@ -553,6 +608,37 @@ fn canonicalise(tree: &mut Tree, features: &[Vec<f64>], own: &[usize]) {
     let mut nodes = Vec::with_capacity(tree.nodes.len());
     visit(&tree.nodes, 0, own.to_vec(), features, &mut nodes);
     tree.nodes = nodes;
+}
+
+/// A split's rows as `(child, rows)` per side.
+type Side = (usize, Vec<usize>);
+
+/// The lowest-numbered feature that separates the two sides' rows, with the midpoint of the gap
+/// as threshold and the side with the lower values first; the given split when none does
+/// before it. Returns `(feature, threshold, first child, its rows, second child, its rows)`.
+fn canonical_split(
+    features: &[Vec<f64>],
+    (feature, threshold): (usize, f64),
+    (left, l): Side,
+    (right, r): Side,
+) -> (usize, f64, usize, Vec<usize>, usize, Vec<usize>) {
+    let range = |side: &[usize], g: usize| {
+        side.iter()
+            .map(|&p| features[p][g])
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    for g in 0..=feature {
+        let ((l_lo, l_hi), (r_lo, r_hi)) = (range(&l, g), range(&r, g));
+        if l_hi < r_lo {
+            return (g, (l_hi + r_lo) / 2.0, left, l, right, r);
+        }
+        if r_hi < l_lo {
+            return (g, (r_hi + l_lo) / 2.0, right, r, left, l);
+        }
+    }
+    (feature, threshold, left, l, right, r)
 }
 
 /// Copies linfa's tree into our flat form; leaves get placeholder probabilities.
@@ -795,5 +881,101 @@ mod tests {
             matches!(err, Error::InvalidInput { field: "trees", .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_parameter_is_checked_before_training_and_named_when_wrong() {
+        let d = TrainParams::default;
+        let cases: Vec<(TrainParams, &str)> = vec![
+            (
+                TrainParams {
+                    min_samples: 1,
+                    ..d()
+                },
+                "min_samples",
+            ),
+            (TrainParams { trees: 0, ..d() }, "trees"),
+            (
+                TrainParams {
+                    max_depth: 0,
+                    ..d()
+                },
+                "max_depth",
+            ),
+            (
+                TrainParams {
+                    min_samples_split: 1,
+                    ..d()
+                },
+                "min_samples_split",
+            ),
+            (
+                TrainParams {
+                    min_samples_leaf: 0,
+                    ..d()
+                },
+                "min_samples_leaf",
+            ),
+            (
+                TrainParams {
+                    text_epochs: 0,
+                    ..d()
+                },
+                "text_epochs",
+            ),
+            (
+                TrainParams {
+                    text_folds: 0,
+                    ..d()
+                },
+                "text_folds",
+            ),
+            (
+                TrainParams {
+                    calibration_fraction: 1.0,
+                    ..d()
+                },
+                "calibration_fraction",
+            ),
+            (
+                TrainParams {
+                    evaluation_fraction: -0.1,
+                    ..d()
+                },
+                "evaluation_fraction",
+            ),
+            (
+                TrainParams {
+                    smoothing: f64::NAN,
+                    ..d()
+                },
+                "smoothing",
+            ),
+            (
+                TrainParams {
+                    text_alpha: 0.0,
+                    ..d()
+                },
+                "text_alpha",
+            ),
+            (
+                TrainParams {
+                    text_c: f64::INFINITY,
+                    ..d()
+                },
+                "text_c",
+            ),
+        ];
+        for (params, field) in cases {
+            let err = params.check().unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput { field: f, .. } if *f == field),
+                "{field}: {err}"
+            );
+            // Training refuses them too, before any fitting.
+            let err = train(&examples(40), FeatureSchema::V2, &params).unwrap_err();
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        assert_eq!(*d().check().unwrap(), d());
     }
 }

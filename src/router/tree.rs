@@ -425,7 +425,10 @@ mod tests {
         let json = stump().to_json();
         let cases = [
             ("{not json", "not a model file"),
-            (&json.replace("\"v1\"", "\"v9\"") as &str, "invalid feature_schema: unknown value \"v9\""),
+            (
+                &json.replace("\"v1\"", "\"v9\"") as &str,
+                "invalid feature_schema: unknown value \"v9\"",
+            ),
             (
                 &json.replace("\"feature\":9", "\"feature\":11"),
                 "out of range",
