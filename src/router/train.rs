@@ -399,9 +399,7 @@ fn fit_trees(
         let positions: Vec<usize> = (0..features.len()).collect();
         let (cal, own) =
             stratified_cut(&positions, |p| layers[p], params.calibration_fraction, rng);
-        let (tree, imp) = fit_tree(
-            &features, &layers, &weights, &own, &cal, schema, params, rng,
-        )?;
+        let (tree, imp) = fit_tree(features, layers, weights, &own, &cal, schema, params, rng)?;
         trees.push(tree);
         importance = imp;
     } else {
@@ -416,9 +414,9 @@ fn fit_trees(
                 .collect();
             let out_of_bag: Vec<usize> = (0..features.len()).filter(|&p| !in_bag[p]).collect();
             let (tree, imp) = fit_tree(
-                &features,
-                &layers,
-                &weights,
+                features,
+                layers,
+                weights,
                 &sample,
                 &out_of_bag,
                 schema,
