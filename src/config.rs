@@ -6,9 +6,49 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::item::Component;
 use crate::router::{AdaptParams, TrainParams};
-use crate::working_memory::activation::{DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD};
-use crate::working_memory::capacity::Capacities;
+
+/// Default decay rate, per second.
+pub const DEFAULT_DECAY_RATE: f64 = 1.0 / 300.0;
+/// Default activation below which an item leaves the active set (to pending consolidation).
+pub const DEFAULT_DECAY_THRESHOLD: f64 = 0.1;
+/// Capacities of the four components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacities {
+    /// Phonological loop. Default 7 (Miller's 7 ± 2).
+    pub phonological: usize,
+    /// Visuospatial sketchpad. Default 7.
+    pub visuospatial: usize,
+    /// Episodic buffer. Default 4 (Baddeley's ~4 chunks).
+    pub episodic_buffer: usize,
+    /// Central executive's own notes. Default 4 (Cowan's focus of attention); goals live in
+    /// their own table and are not limited.
+    pub central_executive: usize,
+}
+
+impl Default for Capacities {
+    fn default() -> Self {
+        Capacities {
+            phonological: 7,
+            visuospatial: 7,
+            episodic_buffer: 4,
+            central_executive: 4,
+        }
+    }
+}
+
+impl Capacities {
+    /// The capacity of `component`.
+    pub fn of(&self, component: Component) -> usize {
+        match component {
+            Component::Phonological => self.phonological,
+            Component::Visuospatial => self.visuospatial,
+            Component::EpisodicBuffer => self.episodic_buffer,
+            Component::CentralExecutive => self.central_executive,
+        }
+    }
+}
 
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -56,6 +56,7 @@ pub mod error;
 pub mod features;
 pub mod item;
 pub mod layer;
+mod rng;
 pub mod router;
 pub mod time;
 pub mod working_memory;

@@ -82,7 +82,7 @@ pub async fn recall(
             format!("must be within 1..=1000, got {k}"),
         ));
     }
-    let words: Vec<String> = crate::working_memory::search::words(query)
+    let words: Vec<String> = crate::features::lexical::words(query)
         .into_iter()
         .take(MAX_QUERY_WORDS)
         .collect();

@@ -4,6 +4,7 @@
 //! Every schema has a name, a fixed length and feature names. Models record the schema they were
 //! trained on, and using a model with another schema is an error.
 
+pub mod lexical;
 pub mod text;
 mod v1;
 pub(crate) mod v2;

@@ -522,7 +522,7 @@ impl TextModel {
         let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
         const RATE: f32 = 0.5;
         let mut order: Vec<usize> = (0..docs.len()).collect();
-        let mut rng = crate::router::train::SplitMix64(seed);
+        let mut rng = crate::rng::SplitMix64(seed);
         for _ in 0..epochs {
             rng.shuffle(&mut order);
             for &d in &order {

@@ -21,8 +21,9 @@
 use crate::error::{Error, Result};
 use crate::features::text::{TextLearner, TextModel};
 use crate::layer::Layer;
+use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;
-use crate::router::train::{Example, SplitMix64};
+use crate::router::train::Example;
 use crate::router::tree::TreeModel;
 use crate::router::Router;
 

@@ -23,6 +23,7 @@ use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::item::Component;
 use crate::layer::Layer;
+use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;
 use crate::router::tree::{Node, Tree, TreeModel};
 
@@ -243,30 +244,6 @@ pub struct TrainedModel {
     /// Indices (into the examples given) of the held-out evaluation examples, so a rival router
     /// can be scored on exactly the same items.
     pub evaluation_indices: Vec<usize>,
-}
-
-/// SplitMix64: a tiny, well-mixed, seedable generator, so splits never depend on a crate's RNG.
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
 }
 
 /// Splits `indices` per class: a `fraction` share (rounded, leaving every class at least one

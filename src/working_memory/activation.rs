@@ -19,12 +19,9 @@
 //! would let a note fade before the agent's next tool call returns. With the default decay
 //! threshold of 0.1, an untouched item of importance 0 falls below it after 11.5 minutes.
 
+pub use crate::config::{DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD};
 use crate::time::{seconds_between, Millis};
 
-/// Default decay rate, per second.
-pub const DEFAULT_DECAY_RATE: f64 = 1.0 / 300.0;
-/// Default activation below which an item leaves the active set (to pending consolidation).
-pub const DEFAULT_DECAY_THRESHOLD: f64 = 0.1;
 /// Floor of stored `ln A0`, so an activation of 0 has a finite log.
 pub const LN_FLOOR: f64 = -708.0;
 

@@ -2,43 +2,6 @@
 
 use crate::item::Component;
 
-/// Capacities of the four components.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacities {
-    /// Phonological loop. Default 7 (Miller's 7 ± 2).
-    pub phonological: usize,
-    /// Visuospatial sketchpad. Default 7.
-    pub visuospatial: usize,
-    /// Episodic buffer. Default 4 (Baddeley's ~4 chunks).
-    pub episodic_buffer: usize,
-    /// Central executive's own notes. Default 4 (Cowan's focus of attention); goals live in
-    /// their own table and are not limited.
-    pub central_executive: usize,
-}
-
-impl Default for Capacities {
-    fn default() -> Self {
-        Capacities {
-            phonological: 7,
-            visuospatial: 7,
-            episodic_buffer: 4,
-            central_executive: 4,
-        }
-    }
-}
-
-impl Capacities {
-    /// The capacity of `component`.
-    pub fn of(&self, component: Component) -> usize {
-        match component {
-            Component::Phonological => self.phonological,
-            Component::Visuospatial => self.visuospatial,
-            Component::EpisodicBuffer => self.episodic_buffer,
-            Component::CentralExecutive => self.central_executive,
-        }
-    }
-}
-
 /// How full a component is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -22,7 +22,7 @@ pub mod capacity;
 pub mod events;
 pub mod goals;
 pub mod item;
-pub mod search;
+
 pub mod spatial;
 
 use tokio::sync::broadcast;
@@ -514,7 +514,7 @@ impl WorkingMemory {
     /// The `k` items of `project_id` (active and pending) that best match `query`, by
     /// `0.7 · similarity + 0.3 · current activation`, best first (ties by id). Similarity is the
     /// cosine of embeddings when `query_embedding` and the item both have one, else the lexical
-    /// similarity of [`search::lexical`].
+    /// similarity of [`crate::features::lexical::lexical`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty query or `k` of 0.
@@ -534,13 +534,16 @@ impl WorkingMemory {
         }
         let items = self.all_items(project_id).await?;
         let now = now_ms();
-        let query_words = search::words(query);
+        let query_words = crate::features::lexical::words(query);
         let mut hits: Vec<SearchHit> = items
             .into_iter()
             .map(|item| {
                 let similarity = match (query_embedding, item.embedding.as_deref()) {
-                    (Some(q), Some(e)) => search::cosine(q, e),
-                    _ => search::lexical(&query_words, &search::words(&item.content)),
+                    (Some(q), Some(e)) => crate::features::lexical::cosine(q, e),
+                    _ => crate::features::lexical::lexical(
+                        &query_words,
+                        &crate::features::lexical::words(&item.content),
+                    ),
                 };
                 let activation = item.activation_at(now);
                 SearchHit {

@@ -1,0 +1,114 @@
+//! The one-way house: every module of `src/` imports only modules of its own rank or below.
+//! Ranks, lowest first (see the README's Architecture section):
+//!
+//! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `item`
+//! 1. pure features: `features`
+//! 2. pure routing: `router`, `corpus`
+//! 3. settings: `config`
+//! 4. repositories: `db`
+//! 5. policy: `working_memory`, `consolidate`
+//! 6. front doors: `engine`, then `blocking`
+//!
+//! The test reads the source, so it fails the moment someone adds an import that points up.
+
+use std::path::{Path, PathBuf};
+
+const RANKS: &[(&str, u8)] = &[
+    ("error", 0),
+    ("time", 0),
+    ("enum_str", 0),
+    ("layer", 0),
+    ("item", 0),
+    ("rng", 0),
+    ("features", 1),
+    ("router", 2),
+    ("corpus", 2),
+    ("config", 3),
+    ("db", 4),
+    ("working_memory", 5),
+    ("consolidate", 5),
+    ("engine", 6),
+    ("blocking", 7),
+];
+
+fn rank(module: &str) -> Option<u8> {
+    RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Top-level modules named after `crate::` in non-test code of `text` (`Engine`, `Error` and
+/// other root re-exports resolve to their module by name).
+fn imports(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+    let mut found = Vec::new();
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let module = match name.as_str() {
+                "Engine" | "Error" | "Result" => continue,
+                n => n.to_owned(),
+            };
+            found.push(module);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_one_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let own = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        let Some(own_rank) = rank(&own) else {
+            assert!(
+                own == "lib",
+                "{own} has no rank: add it to RANKS and the README"
+            );
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for module in imports(&text) {
+            match rank(&module) {
+                Some(r) if r > own_rank => {
+                    violations.push(format!("{} imports crate::{module}", relative.display()))
+                }
+                Some(_) => {}
+                None => violations.push(format!(
+                    "{} names crate::{module}, which has no rank",
+                    relative.display()
+                )),
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "imports that point up:\n{}",
+        violations.join("\n")
+    );
+}
