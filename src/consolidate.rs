@@ -19,21 +19,26 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use sqlx::QueryBuilder;
 
-use crate::config::Backend;
-use crate::db::layers::active_form;
-use crate::db::{item_columns, on_pool, Database, PoolExt};
+use crate::db::items::{self, Claim};
+use crate::db::layers::{
+    insert_events, insert_procedures, insert_semantic, insert_tasks, MemoryType, NewEvent,
+    NewProcedure, NewSemantic, NewTask, Origin, TaskPriority,
+};
+use crate::db::routes::{insert_routes, NewRoute};
+use crate::db::{Database, WriteTx};
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::router::{Explanation, RouteDecision, Router};
-use crate::time::now_ms;
-use crate::working_memory::item::ItemRow;
+use crate::time::{now_ms, Millis};
 use crate::working_memory::Item;
 
-/// Rows per multi-row `INSERT`: 13 binds each keeps well inside SQLite's and PostgreSQL's
-/// parameter limits (32,766 and 65,535).
-const ROWS_PER_INSERT: usize = 1000;
+/// The event type of a consolidated episodic event.
+pub const CONSOLIDATED_EVENT_TYPE: &str = "action";
+/// The category of a consolidated procedure.
+pub const CONSOLIDATED_PROCEDURE_CATEGORY: &str = "workflow";
+/// The session of a consolidated event whose item names none in its metadata.
+pub const DEFAULT_SESSION: &str = "consolidation";
 
 /// One consolidated item.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -64,62 +69,26 @@ pub struct BatchReport {
     pub not_found: Vec<i64>,
 }
 
-/// Which items to claim.
-pub(crate) enum Claim<'a> {
-    /// These ids (of the project).
-    Ids(&'a [i64]),
-    /// Up to this many pending items, oldest first.
-    Pending(u32),
-}
-
-const CLAIM_IDS_SQLITE: &str = concat!(
-    "DELETE FROM working_memory WHERE project_id = $1 AND id IN (SELECT value FROM json_each($2)) RETURNING ",
-    item_columns!()
-);
-const CLAIM_IDS_POSTGRES: &str = concat!(
-    "DELETE FROM working_memory WHERE project_id = $1 AND id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::bigint)) RETURNING ",
-    item_columns!()
-);
-const CLAIM_PENDING_SQLITE: &str = concat!(
-    "DELETE FROM working_memory WHERE id IN
-       (SELECT id FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2) RETURNING ",
-    item_columns!()
-);
-const CLAIM_PENDING_POSTGRES: &str = concat!(
-    "DELETE FROM working_memory WHERE id IN
-       (SELECT id FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ",
-    item_columns!()
-);
-
 fn provenance(item: &Item) -> Value {
     json!({ "source": "working_memory", "item_id": item.id, "importance": item.importance, "item_metadata": item.metadata })
 }
 
-fn session_of(item: &Item) -> String {
+fn session_of(item: &Item) -> &str {
     ["session", "session_id"]
         .iter()
         .find_map(|k| item.metadata.get(*k).and_then(Value::as_str))
-        .unwrap_or("consolidation")
-        .to_owned()
+        .unwrap_or(DEFAULT_SESSION)
 }
 
-/// Multi-row insert of `rows` in chunks; `RETURNING id, <key>`; returns key → id.
-macro_rules! insert_returning {
-    ($tx:expr, $rows:expr, $head:expr, $tail:expr, |$b:ident, $row:ident| $push:block) => {{
-        let mut ids: HashMap<i64, i64> = HashMap::new();
-        for chunk in $rows.chunks(ROWS_PER_INSERT) {
-            let mut qb = QueryBuilder::new($head);
-            qb.push_values(chunk.iter(), |mut $b, $row| $push);
-            qb.push($tail);
-            let returned: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *$tx).await?;
-            ids.extend(returned.into_iter().map(|(id, key)| (key, id)));
-        }
-        ids
-    }};
+/// An item and what was decided about it.
+struct Decided {
+    item: Item,
+    decision: RouteDecision,
+    explanation: Explanation,
 }
 
 /// Claims items, routes them (or applies `override_layer`) and writes everything in one
-/// transaction. Returns the consolidated items in item-id order.
+/// transaction: claim → decide (pure) → write. Returns the consolidated items in item-id order.
 pub(crate) async fn consolidate(
     db: &Database,
     router: &Router,
@@ -128,188 +97,199 @@ pub(crate) async fn consolidate(
     override_layer: Option<Layer>,
 ) -> Result<Vec<Consolidated>> {
     let now = now_ms();
-    on_pool!(db, |pool| {
-        let backend = pool.backend();
-        let mut tx = pool.begin_write().await?;
-        let rows: Vec<ItemRow> = match claim {
-            Claim::Ids(ids) => {
-                let sql = if backend == Backend::Sqlite {
-                    CLAIM_IDS_SQLITE
-                } else {
-                    CLAIM_IDS_POSTGRES
-                };
-                sqlx::query_as(sql)
-                    .bind(project_id)
-                    .bind(serde_json::to_string(ids).expect("ids serialise"))
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-            Claim::Pending(limit) => {
-                let sql = if backend == Backend::Sqlite {
-                    CLAIM_PENDING_SQLITE
-                } else {
-                    CLAIM_PENDING_POSTGRES
-                };
-                sqlx::query_as(sql)
-                    .bind(project_id)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-        };
-        let mut items: Vec<Item> = rows.into_iter().map(Item::from).collect();
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        items.sort_by_key(|i| i.id);
-        // Each item's route input is built once, for its decision and its explanation.
-        let mut explanations: Vec<Explanation> = Vec::with_capacity(items.len());
-        let decided: Vec<(&Item, RouteDecision)> = items
-            .iter()
-            .map(|item| {
-                let input = item.route_input(now);
-                let decision = match override_layer {
-                    Some(layer) => RouteDecision::overridden(
-                        layer,
-                        router.feature_schema(),
-                        router.features(&input),
-                    ),
-                    None => router.route(&input),
-                };
-                explanations.push(router.explain(&input, &decision));
-                (item, decision)
-            })
-            .collect();
+    let mut tx = db.begin_write().await?;
+    let claimed: Vec<Item> = items::claim(&mut tx, project_id, claim)
+        .await?
+        .into_iter()
+        .map(Item::from)
+        .collect();
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let decided = decide(router, claimed, override_layer, now);
+    let done = write(&mut tx, project_id, decided, now).await?;
+    tx.commit().await?;
+    Ok(done)
+}
 
-        let route_ids = insert_returning!(
-            tx,
-            decided,
-            "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at) ",
-            " RETURNING id, item_id",
-            |b, row| {
-                let (item, d) = row;
-                b.push_bind(project_id)
-                    .push_bind(item.id)
-                    .push_bind(item.content.clone())
-                    .push_bind(item.component.as_str())
-                    .push_bind(item.activation)
-                    .push_bind(item.importance)
-                    .push_bind(item.age_seconds(now))
-                    .push_bind(sqlx::types::Json(&d.features))
-                    .push_bind(d.feature_schema.as_str())
-                    .push_bind(d.model.clone())
-                    .push_bind(d.layer.as_str())
-                    .push_bind(d.confidence)
-                    .push_bind(now);
-            }
-        );
-        let of_layer = |layer: Layer| -> Vec<(&Item, i64)> {
-            decided
-                .iter()
-                .filter(|(_, d)| d.layer == layer)
-                .map(|(item, _)| (*item, route_ids[&item.id]))
-                .collect()
-        };
-        let mut memory_ids: HashMap<i64, i64> = HashMap::new();
-        let semantic = of_layer(Layer::Semantic);
-        if !semantic.is_empty() {
-            memory_ids.extend(insert_returning!(
-                tx,
-                semantic,
-                "INSERT INTO semantic_memories (project_id, content, memory_type, tags, source_item_id, route_id, metadata, created_at, last_accessed_at) ",
-                " RETURNING id, source_item_id",
-                |b, row| {
-                    let (item, route_id) = row;
-                    b.push_bind(project_id)
-                        .push_bind(item.content.clone())
-                        .push_bind("fact")
-                        .push_bind(sqlx::types::Json(Vec::<String>::new()))
-                        .push_bind(item.id)
-                        .push_bind(*route_id)
-                        .push_bind(sqlx::types::Json(provenance(item)))
-                        .push_bind(now)
-                        .push_bind(now);
-                }
-            ));
-        }
-        let episodic = of_layer(Layer::Episodic);
-        if !episodic.is_empty() {
-            memory_ids.extend(insert_returning!(
-                tx,
-                episodic,
-                "INSERT INTO episodic_events (project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata, created_at) ",
-                " RETURNING id, source_item_id",
-                |b, row| {
-                    let (item, route_id) = row;
-                    b.push_bind(project_id)
-                        .push_bind(item.content.clone())
-                        .push_bind("action")
-                        .push_bind(session_of(item))
-                        .push_bind(now)
-                        .push_bind(item.id)
-                        .push_bind(*route_id)
-                        .push_bind(sqlx::types::Json(provenance(item)))
-                        .push_bind(now);
-                }
-            ));
-        }
-        let procedural = of_layer(Layer::Procedural);
-        if !procedural.is_empty() {
-            memory_ids.extend(insert_returning!(
-                tx,
-                procedural,
-                "INSERT INTO procedures (project_id, name, category, template, source_item_id, route_id, metadata, created_at) ",
-                " RETURNING id, source_item_id",
-                |b, row| {
-                    let (item, route_id) = row;
-                    b.push_bind(project_id)
-                        .push_bind(format!("Procedure from working memory #{}", item.id))
-                        .push_bind("workflow")
-                        .push_bind(item.content.clone())
-                        .push_bind(item.id)
-                        .push_bind(*route_id)
-                        .push_bind(sqlx::types::Json(provenance(item)))
-                        .push_bind(now);
-                }
-            ));
-        }
-        let prospective = of_layer(Layer::Prospective);
-        if !prospective.is_empty() {
-            memory_ids.extend(insert_returning!(
-                tx,
-                prospective,
-                "INSERT INTO prospective_tasks (project_id, content, active_form, status, priority, source_item_id, route_id, metadata, created_at) ",
-                " RETURNING id, source_item_id",
-                |b, row| {
-                    let (item, route_id) = row;
-                    b.push_bind(project_id)
-                        .push_bind(item.content.clone())
-                        .push_bind(active_form(&item.content))
-                        .push_bind("pending")
-                        .push_bind("medium")
-                        .push_bind(item.id)
-                        .push_bind(*route_id)
-                        .push_bind(sqlx::types::Json(provenance(item)))
-                        .push_bind(now);
-                }
-            ));
-        }
-        let done: Vec<Consolidated> = decided
-            .iter()
-            .zip(explanations)
-            .map(|((item, d), explanation)| Consolidated {
-                item_id: item.id,
-                layer: d.layer,
-                memory_id: memory_ids[&item.id],
-                route_id: route_ids[&item.id],
-                confidence: d.confidence,
+/// Routes each item (or applies `override_layer`) and explains the decision; pure. Each item's
+/// route input is built once, for its decision and its explanation.
+fn decide(
+    router: &Router,
+    items: Vec<Item>,
+    override_layer: Option<Layer>,
+    now: Millis,
+) -> Vec<Decided> {
+    items
+        .into_iter()
+        .map(|item| {
+            let input = item.route_input(now);
+            let decision = match override_layer {
+                Some(layer) => RouteDecision::overridden(
+                    layer,
+                    router.feature_schema(),
+                    router.features(&input),
+                ),
+                None => router.route(&input),
+            };
+            let explanation = router.explain(&input, &decision);
+            Decided {
+                item,
+                decision,
                 explanation,
-                decision: d.clone(),
-            })
-            .collect();
-        tx.commit().await?;
-        Ok(done)
-    })
+            }
+        })
+        .collect()
+}
+
+/// Logs the routes, then stores each item in its layer, through the repositories' inserts.
+async fn write(
+    tx: &mut WriteTx,
+    project_id: i64,
+    decided: Vec<Decided>,
+    now: Millis,
+) -> Result<Vec<Consolidated>> {
+    let routes: Vec<NewRoute<'_>> = decided
+        .iter()
+        .map(|d| NewRoute {
+            project_id,
+            item_id: d.item.id,
+            input: d.item.route_input(now),
+            decision: &d.decision,
+            now,
+        })
+        .collect();
+    let route_ids: HashMap<i64, i64> = insert_routes(tx, &routes)
+        .await?
+        .into_iter()
+        .map(|(route_id, item_id)| (item_id, route_id))
+        .collect();
+    let memory_ids = store_in_layers(tx, project_id, &decided, &route_ids, now).await?;
+    Ok(decided
+        .into_iter()
+        .map(|d| Consolidated {
+            item_id: d.item.id,
+            layer: d.decision.layer,
+            memory_id: memory_ids[&d.item.id],
+            route_id: route_ids[&d.item.id],
+            confidence: d.decision.confidence,
+            explanation: d.explanation,
+            decision: d.decision,
+        })
+        .collect())
+}
+
+/// What every layer row of a consolidated item shares.
+struct RowContext<'a> {
+    project_id: i64,
+    route_ids: &'a HashMap<i64, i64>,
+    now: Millis,
+}
+
+impl RowContext<'_> {
+    fn origin(&self, item: &Item) -> Origin {
+        Origin {
+            source_item_id: Some(item.id),
+            route_id: Some(self.route_ids[&item.id]),
+            metadata: provenance(item),
+        }
+    }
+}
+
+impl Decided {
+    fn semantic(&self, c: &RowContext<'_>) -> NewSemantic<'_> {
+        NewSemantic {
+            project_id: c.project_id,
+            content: &self.item.content,
+            memory_type: MemoryType::Fact,
+            tags: &[],
+            origin: c.origin(&self.item),
+            now: c.now,
+        }
+    }
+
+    fn event(&self, c: &RowContext<'_>) -> NewEvent<'_> {
+        NewEvent {
+            project_id: c.project_id,
+            content: &self.item.content,
+            event_type: CONSOLIDATED_EVENT_TYPE,
+            session_id: session_of(&self.item),
+            occurred_at: c.now,
+            origin: c.origin(&self.item),
+            now: c.now,
+        }
+    }
+
+    fn procedure(&self, c: &RowContext<'_>) -> NewProcedure<'_> {
+        NewProcedure {
+            project_id: c.project_id,
+            name: format!("Procedure from working memory #{}", self.item.id),
+            category: CONSOLIDATED_PROCEDURE_CATEGORY,
+            template: &self.item.content,
+            origin: c.origin(&self.item),
+            now: c.now,
+        }
+    }
+
+    fn task(&self, c: &RowContext<'_>) -> NewTask<'_> {
+        NewTask {
+            project_id: c.project_id,
+            content: &self.item.content,
+            priority: TaskPriority::Medium,
+            due_at: None,
+            origin: c.origin(&self.item),
+            now: c.now,
+        }
+    }
+}
+
+/// Inserts each item into its decided layer; returns item id → memory id.
+async fn store_in_layers(
+    tx: &mut WriteTx,
+    project_id: i64,
+    decided: &[Decided],
+    route_ids: &HashMap<i64, i64>,
+    now: Millis,
+) -> Result<HashMap<i64, i64>> {
+    let c = RowContext {
+        project_id,
+        route_ids,
+        now,
+    };
+    let rows = |layer: Layer| decided.iter().filter(move |d| d.decision.layer == layer);
+    let semantic: Vec<_> = rows(Layer::Semantic).map(|d| d.semantic(&c)).collect();
+    let events: Vec<_> = rows(Layer::Episodic).map(|d| d.event(&c)).collect();
+    let procedures: Vec<_> = rows(Layer::Procedural).map(|d| d.procedure(&c)).collect();
+    let tasks: Vec<_> = rows(Layer::Prospective).map(|d| d.task(&c)).collect();
+    let mut ids: Vec<(Option<i64>, i64)> = Vec::with_capacity(decided.len());
+    ids.extend(
+        insert_semantic(tx, &semantic)
+            .await?
+            .iter()
+            .map(|m| (m.source_item_id, m.id)),
+    );
+    ids.extend(
+        insert_events(tx, &events)
+            .await?
+            .iter()
+            .map(|m| (m.source_item_id, m.id)),
+    );
+    ids.extend(
+        insert_procedures(tx, &procedures)
+            .await?
+            .iter()
+            .map(|m| (m.source_item_id, m.id)),
+    );
+    ids.extend(
+        insert_tasks(tx, &tasks)
+            .await?
+            .iter()
+            .map(|m| (m.source_item_id, m.id)),
+    );
+    Ok(ids
+        .into_iter()
+        .filter_map(|(item_id, id)| item_id.map(|item_id| (item_id, id)))
+        .collect())
 }
 
 /// Splits requested ids into those consolidated and those not found. Linear in the ids (a

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
 use crate::config::RouterConfig;
-use crate::consolidate::{self, BatchReport, Claim, Consolidated};
+use crate::consolidate::{self, BatchReport, Consolidated};
+use crate::db::items::Claim;
 use crate::db::layers::Layers;
 use crate::db::models::{ModelRegistry, ModelScope, StoredModel};
 use crate::db::projects::Projects;

@@ -1,4 +1,5 @@
-//! Core nouns shared by the working memory and the router: components and content types.
+//! Core nouns shared by the working memory, the repositories and the router: components,
+//! content types and item states.
 
 use crate::enum_str::string_enum;
 
@@ -39,5 +40,15 @@ impl Component {
             Component::EpisodicBuffer => ContentType::Episodic,
             Component::CentralExecutive => ContentType::Goal,
         }
+    }
+}
+
+string_enum! {
+    /// Whether an item is in the active set or waiting for consolidation.
+    pub enum ItemState as "state" {
+        /// Counts toward its component's capacity.
+        Active => "active",
+        /// Displaced or decayed: waiting to be consolidated into long-term memory.
+        Pending => "pending",
     }
 }

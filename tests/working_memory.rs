@@ -23,6 +23,7 @@ on_both_backends!(
     strict_mode_rejects_and_soft_limit_announces,
     decayed_items_go_pending_or_are_forgotten_with_a_record,
     search_ranks_by_similarity_and_activation,
+    decay_in_sql_equals_decay_in_rust_on_random_inputs,
 );
 
 async fn setup(db: &TestDb) -> (Engine, i64) {
@@ -592,4 +593,64 @@ async fn search_ranks_by_similarity_and_activation(db: TestDb) {
         matches!(err, Error::InvalidInput { field: "k", .. }),
         "{err}"
     );
+}
+
+/// The decay formula exists as SQL (ordering, eviction, sweeping) and as Rust
+/// (`Item::activation_at`): on 150 random items and 12 random instants up to a day ahead they
+/// must agree to 1e-9 (relative) on each backend.
+async fn decay_in_sql_equals_decay_in_rust_on_random_inputs(db: TestDb) {
+    let mut state = 0x5eed_u64;
+    let mut uniform = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let roomy = athena_memory::config::Capacities {
+        phonological: 1000,
+        visuospatial: 1000,
+        episodic_buffer: 1000,
+        central_executive: 1000,
+    };
+    let config = Config::builder(&db.url).capacities(roomy).build().unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/decay", None)
+        .await
+        .unwrap()
+        .id;
+    let wm = engine.working_memory();
+    for i in 0..150 {
+        let item = NewItem::new(format!("random item {i}"))
+            .component(Component::Phonological)
+            .activation(0.2 + 0.8 * uniform())
+            .importance(uniform())
+            .decay_rate(10f64.powf(-4.0 + 4.0 * uniform()));
+        wm.add(p, item).await.unwrap();
+    }
+    let items = wm.list(p, None, ItemState::Active).await.unwrap();
+    assert_eq!(
+        items.len(),
+        150,
+        "no item decayed or was displaced while adding"
+    );
+    let start = items.iter().map(|i| i.last_accessed_at).max().unwrap();
+    for _ in 0..12 {
+        let now = start + (uniform() * 86_400_000.0) as i64;
+        let sql = wm.activations_at(p, now).await.unwrap();
+        assert_eq!(sql.len(), items.len());
+        for (id, in_sql) in sql {
+            let item = items.iter().find(|i| i.id == id).unwrap();
+            let in_rust = item.activation_at(now);
+            let tolerance = 1e-9 * in_rust.abs().max(1e-300);
+            assert!(
+                (in_sql - in_rust).abs() <= tolerance,
+                "item {id} at {now}: SQL {in_sql} vs Rust {in_rust} ({})",
+                db.backend
+            );
+        }
+    }
+    engine.close().await;
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::db::{fetch_rows, on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, insert_rows, on_pool, Database, PoolExt, WriteTx};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::time::{now_ms, Millis};
@@ -202,6 +202,176 @@ pub fn active_form(content: &str) -> String {
     format!("Working on: {head}")
 }
 
+/// Where a new long-term row comes from: a consolidated working-memory item (its id, its
+/// route, provenance metadata) or a direct call (none of them, metadata `{}`).
+pub(crate) struct Origin {
+    pub(crate) source_item_id: Option<i64>,
+    pub(crate) route_id: Option<i64>,
+    pub(crate) metadata: Value,
+}
+
+impl Origin {
+    /// A row stored directly, not consolidated.
+    pub(crate) fn direct() -> Self {
+        Origin {
+            source_item_id: None,
+            route_id: None,
+            metadata: Value::Object(Default::default()),
+        }
+    }
+}
+
+/// A new `semantic_memories` row.
+pub(crate) struct NewSemantic<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) content: &'a str,
+    pub(crate) memory_type: MemoryType,
+    pub(crate) tags: &'a [&'a str],
+    pub(crate) origin: Origin,
+    pub(crate) now: Millis,
+}
+
+/// A new `episodic_events` row.
+pub(crate) struct NewEvent<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) content: &'a str,
+    pub(crate) event_type: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) occurred_at: Millis,
+    pub(crate) origin: Origin,
+    pub(crate) now: Millis,
+}
+
+/// A new `procedures` row.
+pub(crate) struct NewProcedure<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) name: String,
+    pub(crate) category: &'a str,
+    pub(crate) template: &'a str,
+    pub(crate) origin: Origin,
+    pub(crate) now: Millis,
+}
+
+/// A new, pending `prospective_tasks` row.
+pub(crate) struct NewTask<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) content: &'a str,
+    pub(crate) priority: TaskPriority,
+    pub(crate) due_at: Option<Millis>,
+    pub(crate) origin: Origin,
+    pub(crate) now: Millis,
+}
+
+/// Inserts semantic memories (one or many); returns the stored rows.
+pub(crate) async fn insert_semantic(
+    tx: &mut WriteTx,
+    rows: &[NewSemantic<'_>],
+) -> Result<Vec<SemanticMemory>> {
+    Ok(insert_rows!(
+        tx,
+        SemanticMemory,
+        rows,
+        "INSERT INTO semantic_memories (project_id, content, memory_type, tags, source_item_id, route_id, metadata, created_at, last_accessed_at) ",
+        concat!(" RETURNING ", semantic_columns!()),
+        |b, r| {
+            b.push_bind(r.project_id)
+                .push_bind(r.content)
+                .push_bind(r.memory_type.as_str())
+                .push_bind(sqlx::types::Json(r.tags))
+                .push_bind(r.origin.source_item_id)
+                .push_bind(r.origin.route_id)
+                .push_bind(sqlx::types::Json(&r.origin.metadata))
+                .push_bind(r.now)
+                .push_bind(r.now);
+        }
+    ))
+}
+
+/// Inserts episodic events (one or many); returns the stored rows.
+pub(crate) async fn insert_events(
+    tx: &mut WriteTx,
+    rows: &[NewEvent<'_>],
+) -> Result<Vec<EpisodicEvent>> {
+    Ok(insert_rows!(
+        tx,
+        EpisodicEvent,
+        rows,
+        "INSERT INTO episodic_events (project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata, created_at) ",
+        concat!(" RETURNING ", event_columns!()),
+        |b, r| {
+            b.push_bind(r.project_id)
+                .push_bind(r.content)
+                .push_bind(r.event_type)
+                .push_bind(r.session_id)
+                .push_bind(r.occurred_at)
+                .push_bind(r.origin.source_item_id)
+                .push_bind(r.origin.route_id)
+                .push_bind(sqlx::types::Json(&r.origin.metadata))
+                .push_bind(r.now);
+        }
+    ))
+}
+
+/// Inserts procedures (one or many); returns the stored rows.
+pub(crate) async fn insert_procedures(
+    tx: &mut WriteTx,
+    rows: &[NewProcedure<'_>],
+) -> Result<Vec<Procedure>> {
+    Ok(insert_rows!(
+        tx,
+        Procedure,
+        rows,
+        "INSERT INTO procedures (project_id, name, category, template, source_item_id, route_id, metadata, created_at) ",
+        concat!(" RETURNING ", procedure_columns!()),
+        |b, r| {
+            b.push_bind(r.project_id)
+                .push_bind(r.name.as_str())
+                .push_bind(r.category)
+                .push_bind(r.template)
+                .push_bind(r.origin.source_item_id)
+                .push_bind(r.origin.route_id)
+                .push_bind(sqlx::types::Json(&r.origin.metadata))
+                .push_bind(r.now);
+        }
+    ))
+}
+
+/// Inserts pending tasks (one or many); returns the stored rows.
+pub(crate) async fn insert_tasks(
+    tx: &mut WriteTx,
+    rows: &[NewTask<'_>],
+) -> Result<Vec<ProspectiveTask>> {
+    Ok(insert_rows!(
+        tx,
+        ProspectiveTask,
+        rows,
+        "INSERT INTO prospective_tasks (project_id, content, active_form, status, priority, due_at, source_item_id, route_id, metadata, created_at) ",
+        concat!(" RETURNING ", task_columns!()),
+        |b, r| {
+            b.push_bind(r.project_id)
+                .push_bind(r.content)
+                .push_bind(active_form(r.content))
+                .push_bind(TaskStatus::Pending.as_str())
+                .push_bind(r.priority.as_str())
+                .push_bind(r.due_at)
+                .push_bind(r.origin.source_item_id)
+                .push_bind(r.origin.route_id)
+                .push_bind(sqlx::types::Json(&r.origin.metadata))
+                .push_bind(r.now);
+        }
+    ))
+}
+
+/// Runs one insert function on one row in its own transaction and returns the stored row.
+macro_rules! insert_one {
+    ($db:expr, $insert:ident, $row:expr) => {{
+        let mut tx = $db.begin_write().await?;
+        let mut stored = $insert(&mut tx, &[$row]).await?;
+        tx.commit().await?;
+        stored.pop().expect("an INSERT of one row returns one row")
+    }};
+}
+
 /// Repository of the four long-term layers.
 #[derive(Debug, Clone)]
 pub struct Layers {
@@ -234,23 +404,15 @@ impl Layers {
             crate::error::check_no_nul("tags", tag)?;
         }
         self.ensure_project(project_id).await?;
-        let now = now_ms();
-        let tags = sqlx::types::Json(tags);
-        const SQL: &str = "INSERT INTO semantic_memories
-             (project_id, content, memory_type, tags, metadata, created_at, last_accessed_at)
-             VALUES ($1, $2, $3, $4, '{}', $5, $5)
-             RETURNING id, project_id, content, memory_type, tags, usefulness, access_count, version, supersedes_id, superseded_by, update_reason, source_item_id, route_id, metadata, created_at, last_accessed_at";
-        Ok(fetch_rows!(
-            self.db,
-            SemanticMemory,
-            SQL,
-            fetch_one,
+        let row = NewSemantic {
             project_id,
             content,
-            memory_type.as_str(),
+            memory_type,
             tags,
-            now
-        ))
+            origin: Origin::direct(),
+            now: now_ms(),
+        };
+        Ok(insert_one!(self.db, insert_semantic, row))
     }
 
     /// A semantic memory of this project (any version). Reading it is an access: its
@@ -481,22 +643,16 @@ impl Layers {
         check_text("event_type", event_type, 100)?;
         check_text("session_id", session_id, 200)?;
         self.ensure_project(project_id).await?;
-        const SQL: &str = "INSERT INTO episodic_events
-             (project_id, content, event_type, session_id, occurred_at, metadata, created_at)
-             VALUES ($1, $2, $3, $4, $5, '{}', $6)
-             RETURNING id, project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata";
-        Ok(fetch_rows!(
-            self.db,
-            EpisodicEvent,
-            SQL,
-            fetch_one,
+        let row = NewEvent {
             project_id,
             content,
             event_type,
             session_id,
             occurred_at,
-            now_ms()
-        ))
+            origin: Origin::direct(),
+            now: now_ms(),
+        };
+        Ok(insert_one!(self.db, insert_events, row))
     }
 
     /// Events of this project with `from <= occurred_at < to`, oldest first.
@@ -563,21 +719,15 @@ impl Layers {
                 format!("{name:?} is already used in this project"),
             ));
         }
-        const SQL: &str = "INSERT INTO procedures
-             (project_id, name, category, template, metadata, created_at)
-             VALUES ($1, $2, $3, $4, '{}', $5)
-             RETURNING id, project_id, name, category, template, source_item_id, route_id, metadata";
-        Ok(fetch_rows!(
-            self.db,
-            Procedure,
-            SQL,
-            fetch_one,
+        let row = NewProcedure {
             project_id,
-            name,
+            name: name.to_owned(),
             category,
             template,
-            now_ms()
-        ))
+            origin: Origin::direct(),
+            now: now_ms(),
+        };
+        Ok(insert_one!(self.db, insert_procedures, row))
     }
 
     /// Every procedure of this project, by name.
@@ -630,21 +780,15 @@ impl Layers {
     ) -> Result<ProspectiveTask> {
         check_text("content", content, MAX_CONTENT_CHARS)?;
         self.ensure_project(project_id).await?;
-        const SQL: &str = "INSERT INTO prospective_tasks
-             (project_id, content, active_form, status, priority, due_at, metadata, created_at)
-             VALUES ($1, $2, $3, 'pending', $4, $5, '{}', $6)
-             RETURNING id, project_id, content, active_form, status, priority, due_at, completed_at, source_item_id, route_id, metadata";
-        on_pool!(self.db, |pool| Ok(sqlx::query_as::<_, ProspectiveTask>(
-            SQL
-        )
-        .bind(project_id)
-        .bind(content)
-        .bind(active_form(content))
-        .bind(priority.as_str())
-        .bind(due_at)
-        .bind(now_ms())
-        .fetch_one(pool)
-        .await?))
+        let row = NewTask {
+            project_id,
+            content,
+            priority,
+            due_at,
+            origin: Origin::direct(),
+            now: now_ms(),
+        };
+        Ok(insert_one!(self.db, insert_tasks, row))
     }
 
     /// Marks a task completed (now); completing it again keeps the first completion time.

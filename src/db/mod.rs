@@ -21,6 +21,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Error, Result};
 
+pub(crate) mod items;
 pub mod layers;
 pub mod models;
 pub mod projects;
@@ -50,6 +51,93 @@ macro_rules! fetch_rows {
 }
 pub(crate) use fetch_rows;
 
+/// Runs `$body` with `$conn` bound to the connection of whichever backend the [`WriteTx`] `$tx`
+/// (a `&mut WriteTx`) holds. Like [`on_pool!`], the body is compiled once per backend.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::WriteTx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::WriteTx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+/// Rows per multi-row `INSERT`: at 13 binds a row this stays well inside SQLite's and
+/// PostgreSQL's parameter limits (32,766 and 65,535).
+pub(crate) const ROWS_PER_INSERT: usize = 1000;
+
+/// Multi-row `INSERT` of `$rows` inside the [`WriteTx`] `$tx`, in chunks of
+/// [`ROWS_PER_INSERT`]: `$head` names the table and columns, `|$b, $row| $push` binds one row's
+/// values, `$tail` is the `RETURNING` clause whose columns decode as `$out`. Returns every
+/// returned row. The one way rows are inserted, one or thousands.
+macro_rules! insert_rows {
+    ($tx:expr, $out:ty, $rows:expr, $head:expr, $tail:expr, |$b:ident, $row:ident| $push:block) => {{
+        let mut out: Vec<$out> = Vec::new();
+        for chunk in $rows.chunks($crate::db::ROWS_PER_INSERT) {
+            let returned: Vec<$out> = $crate::db::on_tx!($tx, |conn| {
+                let mut qb = sqlx::QueryBuilder::new($head);
+                qb.push_values(chunk.iter(), |mut $b, $row| $push);
+                qb.push($tail);
+                qb.build_query_as::<$out>().fetch_all(conn).await?
+            });
+            out.extend(returned);
+        }
+        out
+    }};
+}
+pub(crate) use insert_rows;
+
+/// A write transaction on either backend (PostgreSQL's default isolation; SQLite's
+/// `BEGIN IMMEDIATE`). Dropping it without [`WriteTx::commit`] rolls it back.
+pub(crate) enum WriteTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl WriteTx {
+    /// Which backend it runs on, for the few statements whose SQL differs.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            WriteTx::Sqlite(_) => Backend::Sqlite,
+            WriteTx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits it.
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Locks project `project_id`'s row (see [`Backend::lock_project_sql`]) so writers of its
+    /// working memory take turns.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the project does not exist.
+    pub(crate) async fn lock_project(&mut self, project_id: i64) -> Result<()> {
+        let sql = self.backend().lock_project_sql();
+        let found: Option<i64> = on_tx!(self, |conn| sqlx::query_scalar(sql)
+            .bind(project_id)
+            .fetch_optional(conn)
+            .await?);
+        found.map(|_| ()).ok_or(Error::NotFound {
+            entity: "project",
+            id: project_id,
+            project_id,
+        })
+    }
+}
+
 /// The two native pools.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
@@ -68,11 +156,24 @@ pub(crate) trait PoolExt {
     /// Begins a transaction that will write.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
 
+    /// See [`Backend::for_update`].
+    fn for_update(&self) -> &'static str {
+        self.backend().for_update()
+    }
+
+    /// See [`Backend::advisory_lock_sql`].
+    fn advisory_lock_sql(&self) -> &'static str {
+        self.backend().advisory_lock_sql()
+    }
+}
+
+/// The statements whose SQL differs between the backends.
+impl Backend {
     /// Appended to a `SELECT` inside a write transaction to lock the rows it reads where the
     /// backend needs it (PostgreSQL: ` FOR UPDATE`; SQLite: `BEGIN IMMEDIATE` already serialises
     /// writers, so nothing).
-    fn for_update(&self) -> &'static str {
-        match self.backend() {
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
         }
@@ -81,8 +182,8 @@ pub(crate) trait PoolExt {
     /// A statement taking the transaction-scoped lock `$1` (an `i64`) where the backend needs it
     /// (PostgreSQL: `pg_advisory_xact_lock`; SQLite: `BEGIN IMMEDIATE` already serialises
     /// writers, so a statement that does nothing).
-    fn advisory_lock_sql(&self) -> &'static str {
-        match self.backend() {
+    pub(crate) fn advisory_lock_sql(self) -> &'static str {
+        match self {
             Backend::Sqlite => "SELECT $1",
             Backend::Postgres => "SELECT pg_advisory_xact_lock($1)",
         }
@@ -91,8 +192,8 @@ pub(crate) trait PoolExt {
     /// `SELECT id FROM projects WHERE id = $1`, locking the row where the backend needs it so
     /// that writers of one project's working memory take turns (PostgreSQL: `FOR NO KEY UPDATE`;
     /// SQLite: `BEGIN IMMEDIATE` already serialises writers).
-    fn lock_project_sql(&self) -> &'static str {
-        match self.backend() {
+    pub(crate) fn lock_project_sql(self) -> &'static str {
+        match self {
             Backend::Sqlite => "SELECT id FROM projects WHERE id = $1",
             // NO KEY UPDATE: it serialises these writers all the same, but does not block the
             // KEY SHARE locks that foreign-key checks take on the project row. With FOR UPDATE a
@@ -128,14 +229,6 @@ impl PoolExt for PgPool {
         Ok(self.begin().await?)
     }
 }
-
-/// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.
-macro_rules! item_columns {
-    () => {
-        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding"
-    };
-}
-pub(crate) use item_columns;
 
 /// A connection pool to SQLite or PostgreSQL with the schema migrated. Cheap to clone; clones
 /// share the pool, and closing one closes them all.
@@ -293,6 +386,14 @@ impl Database {
         } else {
             Ok(&self.pool)
         }
+    }
+
+    /// Begins a write transaction on whichever backend this is.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        Ok(match self.pool()? {
+            Pool::Sqlite(pool) => WriteTx::Sqlite(pool.begin_write().await?),
+            Pool::Postgres(pool) => WriteTx::Postgres(pool.begin_write().await?),
+        })
     }
 
     /// The pool's current size, idle and in-use connections and utilisation.

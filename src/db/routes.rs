@@ -3,7 +3,7 @@
 //! schema, and after feedback the correct layer. It has no foreign key to `working_memory`, so
 //! the training data outlives the items.
 
-use crate::db::{fetch_rows, on_pool, Database};
+use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Error, Result};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::item::Component;
@@ -93,32 +93,42 @@ pub struct LayerRouteStats {
     pub mean_confidence: Option<f64>,
 }
 
-/// `INSERT` of one route; binds in the order of [`bind_route!`].
-pub(crate) const INSERT_ROUTE: &str = "INSERT INTO consolidation_routes
-     (project_id, item_id, content, component, activation, importance, age_seconds, features,
-      feature_schema, model_version, layer, confidence, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+/// A new `consolidation_routes` row: an item snapshot and the decision about it.
+pub(crate) struct NewRoute<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) item_id: i64,
+    pub(crate) input: RouteInput<'a>,
+    pub(crate) decision: &'a RouteDecision,
+    pub(crate) now: Millis,
+}
 
-/// Binds a route's values to [`INSERT_ROUTE`].
-macro_rules! bind_route {
-    ($query:expr, $project_id:expr, $item_id:expr, $input:expr, $decision:expr, $now:expr) => {{
-        let input: &$crate::features::RouteInput<'_> = $input;
-        let decision: &$crate::router::RouteDecision = $decision;
-        $query
-            .bind($project_id)
-            .bind($item_id)
-            .bind(input.content)
-            .bind(input.component.as_str())
-            .bind(input.activation)
-            .bind(input.importance)
-            .bind(input.age_seconds)
-            .bind(sqlx::types::Json(&decision.features))
-            .bind(decision.feature_schema.as_str())
-            .bind(decision.model.as_str())
-            .bind(decision.layer.as_str())
-            .bind(decision.confidence)
-            .bind($now)
-    }};
+/// Logs routes (one or many); returns `(route id, item id)` of each.
+pub(crate) async fn insert_routes(
+    tx: &mut WriteTx,
+    rows: &[NewRoute<'_>],
+) -> Result<Vec<(i64, i64)>> {
+    Ok(insert_rows!(
+        tx,
+        (i64, i64),
+        rows,
+        "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at) ",
+        " RETURNING id, item_id",
+        |b, r| {
+            b.push_bind(r.project_id)
+                .push_bind(r.item_id)
+                .push_bind(r.input.content)
+                .push_bind(r.input.component.as_str())
+                .push_bind(r.input.activation)
+                .push_bind(r.input.importance)
+                .push_bind(r.input.age_seconds)
+                .push_bind(sqlx::types::Json(&r.decision.features))
+                .push_bind(r.decision.feature_schema.as_str())
+                .push_bind(r.decision.model.as_str())
+                .push_bind(r.decision.layer.as_str())
+                .push_bind(r.decision.confidence)
+                .push_bind(r.now);
+        }
+    ))
 }
 
 /// Repository of the route log.
@@ -149,17 +159,17 @@ impl RouteLog {
         crate::db::projects::Projects::new(self.db.clone())
             .ensure_exists(project_id)
             .await?;
-        let now = now_ms();
-        on_pool!(self.db, |pool| Ok(bind_route!(
-            sqlx::query_scalar::<_, i64>(INSERT_ROUTE),
+        let row = NewRoute {
             project_id,
             item_id,
-            input,
+            input: *input,
             decision,
-            now
-        )
-        .fetch_one(pool)
-        .await?))
+            now: now_ms(),
+        };
+        let mut tx = self.db.begin_write().await?;
+        let ids = insert_routes(&mut tx, &[row]).await?;
+        tx.commit().await?;
+        Ok(ids[0].0)
     }
 
     /// Records the correct layer for route `route_id` of `project_id`; returns the updated route.

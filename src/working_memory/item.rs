@@ -2,11 +2,12 @@
 
 use serde_json::Value;
 
-use crate::enum_str::string_enum;
+use crate::db::items::ItemRow;
 use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
 use crate::features::RouteInput;
+pub use crate::item::ItemState;
 use crate::item::{Component, ContentType};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;
@@ -18,16 +19,6 @@ pub const MAX_ITEM_CHARS: usize = 10_000;
 pub const MAX_EMBEDDING_DIMS: usize = 4096;
 /// Most strings an episodic-buffer chunk binds.
 pub const MAX_CHUNK_PARTS: usize = 5;
-
-string_enum! {
-    /// Whether an item is in the active set or waiting for consolidation.
-    pub enum ItemState as "state" {
-        /// Counts toward its component's capacity.
-        Active => "active",
-        /// Displaced or decayed: waiting to be consolidated into long-term memory.
-        Pending => "pending",
-    }
-}
 
 /// A working-memory item.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -98,29 +89,6 @@ impl Item {
             age_seconds: self.age_seconds(now),
         }
     }
-}
-
-/// The row as stored; converted into [`Item`].
-#[derive(sqlx::FromRow)]
-pub(crate) struct ItemRow {
-    id: i64,
-    project_id: i64,
-    content: String,
-    content_type: ContentType,
-    component: Component,
-    activation: f64,
-    decay_rate: f64,
-    importance: f64,
-    state: ItemState,
-    file_path: Option<String>,
-    #[sqlx(json)]
-    sources: Vec<i64>,
-    access_count: i64,
-    created_at: Millis,
-    last_accessed_at: Millis,
-    #[sqlx(json)]
-    metadata: Value,
-    embedding: Option<Vec<u8>>,
 }
 
 impl From<ItemRow> for Item {

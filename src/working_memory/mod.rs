@@ -7,7 +7,6 @@
 //! - [`item`]: items, what an add takes and reports.
 //! - [`spatial`]: file types, directories and names for the sketchpad.
 //! - [`goals`]: the central executive's goals and attention.
-//! - [`search`]: similarity for [`WorkingMemory::search`].
 //! - [`events`]: what subscribers hear.
 //!
 //! **Nothing is lost.** A full component does not delete: its weakest item (lowest current
@@ -28,8 +27,10 @@ pub mod spatial;
 use tokio::sync::broadcast;
 
 use crate::config::WorkingMemoryConfig;
-use crate::db::{fetch_rows, item_columns, on_pool, Database, PoolExt};
+use crate::db::items::{self, Eviction, Items, NewItemRow};
+use crate::db::{Database, WriteTx};
 use crate::error::{check_text, Error, Result};
+use crate::features::lexical;
 use crate::item::Component;
 use crate::time::{now_ms, Millis};
 
@@ -38,14 +39,7 @@ pub use events::MemoryEvent;
 pub use item::{AddOutcome, Item, ItemState, NewItem};
 
 use activation::ln_activation;
-use item::{encode_embedding, ItemRow};
-
-/// ln A(t) in SQL, with `$1` = now (UTC Unix ms). See [`activation`].
-macro_rules! ln_activation_sql {
-    () => {
-        "(ln_activation - decay_rate * (1.0 - 0.5 * importance) * (CAST(($1 - last_accessed_at) AS DOUBLE PRECISION) / 1000.0))"
-    };
-}
+use item::encode_embedding;
 
 /// A search result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -101,6 +95,11 @@ impl WorkingMemory {
         self.events.subscribe()
     }
 
+    /// The `working_memory` table's reads.
+    fn items(&self) -> Items {
+        Items::new(self.db.clone())
+    }
+
     /// The central executive's goals and attention.
     pub fn goals(&self) -> goals::Goals {
         goals::Goals::new(self.db.clone())
@@ -117,111 +116,70 @@ impl WorkingMemory {
     #[tracing::instrument(skip(self, item), fields(component = %item.component))]
     pub async fn add(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
         let decay_rate = item.validate(self.config.decay_rate)?;
-        let component = item.component;
-        let capacity = self.config.capacities.of(component);
-        let content_type = item
-            .content_type
-            .unwrap_or(component.default_content_type());
-        let embedding = item.embedding.as_deref().map(encode_embedding);
-        let ln_threshold = ln_activation(self.config.decay_threshold);
         let now = now_ms();
-        const SOURCES: &str = "SELECT COUNT(*) FROM working_memory WHERE project_id = $1 AND id = $2 AND component IN ('phonological', 'visuospatial')";
-        const COUNT: &str = "SELECT COUNT(*) FROM working_memory WHERE project_id = $1 AND component = $2 AND state = 'active'";
-        const WEAKEST: &str = concat!("SELECT id FROM working_memory WHERE project_id = $2 AND component = $3 AND state = 'active' ORDER BY ", ln_activation_sql!(), ", id LIMIT 1");
-        const STALEST: &str = "SELECT id FROM working_memory WHERE project_id = $1 AND component = $2 AND state = 'active' ORDER BY last_accessed_at, id LIMIT 1";
-        const DISPLACE: &str = "UPDATE working_memory SET state = 'pending' WHERE id = $1";
-        const INSERT: &str = "INSERT INTO working_memory
-             (project_id, content, content_type, component, activation, ln_activation, decay_rate, importance, state,
-              file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13) RETURNING id";
-        let (id, displaced, decayed, count_after) = on_pool!(self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar(pool.lock_project_sql())
-                .bind(project_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(Error::NotFound {
-                    entity: "project",
-                    id: project_id,
-                    project_id,
+        let mut tx = self.db.begin_write().await?;
+        tx.lock_project(project_id).await?;
+        check_sources(&mut tx, project_id, &item.sources).await?;
+        let decayed = self.sweep_in(&mut tx, project_id, now).await?;
+        let (displaced, count) = self
+            .make_room(&mut tx, project_id, item.component, now)
+            .await?;
+        let id = items::insert(&mut tx, &new_row(project_id, &item, decay_rate, now)).await?;
+        tx.commit().await?;
+        self.announce_decay(project_id, &decayed);
+        self.announce_add(project_id, item.component, displaced, count + 1);
+        Ok(AddOutcome {
+            id,
+            displaced,
+            decayed: decayed.into_iter().map(|(id, _)| id).collect(),
+        })
+    }
+
+    /// Makes room for one more item of `component`: when the component is full, fails in
+    /// strict mode, else moves its weakest item (loop, executive: lowest activation) or its
+    /// stalest (sketchpad, buffer: least recently accessed) to pending. Returns the displaced
+    /// id and how many active items the component then holds.
+    async fn make_room(
+        &self,
+        tx: &mut WriteTx,
+        project_id: i64,
+        component: Component,
+        now: Millis,
+    ) -> Result<(Option<i64>, usize)> {
+        let capacity = self.config.capacities.of(component);
+        let eviction = match component {
+            Component::Phonological | Component::CentralExecutive => Eviction::Weakest,
+            Component::Visuospatial | Component::EpisodicBuffer => Eviction::Stalest,
+        };
+        loop {
+            let count = items::count_active(tx, project_id, component).await?;
+            if count < capacity {
+                return Ok((None, count));
+            }
+            if self.config.strict_capacity {
+                return Err(Error::CapacityExceeded {
+                    component: component.as_str(),
+                    capacity,
                 });
             }
-            for &source in &item.sources {
-                let n: i64 = sqlx::query_scalar(SOURCES)
-                    .bind(project_id)
-                    .bind(source)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if n == 0 {
-                    return Err(Error::NotFound {
-                        entity: "phonological or visuospatial source item",
-                        id: source,
-                        project_id,
-                    });
-                }
+            // On PostgreSQL a concurrent consolidation may claim the chosen item between this
+            // statement's snapshot and its update; then a slot is free, so count again.
+            if let Some(victim) = items::displace(tx, project_id, component, eviction, now).await? {
+                return Ok((Some(victim), count - 1));
             }
-            let decayed = self
-                .sweep_in(&mut tx, project_id, now, ln_threshold)
-                .await?;
-            let count: i64 = sqlx::query_scalar(COUNT)
-                .bind(project_id)
-                .bind(component.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut displaced = None;
-            if count as usize >= capacity {
-                if self.config.strict_capacity {
-                    return Err(Error::CapacityExceeded {
-                        component: component.as_str(),
-                        capacity,
-                    });
-                }
-                let victim: i64 = match component {
-                    Component::Phonological | Component::CentralExecutive => {
-                        sqlx::query_scalar(WEAKEST)
-                            .bind(now)
-                            .bind(project_id)
-                            .bind(component.as_str())
-                            .fetch_one(&mut *tx)
-                            .await?
-                    }
-                    Component::Visuospatial | Component::EpisodicBuffer => {
-                        sqlx::query_scalar(STALEST)
-                            .bind(project_id)
-                            .bind(component.as_str())
-                            .fetch_one(&mut *tx)
-                            .await?
-                    }
-                };
-                sqlx::query(DISPLACE).bind(victim).execute(&mut *tx).await?;
-                displaced = Some(victim);
-            }
-            let id: i64 = sqlx::query_scalar(INSERT)
-                .bind(project_id)
-                .bind(&item.content)
-                .bind(content_type.as_str())
-                .bind(component.as_str())
-                .bind(item.activation)
-                .bind(ln_activation(item.activation))
-                .bind(decay_rate)
-                .bind(item.importance)
-                .bind(item.file_path.as_deref())
-                .bind(sqlx::types::Json(&item.sources))
-                .bind(now)
-                .bind(sqlx::types::Json(&item.metadata))
-                .bind(embedding.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            (
-                id,
-                displaced,
-                decayed,
-                count as usize + 1 - usize::from(displaced.is_some()),
-            )
-        });
-        self.announce_decay(project_id, &decayed);
+        }
+    }
+
+    /// Logs and publishes what an add did to its component: the displaced item, and reaching
+    /// the soft limit (one below capacity) with `count` active items.
+    fn announce_add(
+        &self,
+        project_id: i64,
+        component: Component,
+        displaced: Option<i64>,
+        count: usize,
+    ) {
+        let capacity = self.config.capacities.of(component);
         if let Some(item_id) = displaced {
             tracing::info!(project_id, item_id, %component, "component full: item moved to pending consolidation");
             let _ = self.events.send(MemoryEvent::Displaced {
@@ -230,58 +188,34 @@ impl WorkingMemory {
                 component,
             });
         }
-        if count_after + 1 >= capacity {
-            tracing::warn!(project_id, %component, count = count_after, capacity, "working-memory component at its soft limit");
+        if count + 1 >= capacity {
+            tracing::warn!(project_id, %component, count, capacity, "working-memory component at its soft limit");
             let _ = self.events.send(MemoryEvent::SoftLimit {
                 project_id,
                 component,
-                count: count_after,
+                count,
                 capacity,
             });
         }
-        Ok(AddOutcome {
-            id,
-            displaced,
-            decayed: decayed.into_iter().map(|(id, _)| id).collect(),
-        })
     }
 
     /// Moves (or, with forgetting, deletes) the project's active items whose activation is below
     /// the threshold; returns `(id, content)` of each.
-    async fn sweep_in<'c, DB>(
+    async fn sweep_in(
         &self,
-        tx: &mut sqlx::Transaction<'c, DB>,
+        tx: &mut WriteTx,
         project_id: i64,
         now: Millis,
-        ln_threshold: f64,
-    ) -> Result<Vec<(i64, String)>>
-    where
-        DB: sqlx::Database,
-        for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        i64: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB>,
-        f64: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB>,
-        String: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
-        usize: sqlx::ColumnIndex<DB::Row>,
-    {
-        const TO_PENDING: &str = concat!("UPDATE working_memory SET state = 'pending' WHERE project_id = $2 AND state = 'active' AND ", ln_activation_sql!(), " < $3 RETURNING id, content");
-        const FORGET: &str = concat!(
-            "DELETE FROM working_memory WHERE project_id = $2 AND state = 'active' AND ",
-            ln_activation_sql!(),
-            " < $3 RETURNING id, content"
-        );
-        let sql = if self.config.forget_decayed {
-            FORGET
-        } else {
-            TO_PENDING
-        };
-        let rows: Vec<(i64, String)> = sqlx::query_as(sql)
-            .bind(now)
-            .bind(project_id)
-            .bind(ln_threshold)
-            .fetch_all(&mut **tx)
-            .await?;
-        Ok(rows)
+    ) -> Result<Vec<(i64, String)>> {
+        let ln_threshold = ln_activation(self.config.decay_threshold);
+        items::sweep(
+            tx,
+            project_id,
+            now,
+            ln_threshold,
+            self.config.forget_decayed,
+        )
+        .await
     }
 
     fn announce_decay(&self, project_id: i64, decayed: &[(i64, String)]) {
@@ -313,16 +247,9 @@ impl WorkingMemory {
     /// # Errors
     /// Database errors.
     pub async fn sweep(&self, project_id: i64) -> Result<Vec<i64>> {
-        let ln_threshold = ln_activation(self.config.decay_threshold);
-        let now = now_ms();
-        let decayed = on_pool!(self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let decayed = self
-                .sweep_in(&mut tx, project_id, now, ln_threshold)
-                .await?;
-            tx.commit().await?;
-            decayed
-        });
+        let mut tx = self.db.begin_write().await?;
+        let decayed = self.sweep_in(&mut tx, project_id, now_ms()).await?;
+        tx.commit().await?;
         self.announce_decay(project_id, &decayed);
         Ok(decayed.into_iter().map(|(id, _)| id).collect())
     }
@@ -332,12 +259,7 @@ impl WorkingMemory {
     /// # Errors
     /// [`Error::NotFound`] when it does not exist in this project.
     pub async fn get(&self, project_id: i64, id: i64) -> Result<Item> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            item_columns!(),
-            " FROM working_memory WHERE project_id = $1 AND id = $2"
-        );
-        let row = fetch_rows!(self.db, ItemRow, SQL, fetch_optional, project_id, id);
+        let row = self.items().get(project_id, id).await?;
         row.map(Item::from).ok_or(Error::NotFound {
             entity: "working memory item",
             id,
@@ -352,21 +274,7 @@ impl WorkingMemory {
     /// on `id` when it is pending consolidation (it has left the active set).
     #[tracing::instrument(skip(self))]
     pub async fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
-        const SQL: &str = concat!(
-            "UPDATE working_memory SET activation = 1.0, ln_activation = 0.0, last_accessed_at = $1, access_count = access_count + 1
-             WHERE project_id = $2 AND id = $3 AND state = 'active' RETURNING ",
-            item_columns!()
-        );
-        let row = fetch_rows!(
-            self.db,
-            ItemRow,
-            SQL,
-            fetch_optional,
-            now_ms(),
-            project_id,
-            id
-        );
-        match row {
+        match self.items().rehearse(project_id, id, now_ms()).await? {
             Some(row) => Ok(row.into()),
             None => {
                 let item = self.get(project_id, id).await?;
@@ -389,20 +297,10 @@ impl WorkingMemory {
         component: Option<Component>,
         state: ItemState,
     ) -> Result<Vec<Item>> {
-        const SQL: &str = concat!(
-            "SELECT ", item_columns!(), " FROM working_memory WHERE project_id = $2 AND state = $3 AND ($4 IS NULL OR component = $4)
-             ORDER BY ", ln_activation_sql!(), " DESC, id"
-        );
-        let rows = fetch_rows!(
-            self.db,
-            ItemRow,
-            SQL,
-            fetch_all,
-            now_ms(),
-            project_id,
-            state.as_str(),
-            component.map(Component::as_str)
-        );
+        let rows = self
+            .items()
+            .list(project_id, component, state, now_ms())
+            .await?;
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
@@ -411,19 +309,7 @@ impl WorkingMemory {
     /// # Errors
     /// Database errors.
     pub async fn pending(&self, project_id: i64, limit: u32) -> Result<Vec<Item>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            item_columns!(),
-            " FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2"
-        );
-        let rows = fetch_rows!(
-            self.db,
-            ItemRow,
-            SQL,
-            fetch_all,
-            project_id,
-            i64::from(limit)
-        );
+        let rows = self.items().pending(project_id, limit).await?;
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
@@ -433,16 +319,7 @@ impl WorkingMemory {
     /// # Errors
     /// Database errors.
     pub async fn activations_at(&self, project_id: i64, now: Millis) -> Result<Vec<(i64, f64)>> {
-        const SQL: &str = concat!(
-            "SELECT id, ",
-            ln_activation_sql!(),
-            " FROM working_memory WHERE project_id = $2 AND state = 'active' ORDER BY 2 DESC, id"
-        );
-        let rows: Vec<(i64, f64)> = on_pool!(self.db, |pool| sqlx::query_as(SQL)
-            .bind(now)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?);
+        let rows = self.items().ln_activations_at(project_id, now).await?;
         Ok(rows.into_iter().map(|(id, ln)| (id, ln.exp())).collect())
     }
 
@@ -451,11 +328,7 @@ impl WorkingMemory {
     /// # Errors
     /// Database errors.
     pub async fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
-        const SQL: &str = "SELECT component, COUNT(*) FROM working_memory WHERE project_id = $1 AND state = 'active' GROUP BY component";
-        let counts: Vec<(String, i64)> = on_pool!(self.db, |pool| sqlx::query_as(SQL)
-            .bind(project_id)
-            .fetch_all(pool)
-            .await?);
+        let counts = self.items().active_counts(project_id).await?;
         Ok(Component::ALL
             .iter()
             .map(|&c| {
@@ -476,13 +349,7 @@ impl WorkingMemory {
     pub async fn find_by_directory(&self, project_id: i64, directory: &str) -> Result<Vec<Item>> {
         check_text("directory", directory, 4096)?;
         let dir = directory.trim_end_matches('/');
-        const SQL: &str = concat!(
-            "SELECT ",
-            item_columns!(),
-            " FROM working_memory WHERE project_id = $1 AND file_path IS NOT NULL
-             AND substr(file_path, 1, length($2) + 1) = $2 || '/' ORDER BY id"
-        );
-        let rows = fetch_rows!(self.db, ItemRow, SQL, fetch_all, project_id, dir);
+        let rows = self.items().under_directory(project_id, dir).await?;
         Ok(rows
             .into_iter()
             .map(Item::from)
@@ -514,7 +381,7 @@ impl WorkingMemory {
     /// The `k` items of `project_id` (active and pending) that best match `query`, by
     /// `0.7 · similarity + 0.3 · current activation`, best first (ties by id). Similarity is the
     /// cosine of embeddings when `query_embedding` and the item both have one, else the lexical
-    /// similarity of [`crate::features::lexical::lexical`].
+    /// similarity of [`lexical::lexical`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty query or `k` of 0.
@@ -534,16 +401,13 @@ impl WorkingMemory {
         }
         let items = self.all_items(project_id).await?;
         let now = now_ms();
-        let query_words = crate::features::lexical::words(query);
+        let query_words = lexical::words(query);
         let mut hits: Vec<SearchHit> = items
             .into_iter()
             .map(|item| {
                 let similarity = match (query_embedding, item.embedding.as_deref()) {
-                    (Some(q), Some(e)) => crate::features::lexical::cosine(q, e),
-                    _ => crate::features::lexical::lexical(
-                        &query_words,
-                        &crate::features::lexical::words(&item.content),
-                    ),
+                    (Some(q), Some(e)) => lexical::cosine(q, e),
+                    _ => lexical::lexical(&query_words, &lexical::words(&item.content)),
                 };
                 let activation = item.activation_at(now);
                 SearchHit {
@@ -561,12 +425,7 @@ impl WorkingMemory {
 
     /// Every item of `project_id`, active and pending, by id.
     async fn all_items(&self, project_id: i64) -> Result<Vec<Item>> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            item_columns!(),
-            " FROM working_memory WHERE project_id = $1 ORDER BY id"
-        );
-        let rows = fetch_rows!(self.db, ItemRow, SQL, fetch_all, project_id);
+        let rows = self.items().all(project_id).await?;
         Ok(rows.into_iter().map(Item::from).collect())
     }
 
@@ -608,5 +467,40 @@ impl WorkingMemory {
                 }
             })
             .collect())
+    }
+}
+
+/// Checks that every chunk source is a phonological or visuospatial item of the project.
+async fn check_sources(tx: &mut WriteTx, project_id: i64, sources: &[i64]) -> Result<()> {
+    for &source in sources {
+        if !items::is_chunk_source(tx, project_id, source).await? {
+            return Err(Error::NotFound {
+                entity: "phonological or visuospatial source item",
+                id: source,
+                project_id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The row a validated `item` becomes, added at `now` with its effective `decay_rate`.
+fn new_row(project_id: i64, item: &NewItem, decay_rate: f64, now: Millis) -> NewItemRow<'_> {
+    NewItemRow {
+        project_id,
+        content: &item.content,
+        content_type: item
+            .content_type
+            .unwrap_or(item.component.default_content_type()),
+        component: item.component,
+        activation: item.activation,
+        ln_activation: ln_activation(item.activation),
+        decay_rate,
+        importance: item.importance,
+        file_path: item.file_path.as_deref(),
+        sources: &item.sources,
+        metadata: &item.metadata,
+        embedding: item.embedding.as_deref().map(encode_embedding),
+        now,
     }
 }
