@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use athena_memory::corpus;
-use athena_memory::router::{train, Example, TextLearner, TrainParams};
+use athena_memory::router::train;
 use athena_memory::{Component, FeatureSchema, RouteInput, Router, TreeModel};
+use athena_memory::{Example, TextLearner, TrainParams};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 const SENTENCE: &str = "Returns the number of pending items in the consolidation queue, or an error when the store was closed. ";

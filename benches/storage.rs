@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use athena_memory::working_memory::{ItemState, NewItem};
 use athena_memory::{Component, Engine};
+use athena_memory::{ItemState, NewItem};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tokio::runtime::Runtime;
 

@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use athena_memory::config::Config;
-use athena_memory::corpus::{self, CorpusItem};
-use athena_memory::db::models::ModelScope;
+use athena_memory::Config;
+use athena_memory::ModelScope;
+use athena_memory::{corpus, CorpusItem};
 use athena_memory::{Engine, Router};
 use serde_json::json;
 

@@ -9,9 +9,9 @@
 //! Without `--database-url` it uses a fresh SQLite file in the system's temporary directory
 //! (deleted at the end).
 
-use athena_memory::working_memory::goals::NewGoal;
-use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::NewGoal;
 use athena_memory::{Component, Engine, Layer};
+use athena_memory::{ItemState, NewItem};
 
 /// What the agent saw, heard and decided, with the layer a human would file it under.
 const NOTES: &[(&str, Layer)] = &[

@@ -21,11 +21,12 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use athena_memory::config::Config;
 use athena_memory::corpus;
-use athena_memory::router::{train, Example, TrainParams};
-use athena_memory::working_memory::NewItem;
+use athena_memory::router::train;
+use athena_memory::Config;
+use athena_memory::NewItem;
 use athena_memory::{Engine, FeatureSchema, Router};
+use athena_memory::{Example, TrainParams};
 use serde_json::json;
 
 struct Args {

@@ -20,10 +20,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use athena_memory::corpus::{self, CorpusItem};
-use athena_memory::router::{
-    evaluate, train, Example, HeuristicRouter, Metrics, TextLearner, TrainParams,
-};
+use athena_memory::router::{evaluate, train};
+use athena_memory::{corpus, CorpusItem};
+use athena_memory::{Example, HeuristicRouter, Metrics, TextLearner, TrainParams};
 use athena_memory::{FeatureSchema, Layer, TreeModel};
 use serde_json::json;
 

@@ -28,10 +28,11 @@ use crate::db::{HealthReport, PoolStats};
 use crate::engine::TrainingReport;
 use crate::error::{Error, Result};
 use crate::item::Component;
+use crate::item::ItemState;
 use crate::layer::Layer;
 use crate::router::RouteDecision;
 use crate::time::Millis;
-use crate::working_memory::{AddOutcome, CapacityStatus, Item, ItemState, NewItem, SearchHit};
+use crate::working_memory::{AddOutcome, CapacityStatus, Item, NewItem, SearchHit};
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 

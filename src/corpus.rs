@@ -55,7 +55,7 @@ impl CorpusItem {
 /// The corpus the shipped default model was trained on (`models/router-corpus.jsonl`: the
 /// `agent_dev_train`, `agent_more_train` and `real_dev_train` files of the shared data, with
 /// their project ids), compiled in. A project's router is adapted from it (see
-/// [`mod@crate::router::adapt`]), so feedback never has to start from nothing.
+/// [`crate::router::adapt()`]), so feedback never has to start from nothing.
 pub fn shipped() -> &'static [Example] {
     static SHIPPED: std::sync::OnceLock<Vec<Example>> = std::sync::OnceLock::new();
     SHIPPED.get_or_init(|| {

@@ -368,7 +368,7 @@ impl Engine {
     /// evidence says it is better than the project's baseline router.
     ///
     /// The model: with the shipped default model on (the default), the default adapted to the
-    /// labels ([`mod@crate::router::adapt`]): the same trees, the text model refitted on the shipped
+    /// labels ([`crate::router::adapt()`]): the same trees, the text model refitted on the shipped
     /// corpus plus the labels weighted up, so even a few labels help and nothing the default knew
     /// is forgotten. With it off, a model trained from the labels alone.
     ///
@@ -632,7 +632,7 @@ impl Engine {
     }
 
     /// Full-text recall across the long-term layers (all four), best first; see
-    /// [`crate::db::recall`] for the ranking.
+    /// `db/recall.rs` for the ranking.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a query without words or a `k` outside 1..=1000.

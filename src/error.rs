@@ -50,7 +50,7 @@ pub enum Error {
     /// The database URL names a backend this crate does not support.
     #[error("unsupported database URL {url:?}: expected sqlite://PATH, sqlite::memory: or postgres://...")]
     UnsupportedUrl {
-        /// The URL as given, its password redacted ([`crate::config::redact_url`]).
+        /// The URL as given, its password redacted (passwords never reach logs or messages).
         url: String,
     },
 

@@ -4,26 +4,47 @@
 //! that moves items into four long-term layers (semantic, episodic, procedural, prospective),
 //! stored through async sqlx repositories on embedded SQLite or PostgreSQL.
 //!
-//! ## Layout
+//! ## Architecture
+//!
+//! Everything an embedder uses is at the crate root: `use athena_memory::{Engine, NewItem, Layer}`.
+//! The public modules hold functions and constants only: [`router`] (training, evaluation,
+//! adaptation), [`features`] (extraction, lexical similarity), [`corpus`] (JSON Lines corpora),
+//! [`working_memory`] (activation maths, limits), [`time`], and [`blocking`] (the sync twin of
+//! [`Engine`]).
+//!
+//! Data flows one way, and no module imports one above it (`tests/architecture.rs` checks it):
 //!
 //! ```text
-//! agent ──add──▶ working memory ──▶ consolidation ──▶ semantic | episodic | procedural | prospective
-//!                                        │
-//!                       features ──▶ router (decision tree or heuristic) ──▶ RouteDecision
+//! front doors   Engine, blocking::Engine          engine.rs, blocking.rs
+//!      │
+//! policy        WorkingMemory (capacity, displacement, decay), consolidation pipeline
+//!      │        (claim → decide → write)          working_memory/, consolidate.rs
+//!      │
+//! repositories  one module per table group, all SQL lives here     db/
+//!      │          items.rs     working_memory
+//!      │          layers.rs    semantic_memories, episodic_events, procedures, prospective_tasks
+//!      │          routes.rs    consolidation_routes      models.rs  router_models
+//!      │          projects.rs  projects                  recall.rs  reads across the layers
+//!      │          working_memory/goals.rs                goals (the executive's own table)
+//! settings      Config, validated once by ConfigBuilder              config.rs
+//!      │
+//! pure routing  Router, TreeModel, training, adaptation, explanations  router/, corpus.rs
+//!      │
+//! pure features RouteInput → feature vectors, the text model, lexical similarity   features/
+//!      │
+//! foundation    Error, Layer, Component, ItemState, time, rng, string enums
 //! ```
 //!
-//! - [`error`]: the one [`Error`] type and [`Result`].
-//! - [`config`]: [`Config`], built and validated once by [`ConfigBuilder`].
-//! - [`db`]: [`Database`] over the native SQLite and PostgreSQL pools, pool statistics, health
-//!   check, and one repository module per table group ([`db::projects`], [`db::layers`]).
-//! - [`corpus`]: JSON Lines corpora of labelled items, for offline training.
-//! - [`engine`]: [`Engine`], the async front door.
-//! - [`blocking`]: [`blocking::Engine`], the same without async.
-//! - [`layer`]: the four long-term [`Layer`]s; [`item`]: working-memory components.
-//! - [`features`]: feature extraction (pure): [`FeatureSchema`] `v1`, ...
-//! - [`working_memory`]: Baddeley's components, capacity, decay, rehearsal, goals, search.
-//! - [`router`]: the heuristic, the calibrated tree model, training and metrics (pure).
-//! - [`time`]: UTC Unix-millisecond time, the one representation stored on both backends.
+//! Where to add things:
+//! - **a long-term layer**: a variant of [`Layer`], its table in both `migrations/` folders, its
+//!   row and `insert_*` function in `db/layers.rs`, its row builder in `consolidate.rs`, and its
+//!   recall query in `db/recall.rs`.
+//! - **a feature**: a new [`FeatureSchema`] variant and its extractor in `features/`; models
+//!   record their schema, so old models keep working.
+//! - **a backend**: a variant of [`Backend`], its pool in `db::Pool`, its transaction in
+//!   `db::WriteTx` (the `on_pool!`/`on_tx!` macros then compile every query for it), its
+//!   migrations, and the few statements whose SQL differs (`impl Backend` in `db/mod.rs`,
+//!   `db/items.rs::claim`).
 //!
 //! ## Quickstart
 //!
@@ -46,32 +67,53 @@
 #![forbid(unsafe_code)]
 
 pub mod blocking;
-pub mod config;
-pub mod consolidate;
+mod config;
+mod consolidate;
 pub mod corpus;
-pub mod db;
-pub mod engine;
+mod db;
+mod engine;
 mod enum_str;
-pub mod error;
+mod error;
 pub mod features;
-pub mod item;
-pub mod layer;
+mod item;
+mod layer;
 mod rng;
 pub mod router;
 pub mod time;
 pub mod working_memory;
 
-pub use config::{Backend, Config, ConfigBuilder, PoolConfig};
-pub use db::layers::{
-    EpisodicEvent, Layers, MemoryType, Procedure, ProspectiveTask, SemanticMemory, TaskPriority,
-    TaskStatus,
+pub use config::{
+    Backend, Capacities, Config, ConfigBuilder, PoolConfig, RouterConfig, WorkingMemoryConfig,
+    DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD,
 };
+pub use consolidate::{
+    BatchReport, Consolidated, CONSOLIDATED_EVENT_TYPE, CONSOLIDATED_PROCEDURE_CATEGORY,
+    DEFAULT_SESSION,
+};
+pub use corpus::CorpusItem;
+pub use db::layers::{
+    EpisodicEvent, Layers, MemoryType, Procedure, ProspectiveTask, SemanticMemory, SemanticSort,
+    TaskPriority, TaskStatus, MAX_CONTENT_CHARS,
+};
+pub use db::models::{ModelRegistry, ModelScope, StoredModel};
 pub use db::projects::{Project, Projects};
+pub use db::recall::RecallHit;
+pub use db::routes::{LayerRouteStats, RouteLog, RouteRecord, RoutingStats};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
-pub use engine::{Engine, TrainingMethod, TrainingReport};
-pub use error::{Error, Result};
-pub use features::{FeatureSchema, RouteInput};
-pub use item::{Component, ContentType};
+pub use engine::{Engine, TrainingMethod, TrainingReport, DEFAULT_MODEL_LABEL, MAX_BATCH};
+pub use error::{
+    Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
+};
+pub use features::{FeatureSchema, RouteInput, TextLearner, TextModel, V1Markers};
+pub use item::{Component, ContentType, ItemState};
 pub use layer::Layer;
-pub use router::{RouteDecision, Router, TreeModel};
-pub use working_memory::{AddOutcome, Item, ItemState, MemoryEvent, NewItem, WorkingMemory};
+pub use router::{
+    AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,
+    LayerMetrics, Metrics, Node, PathStep, RouteDecision, Router, TrainParams, TrainedModel, Tree,
+    TreeModel, ValidTrainParams,
+};
+pub use working_memory::{
+    AddOutcome, CapacityLevel, CapacityStatus, ComponentStats, FileInfo, Focus, FocusTarget, Goal,
+    GoalNode, GoalStatus, GoalType, Goals, Item, MemoryEvent, NewGoal, NewItem, SearchHit,
+    WorkingMemory,
+};

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use athena_memory::blocking::Engine;
-use athena_memory::working_memory::{CapacityLevel, ItemState, NewItem};
+use athena_memory::{CapacityLevel, ItemState, NewItem};
 use athena_memory::{Component, Error, Layer, TaskPriority, TaskStatus};
 use common::TestDb;
 

@@ -6,11 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use athena_memory::config::Config;
-use athena_memory::db::models::ModelScope;
-use athena_memory::router::Metrics;
-use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::Config;
+use athena_memory::Metrics;
+use athena_memory::ModelScope;
 use athena_memory::{Engine, Error, Layer, MemoryType, TreeModel};
+use athena_memory::{ItemState, NewItem};
 use common::TestDb;
 
 on_both_backends!(
@@ -264,7 +264,7 @@ async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
     assert_eq!(stats.total_routes as usize, consolidated_n);
     let layers = engine.layers();
     let rows = layers
-        .list_semantic(p, athena_memory::db::layers::SemanticSort::Recent, 10_000)
+        .list_semantic(p, athena_memory::SemanticSort::Recent, 10_000)
         .await
         .unwrap()
         .len()

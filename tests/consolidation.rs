@@ -4,8 +4,8 @@
 
 mod common;
 
-use athena_memory::db::layers::SemanticSort;
-use athena_memory::working_memory::NewItem;
+use athena_memory::NewItem;
+use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, Layer, MemoryType};
 use common::TestDb;
 

@@ -7,7 +7,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use athena_memory::router::{evaluate, HeuristicRouter};
+use athena_memory::router::evaluate;
+use athena_memory::HeuristicRouter;
 use athena_memory::{corpus, Component, Engine, RouteInput, TreeModel};
 use common::TestDb;
 
@@ -65,7 +66,7 @@ async fn the_default_model_round_trips_through_the_database(db: TestDb) {
 
 /// The shipped default model's figures on a shared test file, or `None` when the shared data is
 /// not beside the repository.
-fn figures_on(file: &str) -> Option<(athena_memory::router::Metrics, f64)> {
+fn figures_on(file: &str) -> Option<(athena_memory::Metrics, f64)> {
     let path = manifest_path(&format!("../shared/data/{file}"));
     let Ok(items) = corpus::load(&path) else {
         eprintln!(

@@ -4,10 +4,10 @@
 
 mod common;
 
-use athena_memory::db::layers::SemanticSort;
-use athena_memory::working_memory::goals::NewGoal;
-use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::NewGoal;
+use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, MemoryType, TaskPriority};
+use athena_memory::{ItemState, NewItem};
 use common::TestDb;
 use serde_json::{json, Value};
 
@@ -187,14 +187,14 @@ async fn decay_rates_are_bounded_so_sql_decay_never_breaks(db: TestDb) {
     let fast = wm
         .add(
             p,
-            NewItem::new("fast").decay_rate(athena_memory::error::MAX_DECAY_RATE),
+            NewItem::new("fast").decay_rate(athena_memory::MAX_DECAY_RATE),
         )
         .await
         .unwrap();
     let slow = wm
         .add(
             p,
-            NewItem::new("slow").decay_rate(athena_memory::error::MIN_DECAY_RATE),
+            NewItem::new("slow").decay_rate(athena_memory::MIN_DECAY_RATE),
         )
         .await
         .unwrap();
@@ -329,7 +329,7 @@ async fn malformed_model_files_are_refused_and_store_nothing(db: TestDb) {
         assert!(err.to_string().contains(reason), "{name}: {err}");
         assert!(engine
             .models()
-            .list(athena_memory::db::models::ModelScope::Project(p))
+            .list(athena_memory::ModelScope::Project(p))
             .await
             .unwrap()
             .is_empty());

@@ -4,9 +4,9 @@
 
 mod common;
 
-use athena_memory::db::layers::SemanticSort;
-use athena_memory::working_memory::{ItemState, NewItem};
+use athena_memory::SemanticSort;
 use athena_memory::{Engine, Layer, MemoryType};
+use athena_memory::{ItemState, NewItem};
 use common::TestDb;
 use proptest::prelude::*;
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use athena_memory::config::Config;
+use athena_memory::Config;
 use athena_memory::{Engine, Error};
 use tracing_subscriber::fmt::format::FmtSpan;
 

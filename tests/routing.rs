@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use athena_memory::config::Config;
-use athena_memory::router::AdaptParams;
-use athena_memory::router::HeuristicRouter;
+use athena_memory::AdaptParams;
+use athena_memory::Config;
+use athena_memory::HeuristicRouter;
 use athena_memory::{Component, Engine, Error, Layer, RouteInput, TrainingMethod, TreeModel};
 use common::TestDb;
 
@@ -154,7 +154,7 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
     assert!(second.activated && second.version == 2, "{second:?}");
     let versions = engine
         .models()
-        .list(athena_memory::db::models::ModelScope::Project(p.id))
+        .list(athena_memory::ModelScope::Project(p.id))
         .await
         .unwrap();
     assert_eq!(versions.len(), 2);
@@ -220,7 +220,7 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
     assert!(matches!(err, Error::InvalidModel { .. }), "{err}");
     let q_versions = engine
         .models()
-        .list(athena_memory::db::models::ModelScope::Project(q.id))
+        .list(athena_memory::ModelScope::Project(q.id))
         .await
         .unwrap();
     assert_eq!(q_versions.len(), 1);
@@ -315,7 +315,7 @@ async fn feedback_retrains_in_the_background(db: TestDb) {
         .await
         .unwrap();
     route_and_label(&engine, p.id, &corpus(20)).await;
-    let scope = athena_memory::db::models::ModelScope::Project(p.id);
+    let scope = athena_memory::ModelScope::Project(p.id);
     let mut waited = Duration::ZERO;
     while engine.models().list(scope).await.unwrap().is_empty() {
         assert!(
@@ -460,7 +460,7 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
     );
     let stored = engine
         .models()
-        .list(athena_memory::db::models::ModelScope::Project(noisy.id))
+        .list(athena_memory::ModelScope::Project(noisy.id))
         .await
         .unwrap();
     assert_eq!(

@@ -397,7 +397,7 @@ fn spawn_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::task
 async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(db: TestDb) {
     use std::time::{Duration, Instant};
 
-    use athena_memory::working_memory::NewItem;
+    use athena_memory::NewItem;
     use sqlx::{Connection, Executor};
 
     let acquire_timeout = Duration::from_secs(1);
@@ -468,7 +468,7 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
     assert_eq!(
         engine
             .working_memory()
-            .list(p, None, athena_memory::working_memory::ItemState::Active)
+            .list(p, None, athena_memory::ItemState::Active)
             .await
             .unwrap()
             .len(),

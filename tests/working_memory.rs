@@ -3,11 +3,11 @@
 
 mod common;
 
-use athena_memory::config::Config;
 use athena_memory::working_memory::activation::activation_after;
-use athena_memory::working_memory::goals::{FocusTarget, GoalStatus, NewGoal};
-use athena_memory::working_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
+use athena_memory::Config;
+use athena_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
 use athena_memory::{Component, Engine, Error};
+use athena_memory::{FocusTarget, GoalStatus, NewGoal};
 use common::TestDb;
 
 on_both_backends!(
@@ -361,7 +361,7 @@ async fn goals_order_complete_cascade_and_nest(db: TestDb) {
 async fn capacity_status_thresholds(db: TestDb) {
     let (engine, p) = setup(&db).await;
     let wm = engine.working_memory();
-    let level = |caps: &[athena_memory::working_memory::CapacityStatus], c: Component| {
+    let level = |caps: &[athena_memory::CapacityStatus], c: Component| {
         let s = caps.iter().find(|s| s.component == c).unwrap();
         (s.count, s.free, s.level)
     };
@@ -607,7 +607,7 @@ async fn decay_in_sql_equals_decay_in_rust_on_random_inputs(db: TestDb) {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     };
-    let roomy = athena_memory::config::Capacities {
+    let roomy = athena_memory::Capacities {
         phonological: 1000,
         visuospatial: 1000,
         episodic_buffer: 1000,

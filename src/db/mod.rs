@@ -22,11 +22,11 @@ use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Error, Result};
 
 pub(crate) mod items;
-pub mod layers;
-pub mod models;
-pub mod projects;
-pub mod recall;
-pub mod routes;
+pub(crate) mod layers;
+pub(crate) mod models;
+pub(crate) mod projects;
+pub(crate) mod recall;
+pub(crate) mod routes;
 
 /// Runs `$body` with `$pool` bound to the native pool of whichever backend `$db` holds.
 ///

@@ -9,10 +9,9 @@ pub mod text;
 mod v1;
 pub(crate) mod v2;
 
+pub use text::{for_each_token, TextLearner, TextModel};
 pub use v1::{extract_v1, V1Markers, V1_NAMES};
 pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
-
-use crate::features::text::TextModel;
 
 use crate::enum_str::string_enum;
 use crate::item::Component;

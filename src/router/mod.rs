@@ -1,34 +1,36 @@
 //! Routing: deciding which long-term layer an item belongs in. Pure: no I/O, no database.
 //!
-//! - [`heuristic`]: the original's keyword rules, the fallback.
-//! - [`mod@adapt`]: a project's router, adapted from the shipped one with the project's labels.
-//! - [`tree`]: the learned model, a linfa-trees decision tree flattened into a compact,
+//! - [`HeuristicRouter`]: the original's keyword rules, the fallback.
+//! - [`adapt()`]: a project's router, adapted from the shipped one with the project's labels.
+//! - [`TreeModel`]: the learned model, linfa-trees decision trees flattened into a compact,
 //!   validated, serialisable form with calibrated leaf probabilities.
-//! - [`text`]: the text sub-model (logistic regression or naive Bayes) whose scores feed schema
-//!   `v2`.
-//! - [`explain`]: explanations in words.
-//! - [`mod@train`]: seeded stratified splitting, fitting, calibration and evaluation.
-//! - [`metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
+//! - [`TextModel`](crate::TextModel): the text sub-model (logistic regression or naive Bayes)
+//!   whose scores feed schema `v2`.
+//! - [`Explanation`]: explanations in words.
+//! - [`train()`]: seeded stratified splitting, fitting, calibration and evaluation.
+//! - [`Metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
-pub mod adapt;
-pub mod explain;
-pub mod heuristic;
-pub mod metrics;
-pub mod train;
-pub mod tree;
+mod adapt;
+mod explain;
+mod heuristic;
+mod metrics;
+mod train;
+mod tree;
 
 use std::sync::Arc;
 
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
-pub use crate::features::text::TextLearner;
 pub use adapt::{adapt, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence};
 pub use explain::{Cue, CueKind, Explanation};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
 pub use train::{evaluate, train, Example, TrainParams, TrainedModel, ValidTrainParams};
-pub use tree::TreeModel;
+pub use tree::{
+    Node, Tree, TreeModel, MAX_DEPTH as MAX_TREE_DEPTH, MAX_TREES, MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+};
 
 /// The `model` of decisions made by the heuristic.
 pub const HEURISTIC_MODEL: &str = "heuristic";

@@ -19,7 +19,6 @@
 //! would let a note fade before the agent's next tool call returns. With the default decay
 //! threshold of 0.1, an untouched item of importance 0 falls below it after 11.5 minutes.
 
-pub use crate::config::{DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD};
 use crate::time::{seconds_between, Millis};
 
 /// Floor of stored `ln A0`, so an activation of 0 has a finite log.
@@ -74,6 +73,7 @@ pub fn activation_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_DECAY_RATE;
 
     #[test]
     fn half_lives_of_the_default_rate_are_the_documented_ones() {

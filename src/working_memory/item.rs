@@ -7,7 +7,7 @@ use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
 use crate::features::RouteInput;
-pub use crate::item::ItemState;
+use crate::item::ItemState;
 use crate::item::{Component, ContentType};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;

@@ -3,11 +3,12 @@
 //! focus of attention.
 //!
 //! - [`activation`]: A(t) = A0·exp(−λt), the default decay and its half-lives.
-//! - [`capacity`]: capacities and how full a component is.
-//! - [`item`]: items, what an add takes and reports.
-//! - [`spatial`]: file types, directories and names for the sketchpad.
-//! - [`goals`]: the central executive's goals and attention.
-//! - [`events`]: what subscribers hear.
+//! - [`CapacityStatus`]: how full a component is ([`Capacities`](crate::Capacities) sets the
+//!   limits).
+//! - [`Item`], [`NewItem`], [`AddOutcome`]: items, what an add takes and reports.
+//! - [`file_info`]: file types, directories and names for the sketchpad.
+//! - [`Goals`]: the central executive's goals and attention.
+//! - [`MemoryEvent`]: what subscribers hear.
 //!
 //! **Nothing is lost.** A full component does not delete: its weakest item (lowest current
 //! activation in the loop and the executive, least recently accessed in the sketchpad and the
@@ -17,12 +18,12 @@
 //! Pending items do not count toward capacity; consolidation drains them.
 
 pub mod activation;
-pub mod capacity;
-pub mod events;
-pub mod goals;
-pub mod item;
+mod capacity;
+mod events;
+mod goals;
+mod item;
 
-pub mod spatial;
+mod spatial;
 
 use tokio::sync::broadcast;
 
@@ -31,12 +32,14 @@ use crate::db::items::{self, Eviction, Items, NewItemRow};
 use crate::db::{Database, WriteTx};
 use crate::error::{check_text, Error, Result};
 use crate::features::lexical;
-use crate::item::Component;
+use crate::item::{Component, ItemState};
 use crate::time::{now_ms, Millis};
 
 pub use capacity::{CapacityLevel, CapacityStatus};
 pub use events::MemoryEvent;
-pub use item::{AddOutcome, Item, ItemState, NewItem};
+pub use goals::{Focus, FocusTarget, Goal, GoalNode, GoalStatus, GoalType, Goals, NewGoal};
+pub use item::{AddOutcome, Item, NewItem, MAX_CHUNK_PARTS, MAX_EMBEDDING_DIMS, MAX_ITEM_CHARS};
+pub use spatial::{file_info, file_type, is_within, FileInfo};
 
 use activation::ln_activation;
 use item::encode_embedding;
