@@ -106,7 +106,7 @@ async fn run() -> Result<serde_json::Value, String> {
             let input = item.as_input();
             let decision = engine.route(project.id, &input).await.map_err(e)?;
             let route_id = engine
-                .routes()
+                .route_log()
                 .record(project.id, n as i64 + 1, &input, &decision)
                 .await
                 .map_err(e)?;

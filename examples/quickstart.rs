@@ -150,7 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("goals: {}", goals.join("; "));
 
     // 2. Consolidation: the pending items first, then everything still active.
-    let mut done = engine.consolidate_pending(p, 100).await?;
+    let mut done = engine.consolidate_pending(p, 100).await?.consolidated;
     let active: Vec<i64> = wm
         .list(p, None, ItemState::Active)
         .await?

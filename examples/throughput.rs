@@ -158,6 +158,7 @@ async fn run() -> Result<serde_json::Value, String> {
             .consolidate_pending(project, BATCH)
             .await
             .map_err(|e| e.to_string())?
+            .consolidated
             .len();
         if done == 0 {
             break;

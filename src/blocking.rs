@@ -1,13 +1,18 @@
 //! The sync front door, for callers without an async runtime.
 //!
+//! It mirrors the async API method for method, as `reqwest::blocking` does: [`Engine`] has the
+//! async [`crate::Engine`]'s methods under the same names, and its handles [`Projects`],
+//! [`WorkingMemory`], [`Goals`], [`Layers`], [`RouteLog`] and [`ModelRegistry`] have the async
+//! repositories' methods. Arguments are the same; borrowed ones are copied for the call.
+//! The one async method without a twin is `database()`, which hands out the async pool
+//! ([`Engine::pool_stats`] and [`Engine::health_check`] cover what it is used for).
+//!
 //! [`Engine`] owns a private current-thread tokio runtime on a thread of its own; the pool is
 //! built there and every call is sent there as a job, while the caller waits on a channel (the
 //! `reqwest::blocking` pattern). Waiting uses `block_in_place` when the caller is itself a
 //! multi-thread runtime worker, so it works from a plain thread, from inside either runtime
 //! flavour, from many threads at once, and it may be dropped anywhere. That one bridge,
-//! [`Engine::call`], carries every operation: the common ones have methods here, and any other
-//! async operation runs through it directly, e.g.
-//! `engine.call(move |e| async move { e.layers().history(project, id).await })`.
+//! [`Engine::call`], carries every method, and runs any other async code too.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,23 +21,17 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc as tokio_mpsc;
 
-use crate::config::Config;
-use crate::consolidate::{BatchReport, Consolidated};
-use crate::db::layers::{
-    EpisodicEvent, MemoryType, ProspectiveTask, SemanticMemory, TaskPriority, TaskStatus,
-};
-use crate::db::projects::Project;
-use crate::db::recall::RecallHit;
-use crate::db::routes::{RouteRecord, RoutingStats};
-use crate::db::{HealthReport, PoolStats};
-use crate::engine::TrainingReport;
-use crate::error::{Error, Result};
-use crate::item::Component;
-use crate::item::ItemState;
-use crate::layer::Layer;
-use crate::router::RouteDecision;
+use std::path::Path;
+
 use crate::time::Millis;
-use crate::working_memory::{AddOutcome, CapacityStatus, Item, NewItem, SearchHit};
+use crate::{
+    AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
+    EpisodicEvent, Error, Focus, FocusTarget, Goal, GoalNode, HealthReport, HealthStatus, Item,
+    ItemState, Layer, MemoryEvent, MemoryType, Metrics, ModelScope, NewGoal, NewItem, PoolStats,
+    Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision, RouteInput, RouteRecord,
+    Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort, StoredModel, TaskPriority,
+    TaskStatus, TrainingReport, TreeModel,
+};
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -141,187 +140,159 @@ impl Engine {
         wait(rx).map_err(|_| Error::RuntimeGone)?
     }
 
-    /// See [`crate::db::projects::Projects::get_or_create`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn get_or_create_project(&self, path: &str, name: Option<&str>) -> Result<Project> {
-        let (path, name) = (path.to_owned(), name.map(str::to_owned));
-        self.call(move |e| async move { e.projects().get_or_create(&path, name.as_deref()).await })
+    /// The engine's settings.
+    pub fn config(&self) -> &Config {
+        self.inner.engine.config()
     }
 
-    /// See [`crate::db::projects::Projects::find_by_path`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn find_project(&self, path: &str) -> Result<Option<Project>> {
-        let path = path.to_owned();
-        self.call(move |e| async move { e.projects().find_by_path(&path).await })
+    /// Projects. See [`crate::Engine::projects`].
+    pub fn projects(&self) -> Projects {
+        Projects {
+            engine: self.clone(),
+        }
     }
 
-    /// See [`crate::db::projects::Projects::require`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn require_project(&self, path: &str) -> Result<Project> {
-        let path = path.to_owned();
-        self.call(move |e| async move { e.projects().require(&path).await })
+    /// The working memory. See [`crate::Engine::working_memory`].
+    pub fn working_memory(&self) -> WorkingMemory {
+        WorkingMemory {
+            engine: self.clone(),
+        }
     }
 
-    /// See [`crate::db::layers::Layers::remember`].
+    /// The four long-term layers. See [`crate::Engine::layers`].
+    pub fn layers(&self) -> Layers {
+        Layers {
+            engine: self.clone(),
+        }
+    }
+
+    /// The route log. See [`crate::Engine::route_log`].
+    pub fn route_log(&self) -> RouteLog {
+        RouteLog {
+            engine: self.clone(),
+        }
+    }
+
+    /// Router models. See [`crate::Engine::models`].
+    pub fn models(&self) -> ModelRegistry {
+        ModelRegistry {
+            engine: self.clone(),
+        }
+    }
+
+    /// See [`crate::Engine::router`].
     ///
     /// # Errors
-    /// As the async method.
-    pub fn remember(
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn router(&self, project_id: i64) -> Result<Router> {
+        self.call(move |e| async move { e.router(project_id).await })
+    }
+
+    /// See [`crate::Engine::refresh_router`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn refresh_router(&self, project_id: i64) -> Result<Router> {
+        self.call(move |e| async move { e.refresh_router(project_id).await })
+    }
+
+    /// See [`crate::Engine::route`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn route(&self, project_id: i64, input: &RouteInput<'_>) -> Result<RouteDecision> {
+        let input = OwnedInput::from(input);
+        self.call(move |e| async move { e.route(project_id, &input.as_input()).await })
+    }
+
+    /// See [`crate::Engine::feedback`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
+        self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
+    }
+
+    /// See [`crate::Engine::train`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn train(&self, project_id: i64) -> Result<TrainingReport> {
+        self.call(move |e| async move { e.train(project_id).await })
+    }
+
+    /// See [`crate::Engine::activate_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn activate_model(&self, project_id: i64, version: i64) -> Result<StoredModel> {
+        self.call(move |e| async move { e.activate_model(project_id, version).await })
+    }
+
+    /// See [`crate::Engine::activate_global_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn activate_global_model(&self, version: i64) -> Result<StoredModel> {
+        self.call(move |e| async move { e.activate_global_model(version).await })
+    }
+
+    /// See [`crate::Engine::export_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn export_model(&self, project_id: i64, path: &Path) -> Result<()> {
+        let path = path.to_path_buf();
+        self.call(move |e| async move { e.export_model(project_id, &path).await })
+    }
+
+    /// See [`crate::Engine::import_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn import_model(
         &self,
         project_id: i64,
-        content: &str,
-        memory_type: MemoryType,
-        tags: &[&str],
-    ) -> Result<SemanticMemory> {
-        let content = content.to_owned();
-        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-        self.call(move |e| async move {
-            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
-            e.layers()
-                .remember(project_id, &content, memory_type, &tags)
-                .await
-        })
+        path: &Path,
+        activate: bool,
+    ) -> Result<StoredModel> {
+        let path = path.to_path_buf();
+        self.call(move |e| async move { e.import_model(project_id, &path, activate).await })
     }
 
-    /// See [`crate::db::layers::Layers::record_event`].
+    /// See [`crate::Engine::routing_stats`].
     ///
     /// # Errors
-    /// As the async method.
-    pub fn record_event(
-        &self,
-        project_id: i64,
-        content: &str,
-        event_type: &str,
-        session_id: &str,
-        occurred_at: Millis,
-    ) -> Result<EpisodicEvent> {
-        let (content, event_type, session_id) = (
-            content.to_owned(),
-            event_type.to_owned(),
-            session_id.to_owned(),
-        );
-        self.call(move |e| async move {
-            e.layers()
-                .record_event(project_id, &content, &event_type, &session_id, occurred_at)
-                .await
-        })
-    }
-
-    /// See [`crate::db::layers::Layers::create_task`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn create_task(
-        &self,
-        project_id: i64,
-        content: &str,
-        priority: TaskPriority,
-        due_at: Option<Millis>,
-    ) -> Result<ProspectiveTask> {
-        let content = content.to_owned();
-        self.call(move |e| async move {
-            e.layers()
-                .create_task(project_id, &content, priority, due_at)
-                .await
-        })
-    }
-
-    /// See [`crate::db::layers::Layers::tasks`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
-        self.call(move |e| async move { e.layers().tasks(project_id, status).await })
-    }
-
-    /// See [`crate::WorkingMemory::add`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn add_item(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
-        self.call(move |e| async move { e.working_memory().add(project_id, item).await })
-    }
-
-    /// See [`crate::WorkingMemory::get`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn get_item(&self, project_id: i64, id: i64) -> Result<Item> {
-        self.call(move |e| async move { e.working_memory().get(project_id, id).await })
-    }
-
-    /// See [`crate::WorkingMemory::rehearse`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
-        self.call(move |e| async move { e.working_memory().rehearse(project_id, id).await })
-    }
-
-    /// See [`crate::WorkingMemory::list`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn list_items(
-        &self,
-        project_id: i64,
-        component: Option<Component>,
-        state: ItemState,
-    ) -> Result<Vec<Item>> {
-        self.call(
-            move |e| async move { e.working_memory().list(project_id, component, state).await },
-        )
-    }
-
-    /// See [`crate::WorkingMemory::capacity`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
-        self.call(move |e| async move { e.working_memory().capacity(project_id).await })
-    }
-
-    /// See [`crate::WorkingMemory::search`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn search(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<SearchHit>> {
-        let query = query.to_owned();
-        self.call(
-            move |e| async move { e.working_memory().search(project_id, &query, k, None).await },
-        )
-    }
-
-    /// See [`crate::Engine::route`]; the decision for a stored working-memory item.
-    ///
-    /// # Errors
-    /// As the async methods.
-    pub fn route_item(&self, project_id: i64, item_id: i64) -> Result<RouteDecision> {
-        self.call(move |e| async move {
-            let item = e.working_memory().get(project_id, item_id).await?;
-            e.route(project_id, &item.route_input(crate::time::now_ms()))
-                .await
-        })
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
+        self.call(move |e| async move { e.routing_stats(project_id).await })
     }
 
     /// See [`crate::Engine::consolidate`].
     ///
     /// # Errors
-    /// As the async method.
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn consolidate(&self, project_id: i64, item_id: i64) -> Result<Consolidated> {
         self.call(move |e| async move { e.consolidate(project_id, item_id).await })
+    }
+
+    /// See [`crate::Engine::consolidate_as`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn consolidate_as(
+        &self,
+        project_id: i64,
+        item_id: i64,
+        layer: Layer,
+    ) -> Result<Consolidated> {
+        self.call(move |e| async move { e.consolidate_as(project_id, item_id, layer).await })
     }
 
     /// See [`crate::Engine::consolidate_batch`].
     ///
     /// # Errors
-    /// As the async method.
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn consolidate_batch(&self, project_id: i64, ids: &[i64]) -> Result<BatchReport> {
         let ids = ids.to_vec();
         self.call(move |e| async move { e.consolidate_batch(project_id, &ids).await })
@@ -330,42 +301,34 @@ impl Engine {
     /// See [`crate::Engine::consolidate_pending`].
     ///
     /// # Errors
-    /// As the async method.
-    pub fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<Vec<Consolidated>> {
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
         self.call(move |e| async move { e.consolidate_pending(project_id, limit).await })
     }
 
     /// See [`crate::Engine::recall`].
     ///
     /// # Errors
-    /// As the async method.
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
         let query = query.to_owned();
         self.call(move |e| async move { e.recall(project_id, &query, k).await })
     }
 
-    /// See [`crate::Engine::feedback`].
+    /// See [`crate::Engine::recall_in`].
     ///
     /// # Errors
-    /// As the async method.
-    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
-        self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
-    }
-
-    /// See [`crate::Engine::train`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn train(&self, project_id: i64) -> Result<TrainingReport> {
-        self.call(move |e| async move { e.train(project_id).await })
-    }
-
-    /// See [`crate::Engine::routing_stats`].
-    ///
-    /// # Errors
-    /// As the async method.
-    pub fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
-        self.call(move |e| async move { e.routing_stats(project_id).await })
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn recall_in(
+        &self,
+        project_id: i64,
+        query: &str,
+        k: usize,
+        layers: &[Layer],
+    ) -> Result<Vec<RecallHit>> {
+        let query = query.to_owned();
+        let layers = layers.to_vec();
+        self.call(move |e| async move { e.recall_in(project_id, &query, k, &layers).await })
     }
 
     /// Connection-pool statistics.
@@ -377,7 +340,7 @@ impl Engine {
     pub fn health_check(&self) -> HealthReport {
         self.call(|e| async move { Ok(e.health_check().await) })
             .unwrap_or_else(|err| HealthReport {
-                status: crate::db::HealthStatus::Unhealthy,
+                status: HealthStatus::Unhealthy,
                 connected: false,
                 latency: None,
                 utilisation: 0.0,
@@ -392,6 +355,739 @@ impl Engine {
             e.close().await;
             Ok(())
         });
+    }
+}
+
+/// The blocking twin of [`crate::Projects`]: projects. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Projects {
+    engine: Engine,
+}
+
+impl Projects {
+    /// See [`crate::Projects::get_or_create`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn get_or_create(&self, path: &str, name: Option<&str>) -> Result<Project> {
+        let path = path.to_owned();
+        let name = name.map(str::to_owned);
+        self.engine
+            .call(move |e| async move { e.projects().get_or_create(&path, name.as_deref()).await })
+    }
+
+    /// See [`crate::Projects::get`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn get(&self, id: i64) -> Result<Option<Project>> {
+        self.engine
+            .call(move |e| async move { e.projects().get(id).await })
+    }
+
+    /// See [`crate::Projects::find_by_path`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn find_by_path(&self, path: &str) -> Result<Option<Project>> {
+        let path = path.to_owned();
+        self.engine
+            .call(move |e| async move { e.projects().find_by_path(&path).await })
+    }
+
+    /// See [`crate::Projects::require`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn require(&self, path: &str) -> Result<Project> {
+        let path = path.to_owned();
+        self.engine
+            .call(move |e| async move { e.projects().require(&path).await })
+    }
+
+    /// See [`crate::Projects::list`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn list(&self) -> Result<Vec<Project>> {
+        self.engine
+            .call(move |e| async move { e.projects().list().await })
+    }
+
+    /// See [`crate::Projects::ensure_exists`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn ensure_exists(&self, id: i64) -> Result<()> {
+        self.engine
+            .call(move |e| async move { e.projects().ensure_exists(id).await })
+    }
+}
+
+/// The blocking twin of [`crate::WorkingMemory`]: the working memory. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WorkingMemory {
+    engine: Engine,
+}
+
+impl WorkingMemory {
+    /// The central executive's goals and attention. See [`crate::WorkingMemory::goals`].
+    pub fn goals(&self) -> Goals {
+        Goals {
+            engine: self.engine.clone(),
+        }
+    }
+
+    /// Listens to capacity, displacement and decay events; wait on it with
+    /// `blocking_recv`. See [`crate::WorkingMemory::subscribe`].
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<MemoryEvent> {
+        self.engine.inner.engine.working_memory().subscribe()
+    }
+
+    /// See [`crate::WorkingMemory::add`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn add(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
+        self.engine
+            .call(move |e| async move { e.working_memory().add(project_id, item).await })
+    }
+
+    /// See [`crate::WorkingMemory::sweep`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn sweep(&self, project_id: i64) -> Result<Vec<i64>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().sweep(project_id).await })
+    }
+
+    /// See [`crate::WorkingMemory::get`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn get(&self, project_id: i64, id: i64) -> Result<Item> {
+        self.engine
+            .call(move |e| async move { e.working_memory().get(project_id, id).await })
+    }
+
+    /// See [`crate::WorkingMemory::rehearse`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
+        self.engine
+            .call(move |e| async move { e.working_memory().rehearse(project_id, id).await })
+    }
+
+    /// See [`crate::WorkingMemory::list`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn list(
+        &self,
+        project_id: i64,
+        component: Option<Component>,
+        state: ItemState,
+    ) -> Result<Vec<Item>> {
+        self.engine.call(move |e| async move {
+            e.working_memory().list(project_id, component, state).await
+        })
+    }
+
+    /// See [`crate::WorkingMemory::pending`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn pending(&self, project_id: i64, limit: u32) -> Result<Vec<Item>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().pending(project_id, limit).await })
+    }
+
+    /// See [`crate::WorkingMemory::activations_at`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn activations_at(&self, project_id: i64, now: Millis) -> Result<Vec<(i64, f64)>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().activations_at(project_id, now).await })
+    }
+
+    /// See [`crate::WorkingMemory::capacity`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().capacity(project_id).await })
+    }
+
+    /// See [`crate::WorkingMemory::find_by_directory`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn find_by_directory(&self, project_id: i64, directory: &str) -> Result<Vec<Item>> {
+        let directory = directory.to_owned();
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .find_by_directory(project_id, &directory)
+                .await
+        })
+    }
+
+    /// See [`crate::WorkingMemory::spatial_neighbours`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn spatial_neighbours(&self, project_id: i64, path: &str) -> Result<Vec<Item>> {
+        let path = path.to_owned();
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .spatial_neighbours(project_id, &path)
+                .await
+        })
+    }
+
+    /// See [`crate::WorkingMemory::search`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn search(
+        &self,
+        project_id: i64,
+        query: &str,
+        k: usize,
+        query_embedding: Option<&[f32]>,
+    ) -> Result<Vec<SearchHit>> {
+        let query = query.to_owned();
+        let query_embedding = query_embedding.map(<[f32]>::to_vec);
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .search(project_id, &query, k, query_embedding.as_deref())
+                .await
+        })
+    }
+
+    /// See [`crate::WorkingMemory::stats`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn stats(&self, project_id: i64) -> Result<Vec<ComponentStats>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().stats(project_id).await })
+    }
+}
+
+/// The blocking twin of [`crate::Goals`]: the central executive's goals. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Goals {
+    engine: Engine,
+}
+
+impl Goals {
+    /// See [`crate::Goals::add`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn add(&self, project_id: i64, goal: NewGoal) -> Result<Goal> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().add(project_id, goal).await })
+    }
+
+    /// See [`crate::Goals::get`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn get(&self, project_id: i64, id: i64) -> Result<Goal> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().get(project_id, id).await })
+    }
+
+    /// See [`crate::Goals::active`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn active(&self, project_id: i64) -> Result<Vec<Goal>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().active(project_id).await })
+    }
+
+    /// See [`crate::Goals::set_progress`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn set_progress(&self, project_id: i64, id: i64, progress: f64) -> Result<Goal> {
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .goals()
+                .set_progress(project_id, id, progress)
+                .await
+        })
+    }
+
+    /// See [`crate::Goals::complete`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn complete(&self, project_id: i64, id: i64, cascade: bool) -> Result<Vec<i64>> {
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .goals()
+                .complete(project_id, id, cascade)
+                .await
+        })
+    }
+
+    /// See [`crate::Goals::suspend`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn suspend(&self, project_id: i64, id: i64) -> Result<Goal> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().suspend(project_id, id).await })
+    }
+
+    /// See [`crate::Goals::resume`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn resume(&self, project_id: i64, id: i64) -> Result<Goal> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().resume(project_id, id).await })
+    }
+
+    /// See [`crate::Goals::hierarchy`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn hierarchy(&self, project_id: i64) -> Result<Vec<GoalNode>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().hierarchy(project_id).await })
+    }
+
+    /// See [`crate::Goals::focus`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn focus(
+        &self,
+        project_id: i64,
+        target: FocusTarget,
+        target_id: i64,
+        weight: f64,
+    ) -> Result<Focus> {
+        self.engine.call(move |e| async move {
+            e.working_memory()
+                .goals()
+                .focus(project_id, target, target_id, weight)
+                .await
+        })
+    }
+
+    /// See [`crate::Goals::attention`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn attention(&self, project_id: i64) -> Result<Vec<Focus>> {
+        self.engine
+            .call(move |e| async move { e.working_memory().goals().attention(project_id).await })
+    }
+}
+
+/// The blocking twin of [`crate::Layers`]: the four long-term layers. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    engine: Engine,
+}
+
+impl Layers {
+    /// See [`crate::Layers::remember`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn remember(
+        &self,
+        project_id: i64,
+        content: &str,
+        memory_type: MemoryType,
+        tags: &[&str],
+    ) -> Result<SemanticMemory> {
+        let content = content.to_owned();
+        let tags = tags
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<String>>();
+        self.engine.call(move |e| async move {
+            e.layers()
+                .remember(
+                    project_id,
+                    &content,
+                    memory_type,
+                    &tags.iter().map(String::as_str).collect::<Vec<&str>>(),
+                )
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::semantic`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn semantic(&self, project_id: i64, id: i64) -> Result<SemanticMemory> {
+        self.engine
+            .call(move |e| async move { e.layers().semantic(project_id, id).await })
+    }
+
+    /// See [`crate::Layers::list_semantic`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn list_semantic(
+        &self,
+        project_id: i64,
+        sort: SemanticSort,
+        limit: u32,
+    ) -> Result<Vec<SemanticMemory>> {
+        self.engine
+            .call(move |e| async move { e.layers().list_semantic(project_id, sort, limit).await })
+    }
+
+    /// See [`crate::Layers::mark_useful`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn mark_useful(&self, project_id: i64, id: i64) -> Result<f64> {
+        self.engine
+            .call(move |e| async move { e.layers().mark_useful(project_id, id).await })
+    }
+
+    /// See [`crate::Layers::forget`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn forget(&self, project_id: i64, id: i64) -> Result<bool> {
+        self.engine
+            .call(move |e| async move { e.layers().forget(project_id, id).await })
+    }
+
+    /// See [`crate::Layers::update_semantic`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn update_semantic(
+        &self,
+        project_id: i64,
+        id: i64,
+        content: &str,
+        reason: &str,
+    ) -> Result<SemanticMemory> {
+        let content = content.to_owned();
+        let reason = reason.to_owned();
+        self.engine.call(move |e| async move {
+            e.layers()
+                .update_semantic(project_id, id, &content, &reason)
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::history`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn history(&self, project_id: i64, id: i64) -> Result<Vec<SemanticMemory>> {
+        self.engine
+            .call(move |e| async move { e.layers().history(project_id, id).await })
+    }
+
+    /// See [`crate::Layers::record_event`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn record_event(
+        &self,
+        project_id: i64,
+        content: &str,
+        event_type: &str,
+        session_id: &str,
+        occurred_at: Millis,
+    ) -> Result<EpisodicEvent> {
+        let content = content.to_owned();
+        let event_type = event_type.to_owned();
+        let session_id = session_id.to_owned();
+        self.engine.call(move |e| async move {
+            e.layers()
+                .record_event(project_id, &content, &event_type, &session_id, occurred_at)
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::events_between`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn events_between(
+        &self,
+        project_id: i64,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<EpisodicEvent>> {
+        self.engine
+            .call(move |e| async move { e.layers().events_between(project_id, from, to).await })
+    }
+
+    /// See [`crate::Layers::events`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn events(
+        &self,
+        project_id: i64,
+        from: Millis,
+        to: Millis,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EpisodicEvent>> {
+        let event_type = event_type.map(str::to_owned);
+        self.engine.call(move |e| async move {
+            e.layers()
+                .events(project_id, from, to, event_type.as_deref())
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::store_procedure`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn store_procedure(
+        &self,
+        project_id: i64,
+        name: &str,
+        category: &str,
+        template: &str,
+    ) -> Result<Procedure> {
+        let name = name.to_owned();
+        let category = category.to_owned();
+        let template = template.to_owned();
+        self.engine.call(move |e| async move {
+            e.layers()
+                .store_procedure(project_id, &name, &category, &template)
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::procedures`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn procedures(&self, project_id: i64) -> Result<Vec<Procedure>> {
+        self.engine
+            .call(move |e| async move { e.layers().procedures(project_id).await })
+    }
+
+    /// See [`crate::Layers::procedure_by_name`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn procedure_by_name(&self, project_id: i64, name: &str) -> Result<Option<Procedure>> {
+        let name = name.to_owned();
+        self.engine
+            .call(move |e| async move { e.layers().procedure_by_name(project_id, &name).await })
+    }
+
+    /// See [`crate::Layers::create_task`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn create_task(
+        &self,
+        project_id: i64,
+        content: &str,
+        priority: TaskPriority,
+        due_at: Option<Millis>,
+    ) -> Result<ProspectiveTask> {
+        let content = content.to_owned();
+        self.engine.call(move |e| async move {
+            e.layers()
+                .create_task(project_id, &content, priority, due_at)
+                .await
+        })
+    }
+
+    /// See [`crate::Layers::complete_task`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn complete_task(&self, project_id: i64, id: i64) -> Result<ProspectiveTask> {
+        self.engine
+            .call(move |e| async move { e.layers().complete_task(project_id, id).await })
+    }
+
+    /// See [`crate::Layers::tasks_due_by`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn tasks_due_by(&self, project_id: i64, time: Millis) -> Result<Vec<ProspectiveTask>> {
+        self.engine
+            .call(move |e| async move { e.layers().tasks_due_by(project_id, time).await })
+    }
+
+    /// See [`crate::Layers::tasks`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
+        self.engine
+            .call(move |e| async move { e.layers().tasks(project_id, status).await })
+    }
+}
+
+/// The blocking twin of [`crate::RouteLog`]: the route log. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RouteLog {
+    engine: Engine,
+}
+
+impl RouteLog {
+    /// See [`crate::RouteLog::record`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn record(
+        &self,
+        project_id: i64,
+        item_id: i64,
+        input: &RouteInput<'_>,
+        decision: &RouteDecision,
+    ) -> Result<i64> {
+        let input = OwnedInput::from(input);
+        let decision = decision.clone();
+        self.engine.call(move |e| async move {
+            e.route_log()
+                .record(project_id, item_id, &input.as_input(), &decision)
+                .await
+        })
+    }
+
+    /// See [`crate::RouteLog::feedback`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
+        self.engine.call(move |e| async move {
+            e.route_log().feedback(project_id, route_id, correct).await
+        })
+    }
+
+    /// See [`crate::RouteLog::get`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
+        self.engine
+            .call(move |e| async move { e.route_log().get(project_id, route_id).await })
+    }
+
+    /// See [`crate::RouteLog::labelled`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn labelled(&self, project_id: Option<i64>) -> Result<Vec<RouteRecord>> {
+        self.engine
+            .call(move |e| async move { e.route_log().labelled(project_id).await })
+    }
+
+    /// See [`crate::RouteLog::stats`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn stats(&self, project_id: i64) -> Result<RoutingStats> {
+        self.engine
+            .call(move |e| async move { e.route_log().stats(project_id).await })
+    }
+}
+
+/// The blocking twin of [`crate::ModelRegistry`]: router models. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ModelRegistry {
+    engine: Engine,
+}
+
+impl ModelRegistry {
+    /// See [`crate::ModelRegistry::store`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn store(
+        &self,
+        scope: ModelScope,
+        model: &TreeModel,
+        metrics: &Metrics,
+        activate: bool,
+    ) -> Result<StoredModel> {
+        let model = model.clone();
+        let metrics = metrics.clone();
+        self.engine
+            .call(move |e| async move { e.models().store(scope, &model, &metrics, activate).await })
+    }
+
+    /// See [`crate::ModelRegistry::active`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn active(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
+        self.engine
+            .call(move |e| async move { e.models().active(scope).await })
+    }
+
+    /// See [`crate::ModelRegistry::list`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn list(&self, scope: ModelScope) -> Result<Vec<StoredModel>> {
+        self.engine
+            .call(move |e| async move { e.models().list(scope).await })
+    }
+
+    /// See [`crate::ModelRegistry::activate`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
+        self.engine
+            .call(move |e| async move { e.models().activate(scope, version).await })
+    }
+}
+
+/// A [`RouteInput`] with its content owned, to carry it to the runtime thread.
+struct OwnedInput {
+    content: String,
+    component: Component,
+    activation: f64,
+    importance: f64,
+    age_seconds: f64,
+}
+
+impl From<&RouteInput<'_>> for OwnedInput {
+    fn from(input: &RouteInput<'_>) -> Self {
+        OwnedInput {
+            content: input.content.to_owned(),
+            component: input.component,
+            activation: input.activation,
+            importance: input.importance,
+            age_seconds: input.age_seconds,
+        }
+    }
+}
+
+impl OwnedInput {
+    fn as_input(&self) -> RouteInput<'_> {
+        RouteInput {
+            content: &self.content,
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+        }
     }
 }
 

@@ -63,7 +63,7 @@ pub enum Backend {
 /// replaced by `***`, for logs, errors and `Debug` output.
 ///
 /// ```
-/// use athena_memory::config::redact_url;
+/// use athena_memory::redact_url;
 /// assert_eq!(
 ///     redact_url("postgres://app:s3cret@db:5432/athena?sslmode=require&password=x"),
 ///     "postgres://app:***@db:5432/athena?sslmode=require&password=***"

@@ -255,7 +255,7 @@ impl Engine {
     }
 
     /// The route log.
-    pub fn routes(&self) -> RouteLog {
+    pub fn route_log(&self) -> RouteLog {
         RouteLog::new(self.inner.db.clone())
     }
 
@@ -328,7 +328,7 @@ impl Engine {
         correct: Layer,
     ) -> Result<RouteRecord> {
         let record = self
-            .routes()
+            .route_log()
             .feedback(project_id, route_id, correct)
             .await?;
         if let Some(threshold) = self.inner.config.router.retrain_after {
@@ -390,7 +390,7 @@ impl Engine {
         } else {
             Some(project_id)
         };
-        let records = self.routes().labelled(scope_rows).await?;
+        let records = self.route_log().labelled(scope_rows).await?;
         let baseline = self.baseline_router().await?;
         let base = match &self.inner.fallback {
             Router::Model(m) if cfg.use_default_model => Some(Arc::clone(m)),
@@ -528,7 +528,7 @@ impl Engine {
     /// # Errors
     /// Database errors.
     pub async fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
-        let mut stats = self.routes().stats(project_id).await?;
+        let mut stats = self.route_log().stats(project_id).await?;
         stats.active_model = self.router(project_id).await?.model_label().to_owned();
         Ok(stats)
     }
@@ -604,16 +604,13 @@ impl Engine {
 
     /// Consolidates up to `limit` items waiting in pending consolidation (displaced by a full
     /// component or decayed), oldest first. Safe to run from many workers and processes at once:
-    /// each item is consolidated exactly once.
+    /// each item is consolidated exactly once. The report's `not_found` is always empty (no ids
+    /// were asked for); `consolidated` is empty when nothing was pending.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `limit` for 0 or more than 100,000; database errors.
     #[tracing::instrument(skip(self))]
-    pub async fn consolidate_pending(
-        &self,
-        project_id: i64,
-        limit: u32,
-    ) -> Result<Vec<Consolidated>> {
+    pub async fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
         if limit == 0 || limit as usize > MAX_BATCH {
             return Err(Error::invalid(
                 "limit",
@@ -621,14 +618,15 @@ impl Engine {
             ));
         }
         let router = self.router(project_id).await?;
-        consolidate::consolidate(
+        let done = consolidate::consolidate(
             &self.inner.db,
             &router,
             project_id,
             Claim::Pending(limit),
             None,
         )
-        .await
+        .await?;
+        Ok(consolidate::report(&[], done))
     }
 
     /// Full-text recall across the long-term layers (all four), best first; see

@@ -83,8 +83,8 @@ pub mod time;
 pub mod working_memory;
 
 pub use config::{
-    Backend, Capacities, Config, ConfigBuilder, PoolConfig, RouterConfig, WorkingMemoryConfig,
-    DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD,
+    redact_url, Backend, Capacities, Config, ConfigBuilder, PoolConfig, RouterConfig,
+    WorkingMemoryConfig, DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD,
 };
 pub use consolidate::{
     BatchReport, Consolidated, CONSOLIDATED_EVENT_TYPE, CONSOLIDATED_PROCEDURE_CATEGORY,

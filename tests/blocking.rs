@@ -6,8 +6,11 @@ mod common;
 use std::sync::Arc;
 
 use athena_memory::blocking::Engine;
-use athena_memory::{CapacityLevel, ItemState, NewItem};
-use athena_memory::{Component, Error, Layer, TaskPriority, TaskStatus};
+use athena_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
+use athena_memory::{
+    Component, Error, FocusTarget, Layer, MemoryType, ModelScope, NewGoal, RouteInput,
+    SemanticSort, TaskPriority, TaskStatus,
+};
 use common::TestDb;
 
 on_both_backends_sync!(
@@ -17,25 +20,33 @@ on_both_backends_sync!(
     eight_threads_share_one_instance,
     can_be_dropped_inside_a_runtime,
     working_memory_and_routing_through_the_facade,
+    every_mirrored_method_matches_the_async_engine,
 );
 
 fn works_from_a_plain_thread(db: TestDb) {
     let url = db.url.clone();
     std::thread::spawn(move || {
         let engine = Engine::open(&url).unwrap();
-        let project = engine.get_or_create_project("/plain/thread", None).unwrap();
+        let project = engine
+            .projects()
+            .get_or_create("/plain/thread", None)
+            .unwrap();
         let task = engine
+            .layers()
             .create_task(project.id, "write the docs", TaskPriority::Low, None)
             .unwrap();
         assert_eq!(
-            engine.tasks(project.id, TaskStatus::Pending).unwrap(),
+            engine
+                .layers()
+                .tasks(project.id, TaskStatus::Pending)
+                .unwrap(),
             vec![task]
         );
-        let err = engine.require_project("/not/registered").unwrap_err();
+        let err = engine.projects().require("/not/registered").unwrap_err();
         assert!(matches!(err, Error::ProjectNotFound { .. }), "{err}");
         engine.close();
         assert!(matches!(
-            engine.find_project("/plain/thread"),
+            engine.projects().find_by_path("/plain/thread"),
             Err(Error::Closed)
         ));
     })
@@ -51,11 +62,13 @@ fn works_inside_a_current_thread_runtime(db: TestDb) {
     rt.block_on(async {
         let engine = Engine::open(&db.url).unwrap();
         let p = engine
-            .get_or_create_project("/current/thread", None)
+            .projects()
+            .get_or_create("/current/thread", None)
             .unwrap();
         assert_eq!(
             engine
-                .find_project("/current/thread/src")
+                .projects()
+                .find_by_path("/current/thread/src")
                 .unwrap()
                 .unwrap()
                 .id,
@@ -65,7 +78,8 @@ fn works_inside_a_current_thread_runtime(db: TestDb) {
         tokio::task::yield_now().await;
         assert_eq!(
             engine
-                .get_or_create_project("/current/thread", None)
+                .projects()
+                .get_or_create("/current/thread", None)
                 .unwrap()
                 .id,
             p.id
@@ -83,9 +97,12 @@ fn works_inside_a_multi_thread_runtime(db: TestDb) {
         let url = db.url.clone();
         tokio::spawn(async move {
             let engine = Engine::open(&url).unwrap();
-            let p = engine.get_or_create_project("/multi/thread", None).unwrap();
+            let p = engine
+                .projects()
+                .get_or_create("/multi/thread", None)
+                .unwrap();
             assert_eq!(
-                engine.require_project("/multi/thread/a/b").unwrap().id,
+                engine.projects().require("/multi/thread/a/b").unwrap().id,
                 p.id
             );
             assert!(engine.health_check().connected);
@@ -101,12 +118,14 @@ fn eight_threads_share_one_instance(db: TestDb) {
         .map(|i| {
             let engine = Arc::clone(&engine);
             std::thread::spawn(move || {
-                let shared = engine.get_or_create_project("/shared", None).unwrap();
+                let shared = engine.projects().get_or_create("/shared", None).unwrap();
                 let own = engine
-                    .get_or_create_project(&format!("/own/{i}"), None)
+                    .projects()
+                    .get_or_create(&format!("/own/{i}"), None)
                     .unwrap();
                 for n in 0..5 {
                     engine
+                        .layers()
                         .create_task(own.id, &format!("task {n}"), TaskPriority::Medium, None)
                         .unwrap();
                 }
@@ -117,7 +136,14 @@ fn eight_threads_share_one_instance(db: TestDb) {
     let results: Vec<(i64, i64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(results.iter().all(|(shared, _)| *shared == results[0].0));
     for (_, own) in results {
-        assert_eq!(engine.tasks(own, TaskStatus::Pending).unwrap().len(), 5);
+        assert_eq!(
+            engine
+                .layers()
+                .tasks(own, TaskStatus::Pending)
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }
 
@@ -137,22 +163,31 @@ fn can_be_dropped_inside_a_runtime(db: TestDb) {
         let url = db.url.clone();
         rt.block_on(async move {
             let engine = Engine::open(&url).unwrap();
-            engine.get_or_create_project("/dropped", None).unwrap();
+            engine.projects().get_or_create("/dropped", None).unwrap();
             drop(engine);
         });
     }
     // The data written before each drop is there for the next user.
     let engine = Engine::open(&db.url).unwrap();
-    assert!(engine.find_project("/dropped").unwrap().is_some());
+    assert!(engine
+        .projects()
+        .find_by_path("/dropped")
+        .unwrap()
+        .is_some());
 }
 
 fn working_memory_and_routing_through_the_facade(db: TestDb) {
     let engine = Engine::open(&db.url).unwrap();
-    let p = engine.get_or_create_project("/facade/wm", None).unwrap().id;
+    let p = engine
+        .projects()
+        .get_or_create("/facade/wm", None)
+        .unwrap()
+        .id;
     let mut ids = Vec::new();
     for i in 0..8 {
         let out = engine
-            .add_item(
+            .working_memory()
+            .add(
                 p,
                 NewItem::new(format!("note {i}")).activation(if i == 4 { 0.2 } else { 1.0 }),
             )
@@ -162,18 +197,35 @@ fn working_memory_and_routing_through_the_facade(db: TestDb) {
             assert_eq!(out.displaced, Some(ids[4]));
         }
     }
-    let caps = engine.capacity(p).unwrap();
+    let caps = engine.working_memory().capacity(p).unwrap();
     assert_eq!(caps[0].level, CapacityLevel::Full);
     assert_eq!(
         engine
-            .list_items(p, Some(Component::Phonological), ItemState::Pending)
+            .working_memory()
+            .list(p, Some(Component::Phonological), ItemState::Pending)
             .unwrap()
             .len(),
         1
     );
-    assert_eq!(engine.rehearse(p, ids[0]).unwrap().activation, 1.0);
-    assert_eq!(engine.search(p, "note 3", 1).unwrap()[0].item.id, ids[3]);
-    let decision = engine.route_item(p, ids[0]).unwrap();
+    assert_eq!(
+        engine
+            .working_memory()
+            .rehearse(p, ids[0])
+            .unwrap()
+            .activation,
+        1.0
+    );
+    assert_eq!(
+        engine
+            .working_memory()
+            .search(p, "note 3", 1, None)
+            .unwrap()[0]
+            .item
+            .id,
+        ids[3]
+    );
+    let item = engine.working_memory().get(p, ids[0]).unwrap();
+    let decision = engine.route(p, &item.route_input(item.created_at)).unwrap();
     assert_eq!(decision.model, "default");
     let err = engine.feedback(p, 12345, Layer::Semantic).unwrap_err();
     assert!(
@@ -191,4 +243,281 @@ fn working_memory_and_routing_through_the_facade(db: TestDb) {
         engine.train(p),
         Err(Error::TrainingDeclined { .. })
     ));
+}
+
+/// Every method of the blocking handles, called once through the facade, each result checked.
+fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = athena_memory::Config::builder(&db.url).build().unwrap();
+    let engine = Engine::with_config(config).unwrap();
+    assert_eq!(engine.config().database_url(), db.url);
+    // The bridge itself runs any async code against the engine.
+    let none = engine
+        .call(|e| async move { e.projects().list().await })
+        .unwrap();
+    assert!(none.is_empty());
+
+    // Projects.
+    let projects = engine.projects();
+    let p = projects.get_or_create("/mirror", Some("mirror")).unwrap();
+    assert_eq!(projects.get(p.id).unwrap().unwrap().name, "mirror");
+    assert_eq!(
+        projects.find_by_path("/mirror/src").unwrap().unwrap().id,
+        p.id
+    );
+    assert_eq!(projects.require("/mirror").unwrap().id, p.id);
+    assert_eq!(projects.list().unwrap().len(), 1);
+    projects.ensure_exists(p.id).unwrap();
+    assert!(matches!(
+        projects.ensure_exists(999),
+        Err(Error::NotFound { .. })
+    ));
+    let p = p.id;
+
+    // Working memory and goals.
+    let wm = engine.working_memory();
+    let mut events = wm.subscribe();
+    let file = wm
+        .add(
+            p,
+            NewItem::new("src/auth/login.rs")
+                .component(Component::Visuospatial)
+                .file_path("/mirror/src/auth/login.rs"),
+        )
+        .unwrap()
+        .id;
+    let sibling = wm
+        .add(
+            p,
+            NewItem::new("src/auth/token.rs")
+                .component(Component::Visuospatial)
+                .file_path("/mirror/src/auth/token.rs"),
+        )
+        .unwrap()
+        .id;
+    let note = wm
+        .add(p, NewItem::new("Next: add caching to search"))
+        .unwrap()
+        .id;
+    assert_eq!(
+        wm.get(p, note).unwrap().content,
+        "Next: add caching to search"
+    );
+    assert_eq!(wm.rehearse(p, note).unwrap().access_count, 1);
+    assert_eq!(wm.list(p, None, ItemState::Active).unwrap().len(), 3);
+    assert!(wm.pending(p, 10).unwrap().is_empty());
+    assert!(wm.sweep(p).unwrap().is_empty());
+    let future = wm.get(p, note).unwrap().last_accessed_at + 60_000;
+    let activations = wm.activations_at(p, future).unwrap();
+    assert!(activations.iter().all(|(_, a)| *a > 0.0 && *a < 1.0));
+    assert_eq!(wm.capacity(p).unwrap()[1].count, 2);
+    assert_eq!(wm.find_by_directory(p, "/mirror/src").unwrap().len(), 2);
+    let neighbours = wm
+        .spatial_neighbours(p, "/mirror/src/auth/login.rs")
+        .unwrap();
+    assert_eq!(
+        neighbours.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![sibling]
+    );
+    assert_eq!(
+        wm.search(p, "caching search", 1, None).unwrap()[0].item.id,
+        note
+    );
+    assert_eq!(wm.stats(p).unwrap()[0].count, 1);
+    for i in 0..5 {
+        wm.add(p, NewItem::new(format!("filler {i}"))).unwrap();
+    }
+    let heard: Vec<MemoryEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert!(
+        heard
+            .iter()
+            .any(|e| matches!(e, MemoryEvent::SoftLimit { count: 6, .. })),
+        "{heard:?}"
+    );
+
+    let goals = wm.goals();
+    let goal = goals
+        .add(p, NewGoal::new("ship the CLI").priority(3))
+        .unwrap();
+    let sub = goals
+        .add(p, NewGoal::new("write tests").subgoal_of(goal.id))
+        .unwrap();
+    assert_eq!(goals.get(p, goal.id).unwrap().text, "ship the CLI");
+    assert_eq!(goals.active(p).unwrap().len(), 2);
+    assert_eq!(goals.set_progress(p, sub.id, 0.5).unwrap().progress, 0.5);
+    assert_eq!(
+        goals.suspend(p, sub.id).unwrap().status.as_str(),
+        "suspended"
+    );
+    assert_eq!(goals.resume(p, sub.id).unwrap().status.as_str(), "active");
+    assert_eq!(goals.hierarchy(p).unwrap().len(), 2);
+    assert_eq!(
+        goals
+            .focus(p, FocusTarget::Goal, goal.id, 0.8)
+            .unwrap()
+            .weight,
+        0.8
+    );
+    assert_eq!(goals.attention(p).unwrap().len(), 1);
+    let mut done = goals.complete(p, goal.id, true).unwrap();
+    done.sort_unstable();
+    assert_eq!(done, vec![goal.id, sub.id]);
+
+    // Layers.
+    let layers = engine.layers();
+    let fact = layers
+        .remember(
+            p,
+            "JWT tokens provide stateless auth",
+            MemoryType::Fact,
+            &["auth"],
+        )
+        .unwrap();
+    assert_eq!(layers.semantic(p, fact.id).unwrap().tags, vec!["auth"]);
+    assert_eq!(
+        layers
+            .list_semantic(p, SemanticSort::Recent, 5)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(layers.mark_useful(p, fact.id).unwrap() > fact.usefulness);
+    let newer = layers
+        .update_semantic(p, fact.id, "JWTs give stateless auth", "shorter")
+        .unwrap();
+    assert_eq!(layers.history(p, newer.id).unwrap().len(), 2);
+    let event = layers
+        .record_event(p, "deployed v2", "deploy", "s1", 1_000)
+        .unwrap();
+    assert_eq!(
+        layers.events_between(p, 0, 2_000).unwrap(),
+        vec![event.clone()]
+    );
+    assert_eq!(layers.events(p, 0, 2_000, Some("other")).unwrap(), vec![]);
+    let procedure = layers
+        .store_procedure(p, "reset", "ops", "Run `make seed` after a reset")
+        .unwrap();
+    assert_eq!(layers.procedures(p).unwrap(), vec![procedure.clone()]);
+    assert_eq!(
+        layers.procedure_by_name(p, "reset").unwrap(),
+        Some(procedure)
+    );
+    let task = layers
+        .create_task(p, "rotate the keys", TaskPriority::High, Some(5_000))
+        .unwrap();
+    assert_eq!(layers.tasks_due_by(p, 6_000).unwrap(), vec![task.clone()]);
+    assert_eq!(
+        layers.complete_task(p, task.id).unwrap().status,
+        TaskStatus::Completed
+    );
+    assert_eq!(layers.tasks(p, TaskStatus::Completed).unwrap().len(), 1);
+    assert!(layers.forget(p, newer.id).unwrap());
+
+    // Routing, consolidation and recall.
+    let input = RouteInput {
+        content: "Remember to rotate the API keys on Friday",
+        component: Component::Phonological,
+        activation: 1.0,
+        importance: 0.5,
+        age_seconds: 0.0,
+    };
+    let router = engine.router(p).unwrap();
+    assert_eq!(
+        engine.refresh_router(p).unwrap().model_label(),
+        router.model_label()
+    );
+    let decision = engine.route(p, &input).unwrap();
+    assert_eq!(decision, router.route(&input));
+    let log = engine.route_log();
+    let route = log.record(p, 77, &input, &decision).unwrap();
+    assert_eq!(log.get(p, route).unwrap().content, input.content);
+    assert_eq!(
+        log.feedback(p, route, Layer::Prospective)
+            .unwrap()
+            .correct_layer,
+        Some(Layer::Prospective)
+    );
+    assert_eq!(log.labelled(Some(p)).unwrap().len(), 1);
+    assert_eq!(log.stats(p).unwrap().feedback_count, 1);
+    let record = engine.feedback(p, route, Layer::Prospective).unwrap();
+    assert_eq!(record.id, route);
+    assert_eq!(engine.routing_stats(p).unwrap().feedback_count, 1);
+
+    let one = engine.consolidate(p, note).unwrap();
+    assert_eq!(one.item_id, note);
+    let forced = engine.consolidate_as(p, file, Layer::Episodic).unwrap();
+    assert_eq!(forced.layer, Layer::Episodic);
+    let batch = engine.consolidate_batch(p, &[sibling, 4242]).unwrap();
+    assert_eq!((batch.consolidated.len(), batch.not_found), (1, vec![4242]));
+    assert!(engine
+        .consolidate_pending(p, 10)
+        .unwrap()
+        .consolidated
+        .is_empty());
+    assert!(!engine.recall(p, "deployed", 5).unwrap().is_empty());
+    assert!(engine
+        .recall_in(p, "deployed", 5, &[Layer::Semantic])
+        .unwrap()
+        .is_empty());
+
+    // Models: train declines on one label; store, list, activate, export and import.
+    assert!(matches!(
+        engine.train(p),
+        Err(Error::TrainingDeclined { .. })
+    ));
+    let models = engine.models();
+    let default = athena_memory::TreeModel::from_json(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/router-default.json"
+        ))
+        .unwrap(),
+        "default",
+    )
+    .unwrap();
+    let metrics = athena_memory::Metrics::compute([(Layer::Semantic, Layer::Semantic, 0.9)]);
+    let stored = models
+        .store(ModelScope::Project(p), &default, &metrics, false)
+        .unwrap();
+    assert_eq!(models.list(ModelScope::Project(p)).unwrap().len(), 1);
+    assert!(models.active(ModelScope::Project(p)).unwrap().is_none());
+    assert!(
+        models
+            .activate(ModelScope::Project(p), stored.version)
+            .unwrap()
+            .active
+    );
+    assert!(engine.activate_model(p, stored.version).unwrap().active);
+    let path = dir.path().join("model.json");
+    engine.export_model(p, &path).unwrap();
+    let imported = engine.import_model(p, &path, false).unwrap();
+    assert_eq!(imported.version, stored.version + 1);
+    assert!(matches!(
+        engine.activate_global_model(99),
+        Err(Error::NotFound { .. })
+    ));
+
+    assert!(engine.pool_stats().max >= 1);
+    assert!(engine.health_check().connected);
+    engine.close();
+}
+
+/// The test above names every method the blocking module defines: a method added to the facade
+/// without a test fails here.
+#[test]
+fn every_blocking_method_is_exercised() {
+    let source = include_str!("../src/blocking.rs");
+    let tests = include_str!("blocking.rs");
+    let missing: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("pub fn "))
+        .map(|rest| rest.split(['(', '<']).next().unwrap())
+        .filter(|name| {
+            !tests.contains(&format!(".{name}(")) && !tests.contains(&format!("::{name}("))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "blocking methods without a test: {missing:?}"
+    );
 }

@@ -260,7 +260,7 @@ async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
         added.len(),
         "every item accounted for"
     );
-    let stats = engine.routes().stats(p).await.unwrap();
+    let stats = engine.route_log().stats(p).await.unwrap();
     assert_eq!(stats.total_routes as usize, consolidated_n);
     let layers = engine.layers();
     let rows = layers

@@ -68,7 +68,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
             matches!(wm.get(p, id).await, Err(Error::NotFound { .. })),
             "gone from working memory"
         );
-        let route = engine.routes().get(p, done.route_id).await.unwrap();
+        let route = engine.route_log().get(p, done.route_id).await.unwrap();
         assert_eq!(
             (route.item_id, route.content.as_str(), route.layer),
             (id, content, layer)
@@ -241,14 +241,23 @@ async fn pending_items_are_drained_by_routing(db: TestDb) {
         3,
         "ten adds to a loop of seven displace three"
     );
-    let done = engine.consolidate_pending(p, 2).await.unwrap();
+    let done = engine.consolidate_pending(p, 2).await.unwrap().consolidated;
     assert_eq!(
         done.iter().map(|c| c.item_id).collect::<Vec<_>>(),
         vec![pending[0].id, pending[1].id]
     );
-    let rest = engine.consolidate_pending(p, 100).await.unwrap();
+    let rest = engine
+        .consolidate_pending(p, 100)
+        .await
+        .unwrap()
+        .consolidated;
     assert_eq!(rest.len(), 1);
-    assert!(engine.consolidate_pending(p, 100).await.unwrap().is_empty());
+    assert!(engine
+        .consolidate_pending(p, 100)
+        .await
+        .unwrap()
+        .consolidated
+        .is_empty());
     assert_eq!(
         wm.list(p, None, athena_memory::ItemState::Active)
             .await
@@ -273,7 +282,11 @@ async fn four_workers_drain_ten_thousand_items_exactly_once(db: TestDb) {
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let done = engine.consolidate_pending(p, 250).await.unwrap();
+                let done = engine
+                    .consolidate_pending(p, 250)
+                    .await
+                    .unwrap()
+                    .consolidated;
                 if done.is_empty() {
                     break mine;
                 }
@@ -320,7 +333,7 @@ async fn feedback_after_consolidation_feeds_statistics(db: TestDb) {
     let fed = engine.feedback(p, done.route_id, wrong).await.unwrap();
     assert_eq!(fed.was_correct, Some(false));
     assert_eq!(engine.routing_stats(p).await.unwrap().accuracy, Some(0.0));
-    let labelled = engine.routes().labelled(Some(p)).await.unwrap();
+    let labelled = engine.route_log().labelled(Some(p)).await.unwrap();
     assert_eq!(
         labelled[0].content, "Remember to review the PR later",
         "the label outlives the item"

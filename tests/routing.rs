@@ -62,7 +62,7 @@ async fn route_and_label(engine: &Engine, project_id: i64, items: &[(String, Lay
     for (n, (content, layer)) in items.iter().enumerate() {
         let decision = engine.route(project_id, &input(content)).await.unwrap();
         let route_id = engine
-            .routes()
+            .route_log()
             .record(project_id, n as i64 + 1, &input(content), &decision)
             .await
             .unwrap();
@@ -241,7 +241,7 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
     let text = "Yesterday the build failed";
     let d = engine.route(p.id, &input(text)).await.unwrap();
     let route = engine
-        .routes()
+        .route_log()
         .record(p.id, 7, &input(text), &d)
         .await
         .unwrap();
@@ -278,7 +278,7 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
     assert_eq!(
         engine
-            .routes()
+            .route_log()
             .get(p.id, route)
             .await
             .unwrap()

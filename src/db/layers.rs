@@ -380,7 +380,7 @@ pub struct Layers {
 
 impl Layers {
     /// The repository over `db`.
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         Layers { db }
     }
 

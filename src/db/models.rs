@@ -97,7 +97,7 @@ pub struct ModelRegistry {
 
 impl ModelRegistry {
     /// The repository over `db`.
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         ModelRegistry { db }
     }
 

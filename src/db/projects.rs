@@ -71,7 +71,7 @@ pub struct Projects {
 
 impl Projects {
     /// The repository over `db`.
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         Projects { db }
     }
 

@@ -139,7 +139,7 @@ pub struct RouteLog {
 
 impl RouteLog {
     /// The repository over `db`.
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         RouteLog { db }
     }
 

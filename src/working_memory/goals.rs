@@ -164,7 +164,7 @@ pub struct Goals {
 
 impl Goals {
     /// The repository over `db`.
-    pub fn new(db: Database) -> Self {
+    pub(crate) fn new(db: Database) -> Self {
         Goals { db }
     }
 

@@ -84,7 +84,7 @@ pub struct WorkingMemory {
 
 impl WorkingMemory {
     /// The working memory over `db` with `config`, publishing on `events`.
-    pub fn new(
+    pub(crate) fn new(
         db: Database,
         config: WorkingMemoryConfig,
         events: broadcast::Sender<MemoryEvent>,
