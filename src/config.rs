@@ -448,6 +448,22 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config> {
         let backend = Backend::from_url(&self.url)?;
         let in_memory = backend == Backend::Sqlite && self.url.contains(":memory:");
+        let pool = self.pool(backend, in_memory)?;
+        check_router(&self.router)?;
+        check_working_memory(&self.working_memory)?;
+        Ok(Config {
+            database_url: self.url,
+            backend,
+            in_memory,
+            pool,
+            router: self.router,
+            working_memory: self.working_memory,
+        })
+    }
+
+    /// The pool settings: the backend's defaults with the checked overrides. An in-memory
+    /// SQLite database keeps its single connection, whatever was asked.
+    fn pool(&self, backend: Backend, in_memory: bool) -> Result<PoolConfig> {
         let mut pool = PoolConfig::defaults(backend, in_memory);
         if !in_memory {
             if let Some(n) = self.max_connections {
@@ -490,51 +506,46 @@ impl ConfigBuilder {
         if let Some(t) = self.busy_timeout {
             pool.busy_timeout = t;
         }
-        if self.router.train.min_samples < 2 {
-            return Err(Error::invalid(
-                "min_training_samples",
-                format!("must be at least 2, got {}", self.router.train.min_samples),
-            ));
-        }
-        self.router.train.check()?;
-        self.router.adapt.validate()?;
-        if self.router.retrain_after == Some(0) {
-            return Err(Error::invalid(
-                "retrain_after",
-                "must be at least 1 label (or None to turn it off)",
-            ));
-        }
-        let wm = &self.working_memory;
-        crate::error::check_decay_rate("decay_rate", wm.decay_rate)?;
-        if !(wm.decay_threshold.is_finite() && (0.0..1.0).contains(&wm.decay_threshold)) {
-            return Err(Error::invalid(
-                "decay_threshold",
-                format!("must be within 0..1, got {}", wm.decay_threshold),
-            ));
-        }
-        let caps = wm.capacities;
-        if [
-            caps.phonological,
-            caps.visuospatial,
-            caps.episodic_buffer,
-            caps.central_executive,
-        ]
-        .contains(&0)
-        {
-            return Err(Error::invalid(
-                "capacities",
-                "every component needs a capacity of at least 1",
-            ));
-        }
-        Ok(Config {
-            database_url: self.url,
-            backend,
-            in_memory,
-            pool,
-            router: self.router,
-            working_memory: self.working_memory,
-        })
+        Ok(pool)
     }
+}
+
+/// Checks the routing settings.
+fn check_router(router: &RouterConfig) -> Result<()> {
+    if router.train.min_samples < 2 {
+        return Err(Error::invalid(
+            "min_training_samples",
+            format!("must be at least 2, got {}", router.train.min_samples),
+        ));
+    }
+    router.train.check()?;
+    router.adapt.validate()?;
+    if router.retrain_after == Some(0) {
+        return Err(Error::invalid(
+            "retrain_after",
+            "must be at least 1 label (or None to turn it off)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the working-memory settings.
+fn check_working_memory(wm: &WorkingMemoryConfig) -> Result<()> {
+    crate::error::check_decay_rate("decay_rate", wm.decay_rate)?;
+    if !(wm.decay_threshold.is_finite() && (0.0..1.0).contains(&wm.decay_threshold)) {
+        return Err(Error::invalid(
+            "decay_threshold",
+            format!("must be within 0..1, got {}", wm.decay_threshold),
+        ));
+    }
+    let caps = wm.capacities;
+    if Component::ALL.iter().any(|&c| caps.of(c) == 0) {
+        return Err(Error::invalid(
+            "capacities",
+            "every component needs a capacity of at least 1",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

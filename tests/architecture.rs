@@ -143,3 +143,89 @@ fn no_module_imports_one_above_it() {
         violations.join("\n")
     );
 }
+
+/// Lines of each `fn` in `text` (signature to closing brace), by a brace count that skips
+/// string literals and line comments.
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim_start();
+        let is_fn = !line.starts_with("//")
+            && [
+                "fn ",
+                "pub fn ",
+                "pub(crate) fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(crate) async fn ",
+                "const fn ",
+                "pub const fn ",
+            ]
+            .iter()
+            .any(|p| line.starts_with(p));
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let name: String = line
+            .split("fn ")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let (mut depth, mut opened, mut j) = (0i32, false, i);
+        while j < lines.len() {
+            let code = lines[j].split("//").next().unwrap_or("");
+            let mut in_string = false;
+            let mut prev = ' ';
+            for c in code.chars() {
+                match c {
+                    '"' if prev != '\\' => in_string = !in_string,
+                    '{' if !in_string => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' if !in_string => depth -= 1,
+                    _ => {}
+                }
+                prev = c;
+            }
+            if (opened && depth == 0) || (!opened && code.trim_end().ends_with(';')) {
+                break;
+            }
+            j += 1;
+        }
+        if opened {
+            out.push((name, i + 1, j - i + 1));
+        }
+        i = j + 1;
+    }
+    out
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_60_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut long = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (name, line, length) in function_lengths(&text) {
+            if length > 60 {
+                long.push(format!("{}:{line} {name} ({length} lines)", file.display()));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these into named steps:\n{}",
+        long.join("\n")
+    );
+    // The counter itself finds a long function when there is one.
+    let body = "fn long() {\n".to_owned() + &"    let _ = 1;\n".repeat(70) + "}\n";
+    assert_eq!(function_lengths(&body), vec![("long".to_owned(), 1, 72)]);
+}

@@ -230,6 +230,46 @@ impl PoolExt for PgPool {
     }
 }
 
+/// Opens and migrates the SQLite pool of `config`.
+async fn open_sqlite(config: &Config) -> Result<SqlitePool> {
+    let pc = &config.pool;
+    // sqlx runs each SQLite connection on a worker thread and hands rows back over a channel; a
+    // deep channel lets a batch's `RETURNING` rows flow without a thread switch per row (the
+    // default of 50 halved batch consolidation speed).
+    let options = SqliteConnectOptions::from_str(&config.database_url)?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(pc.busy_timeout)
+        .row_buffer_size(SQLITE_ROW_BUFFER);
+    let options = if config.in_memory {
+        options
+    } else {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        // Switch a new file to WAL on one connection before the pool opens several: connections
+        // racing to change the journal mode of a fresh file can get SQLITE_BUSY without the busy
+        // handler being consulted. Once the file is in WAL mode (persistent), every later
+        // connection's switch is a no-op.
+        use sqlx::Connection as _;
+        sqlx::SqliteConnection::connect_with(&options)
+            .await?
+            .close()
+            .await?;
+        options
+    };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(pc.max_connections)
+        .min_connections(pc.min_connections)
+        .acquire_timeout(pc.acquire_timeout)
+        .idle_timeout(pc.idle_timeout)
+        .max_lifetime(pc.max_lifetime)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
+
 /// A connection pool to SQLite or PostgreSQL with the schema migrated. Cheap to clone; clones
 /// share the pool, and closing one closes them all.
 #[derive(Debug, Clone)]
@@ -314,43 +354,7 @@ impl Database {
     pub async fn open_with(config: &Config) -> Result<Self> {
         let pc = config.pool.clone();
         let pool = match config.backend {
-            Backend::Sqlite => {
-                // sqlx runs each SQLite connection on a worker thread and hands rows back over
-                // a channel; a deep channel lets a batch's `RETURNING` rows flow without a
-                // thread switch per row (the default of 50 halved batch consolidation speed).
-                let options = SqliteConnectOptions::from_str(&config.database_url)?
-                    .create_if_missing(true)
-                    .foreign_keys(true)
-                    .busy_timeout(pc.busy_timeout)
-                    .row_buffer_size(SQLITE_ROW_BUFFER);
-                let options = if config.in_memory {
-                    options
-                } else {
-                    let options = options
-                        .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal);
-                    // Switch a new file to WAL on one connection before the pool opens several:
-                    // connections racing to change the journal mode of a fresh file can get
-                    // SQLITE_BUSY without the busy handler being consulted. Once the file is in
-                    // WAL mode (persistent), every later connection's switch is a no-op.
-                    use sqlx::Connection as _;
-                    sqlx::SqliteConnection::connect_with(&options)
-                        .await?
-                        .close()
-                        .await?;
-                    options
-                };
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(pc.max_connections)
-                    .min_connections(pc.min_connections)
-                    .acquire_timeout(pc.acquire_timeout)
-                    .idle_timeout(pc.idle_timeout)
-                    .max_lifetime(pc.max_lifetime)
-                    .connect_with(options)
-                    .await?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                Pool::Sqlite(pool)
-            }
+            Backend::Sqlite => Pool::Sqlite(open_sqlite(config).await?),
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(&config.database_url)?;
                 let pool = PgPoolOptions::new()

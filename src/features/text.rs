@@ -66,79 +66,93 @@ fn is_token_char(c: char) -> bool {
 
 /// Calls `emit` with every token hash of `text` (repeats included).
 pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
-    let mut words = 0usize;
-    let mut prev: Option<u64> = None;
-    let mut first: Option<u64> = None;
-    // The last three characters of the first word, for its ending.
+    let first_word_tail = emit_words(text, &mut emit);
+    emit_ending(first_word_tail, &mut emit);
+    emit_shapes(text, &mut emit);
+}
+
+/// Word, pair and position tokens, fed one finished word hash at a time.
+#[derive(Default)]
+struct WordTokens {
+    words: usize,
+    prev: Option<u64>,
+    first: Option<u64>,
+}
+
+impl WordTokens {
+    fn finish(&mut self, h: u64, emit: &mut impl FnMut(u64)) {
+        emit(token(SALT_WORD, h));
+        if let Some(p) = self.prev {
+            emit(token(SALT_PAIR, p.rotate_left(17) ^ h));
+        }
+        match self.words {
+            0 => {
+                emit(token(SALT_FIRST, h));
+                self.first = Some(h);
+            }
+            1 => emit(token(
+                SALT_FIRST_TWO,
+                self.first.unwrap_or(0).rotate_left(17) ^ h,
+            )),
+            _ => {}
+        }
+        self.words += 1;
+        self.prev = Some(h);
+    }
+}
+
+/// Emits the word tokens of `text`; returns the last three characters of its first word.
+///
+/// Bytes, with a fast path for ASCII; other characters are decoded and lowercased in full.
+/// Either way a word's hash is FNV-1a over the UTF-8 bytes of its lowercased characters.
+fn emit_words(text: &str, emit: &mut impl FnMut(u64)) -> [char; 3] {
+    let mut state = WordTokens::default();
     let mut tail = ['\0'; 3];
     let mut current: Option<u64> = None;
-    let mut finish_word =
-        |h: u64, words: &mut usize, prev: &mut Option<u64>, emit: &mut dyn FnMut(u64)| {
-            emit(token(SALT_WORD, h));
-            if let Some(p) = *prev {
-                emit(token(SALT_PAIR, p.rotate_left(17) ^ h));
-            }
-            match *words {
-                0 => {
-                    emit(token(SALT_FIRST, h));
-                    first = Some(h);
-                }
-                1 => emit(token(
-                    SALT_FIRST_TWO,
-                    first.unwrap_or(0).rotate_left(17) ^ h,
-                )),
-                _ => {}
-            }
-            *words += 1;
-            *prev = Some(h);
-        };
-    // Bytes, with a fast path for ASCII; other characters are decoded and lowercased in full.
-    // Either way a word's hash is FNV-1a over the UTF-8 bytes of its lowercased characters.
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let (word_char, step) = if b < 0x80 {
-            (b.is_ascii_alphanumeric() || b == b'_' || b == b'\'', 1)
-        } else {
-            let c = text[i..]
+        let wide = (b >= 0x80).then(|| {
+            text[i..]
                 .chars()
                 .next()
-                .expect("i is on a character boundary");
-            (is_token_char(c), c.len_utf8())
+                .expect("i is on a character boundary")
+        });
+        let (word_char, step) = match wide {
+            None => (b.is_ascii_alphanumeric() || b == b'_' || b == b'\'', 1),
+            Some(c) => (is_token_char(c), c.len_utf8()),
         };
         if word_char {
             let mut h = current.unwrap_or(FNV_OFFSET);
-            if b < 0x80 {
-                let lower = b.to_ascii_lowercase();
-                h = (h ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
-                if words == 0 {
-                    tail = [tail[1], tail[2], char::from(lower)];
+            let first_word = state.words == 0;
+            let mut push = |lower: char, h: &mut u64| {
+                let mut buf = [0u8; 4];
+                for byte in lower.encode_utf8(&mut buf).bytes() {
+                    *h = (*h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
                 }
-            } else {
-                let c = text[i..]
-                    .chars()
-                    .next()
-                    .expect("i is on a character boundary");
-                for lc in c.to_lowercase() {
-                    let mut buf = [0u8; 4];
-                    for byte in lc.encode_utf8(&mut buf).bytes() {
-                        h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
-                    }
-                    if words == 0 {
-                        tail = [tail[1], tail[2], lc];
-                    }
+                if first_word {
+                    tail = [tail[1], tail[2], lower];
                 }
+            };
+            match wide {
+                None => push(char::from(b.to_ascii_lowercase()), &mut h),
+                Some(c) => c.to_lowercase().for_each(|lc| push(lc, &mut h)),
             }
             current = Some(h);
         } else if let Some(h) = current.take() {
-            finish_word(h, &mut words, &mut prev, &mut emit);
+            state.finish(h, emit);
         }
         i += step;
     }
     if let Some(h) = current.take() {
-        finish_word(h, &mut words, &mut prev, &mut emit);
+        state.finish(h, emit);
     }
+    tail
+}
+
+/// The first word's ending: `-ing`, `-ed` or `-s`.
+fn emit_ending(tail: [char; 3], emit: &mut impl FnMut(u64)) {
     let ending = if tail == ['i', 'n', 'g'] {
         Some(0)
     } else if tail[1..] == ['e', 'd'] {
@@ -151,6 +165,10 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     if let Some(id) = ending {
         emit(token(SALT_SUFFIX, id));
     }
+}
+
+/// Shape tokens: capitalised start, final punctuation, code marks, a version number, length.
+fn emit_shapes(text: &str, emit: &mut impl FnMut(u64)) {
     let trimmed = text.trim_end();
     let shape = |id: u64| token(SALT_SHAPE, id);
     let start_upper = text
@@ -174,6 +192,104 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     }
     let spaced = text.split_whitespace().count() as u64;
     emit(shape(100 + (spaced / 4).min(6)));
+}
+
+/// Examples as token ids: each distinct token's hash (`keys`), each document's token ids with
+/// its class index and weight, and each token's weighted document frequency.
+struct TokenisedCorpus {
+    keys: Vec<u64>,
+    docs: Vec<(Vec<u32>, usize, f64)>,
+    df: Vec<f64>,
+}
+
+impl TokenisedCorpus {
+    fn of<'a>(examples: impl IntoIterator<Item = (&'a str, Layer, f64)>) -> Result<Self> {
+        let mut index: TokenMap<u32> = TokenMap::default();
+        let mut corpus = TokenisedCorpus {
+            keys: Vec::new(),
+            docs: Vec::new(),
+            df: Vec::new(),
+        };
+        for (text, layer, weight) in examples {
+            if !(weight.is_finite() && weight > 0.0) {
+                return Err(Error::invalid(
+                    "weight",
+                    format!("must be a finite number > 0, got {weight}"),
+                ));
+            }
+            let mut ids = Vec::new();
+            for_each_token(text, |t| {
+                let id = *index.entry(t).or_insert_with(|| {
+                    corpus.keys.push(t);
+                    corpus.df.push(0.0);
+                    (corpus.keys.len() - 1) as u32
+                });
+                ids.push(id);
+            });
+            ids.sort_unstable();
+            let mut last = None;
+            for &id in &ids {
+                if last != Some(id) {
+                    corpus.df[id as usize] += weight;
+                    last = Some(id);
+                }
+            }
+            corpus.docs.push((ids, layer.index(), weight));
+        }
+        Ok(corpus)
+    }
+}
+
+/// Multinomial logistic regression by AdaGrad over `docs` in a seeded order: token weights
+/// (features scaled by 1/√length) and class biases. Token weights and their AdaGrad sums are
+/// f32: half the memory traffic of f64, and the stored weights are f32 anyway; biases and
+/// scores stay f64. `reg` is each token's L2 share per occurrence.
+fn adagrad(
+    docs: &[(Vec<u32>, usize, f64)],
+    reg: &[f32],
+    epochs: usize,
+    seed: u64,
+) -> (Vec<[f32; 4]>, [f64; 4]) {
+    const RATE: f32 = 0.5;
+    let mut w = vec![[0.0f32; 4]; reg.len()];
+    let mut g2 = vec![[0.0f32; 4]; reg.len()];
+    let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    let mut rng = crate::rng::SplitMix64(seed);
+    for _ in 0..epochs {
+        rng.shuffle(&mut order);
+        for &d in &order {
+            let (ids, class, weight) = &docs[d];
+            let x = 1.0 / (ids.len().max(1) as f32).sqrt();
+            let mut sum = [0.0f32; 4];
+            for &id in ids {
+                let wi = &w[id as usize];
+                for k in 0..4 {
+                    sum[k] += wi[k];
+                }
+            }
+            let z: [f64; 4] = std::array::from_fn(|k| bias[k] + f64::from(x * sum[k]));
+            let p = softmax(z);
+            let g: [f64; 4] =
+                std::array::from_fn(|k| weight * (p[k] - f64::from(u8::from(k == *class))));
+            for k in 0..4 {
+                bias_g2[k] += g[k] * g[k];
+                bias[k] -= f64::from(RATE) * g[k] / (bias_g2[k].sqrt() + 1e-8);
+            }
+            let gx: [f32; 4] = std::array::from_fn(|k| g[k] as f32 * x);
+            let weight = *weight as f32;
+            for &id in ids {
+                let id = id as usize;
+                let (wi, gi, r) = (&mut w[id], &mut g2[id], weight * reg[id]);
+                for k in 0..4 {
+                    let grad = gx[k] + r * wi[k];
+                    gi[k] += grad * grad;
+                    wi[k] -= RATE * grad / (gi[k].sqrt() + 1e-8);
+                }
+            }
+        }
+    }
+    (w, bias)
 }
 
 /// What one token of [`for_each_token`] stands for, for explanations: a byte range of the text
@@ -483,79 +599,11 @@ impl TextModel {
         if epochs == 0 {
             return Err(Error::invalid("text_epochs", "must be at least 1"));
         }
-        let mut index: TokenMap<u32> = TokenMap::default();
-        let mut keys: Vec<u64> = Vec::new();
-        let mut docs: Vec<(Vec<u32>, usize, f64)> = Vec::new();
-        let mut df: Vec<f64> = Vec::new();
-        for (text, layer, weight) in examples {
-            if !(weight.is_finite() && weight > 0.0) {
-                return Err(Error::invalid(
-                    "weight",
-                    format!("must be a finite number > 0, got {weight}"),
-                ));
-            }
-            let mut ids = Vec::new();
-            for_each_token(text, |t| {
-                let id = *index.entry(t).or_insert_with(|| {
-                    keys.push(t);
-                    df.push(0.0);
-                    (keys.len() - 1) as u32
-                });
-                ids.push(id);
-            });
-            ids.sort_unstable();
-            let mut last = None;
-            for &id in &ids {
-                if last != Some(id) {
-                    df[id as usize] += weight;
-                    last = Some(id);
-                }
-            }
-            docs.push((ids, layer.index(), weight));
-        }
-        // Token weights and their AdaGrad sums in f32: half the memory traffic of f64, and the
-        // stored weights are f32 anyway. Biases and scores stay f64.
-        let mut w = vec![[0.0f32; 4]; keys.len()];
-        let mut g2 = vec![[0.0f32; 4]; keys.len()];
+        let corpus = TokenisedCorpus::of(examples)?;
         // Each token's share of the regulariser per occurrence, 1 / (C · its weighted count).
-        let reg: Vec<f32> = df.iter().map(|d| (1.0 / (c * d)) as f32).collect();
-        let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
-        const RATE: f32 = 0.5;
-        let mut order: Vec<usize> = (0..docs.len()).collect();
-        let mut rng = crate::rng::SplitMix64(seed);
-        for _ in 0..epochs {
-            rng.shuffle(&mut order);
-            for &d in &order {
-                let (ids, class, weight) = &docs[d];
-                let x = 1.0 / (ids.len().max(1) as f32).sqrt();
-                let mut sum = [0.0f32; 4];
-                for &id in ids {
-                    let wi = &w[id as usize];
-                    for k in 0..4 {
-                        sum[k] += wi[k];
-                    }
-                }
-                let z: [f64; 4] = std::array::from_fn(|k| bias[k] + f64::from(x * sum[k]));
-                let p = softmax(z);
-                let g: [f64; 4] =
-                    std::array::from_fn(|k| weight * (p[k] - f64::from(u8::from(k == *class))));
-                for k in 0..4 {
-                    bias_g2[k] += g[k] * g[k];
-                    bias[k] -= f64::from(RATE) * g[k] / (bias_g2[k].sqrt() + 1e-8);
-                }
-                let gx: [f32; 4] = std::array::from_fn(|k| g[k] as f32 * x);
-                let weight = *weight as f32;
-                for &id in ids {
-                    let id = id as usize;
-                    let (wi, gi, r) = (&mut w[id], &mut g2[id], weight * reg[id]);
-                    for k in 0..4 {
-                        let grad = gx[k] + r * wi[k];
-                        gi[k] += grad * grad;
-                        wi[k] -= RATE * grad / (gi[k].sqrt() + 1e-8);
-                    }
-                }
-            }
-        }
+        let reg: Vec<f32> = corpus.df.iter().map(|d| (1.0 / (c * d)) as f32).collect();
+        let (w, bias) = adagrad(&corpus.docs, &reg, epochs, seed);
+        let keys = corpus.keys;
         Ok(TextModel {
             learner: TextLearner::Logistic,
             alpha: c,

@@ -77,51 +77,16 @@ impl Explanation {
         }
     }
 
-    /// Explains `decision` about `input` with the cues of `text`.
+    /// Explains `decision` about `input` with the cues of `text`: the tokens that pulled towards
+    /// the chosen layer rather than the runner-up, strongest first.
     pub(crate) fn from_text_model(
         text: &TextModel,
         input: &RouteInput<'_>,
         decision: &RouteDecision,
     ) -> Self {
-        let (c, r) = (decision.layer.index(), decision.runner_up.index());
         let content = input.content;
-        let tokens = spanned_tokens(content);
-        let known: Vec<(TokenSpan, [f32; 4])> = tokens
-            .iter()
-            .filter_map(|(t, span)| text.token_weights(*t).map(|w| (*span, w)))
-            .collect();
-        let scale = match text.learner() {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (known.len().max(1) as f64).sqrt(),
-        };
-        let mut pulls: Vec<(TokenSpan, f64)> = known
-            .iter()
-            .map(|(span, w)| (*span, scale * f64::from(w[c] - w[r])))
-            .filter(|(_, pull)| *pull > 0.0)
-            .collect();
-        // Strongest first; ties by position, so explanations never depend on hashing.
-        pulls.sort_by(|a, b| b.1.total_cmp(&a.1).then(start(a.0).cmp(&start(b.0))));
-        let mut words: Vec<(TokenSpan, f64)> = Vec::new();
-        let mut shape = Vec::new();
-        for (span, pull) in pulls {
-            match span {
-                TokenSpan::Ending(_) | TokenSpan::Shape(_) if shape.len() < MAX_SHAPE_CUES => {
-                    shape.push(cue(content, span, pull));
-                }
-                TokenSpan::Ending(_) | TokenSpan::Shape(_) => {}
-                TokenSpan::Word(a, b)
-                    if STOP_WORDS
-                        .iter()
-                        .any(|w| w.eq_ignore_ascii_case(&content[a..b])) => {}
-                _ if words.len() < MAX_WORD_CUES
-                    && !words.iter().any(|(w, _)| overlaps(*w, span))
-                    && !words.iter().any(|(w, _)| same_text(content, *w, span)) =>
-                {
-                    words.push((span, pull));
-                }
-                _ => {}
-            }
-        }
+        let pulls = pulls_towards(text, content, decision);
+        let (words, shape) = pick_cues(content, pulls);
         let words: Vec<Cue> = words
             .into_iter()
             .map(|(span, pull)| cue(content, span, pull))
@@ -223,6 +188,59 @@ fn shape_words(id: u64) -> String {
             format!("is {}-{} words long", low, low + 3)
         }
     }
+}
+
+/// Each known token of `content` that pulls towards the decided layer rather than the
+/// runner-up, with the strength of its pull; strongest first, ties by position, so
+/// explanations never depend on hashing.
+fn pulls_towards(
+    text: &TextModel,
+    content: &str,
+    decision: &RouteDecision,
+) -> Vec<(TokenSpan, f64)> {
+    let (c, r) = (decision.layer.index(), decision.runner_up.index());
+    let known: Vec<(TokenSpan, [f32; 4])> = spanned_tokens(content)
+        .iter()
+        .filter_map(|(t, span)| text.token_weights(*t).map(|w| (*span, w)))
+        .collect();
+    let scale = match text.learner() {
+        TextLearner::NaiveBayes => 1.0,
+        TextLearner::Logistic => 1.0 / (known.len().max(1) as f64).sqrt(),
+    };
+    let mut pulls: Vec<(TokenSpan, f64)> = known
+        .iter()
+        .map(|(span, w)| (*span, scale * f64::from(w[c] - w[r])))
+        .filter(|(_, pull)| *pull > 0.0)
+        .collect();
+    pulls.sort_by(|a, b| b.1.total_cmp(&a.1).then(start(a.0).cmp(&start(b.0))));
+    pulls
+}
+
+/// The word cues (no stop words, no overlapping or repeated text, at most
+/// `MAX_WORD_CUES`) and the shape cues (at most `MAX_SHAPE_CUES`) among `pulls`.
+fn pick_cues(content: &str, pulls: Vec<(TokenSpan, f64)>) -> (Vec<(TokenSpan, f64)>, Vec<Cue>) {
+    let mut words: Vec<(TokenSpan, f64)> = Vec::new();
+    let mut shape = Vec::new();
+    for (span, pull) in pulls {
+        match span {
+            TokenSpan::Ending(_) | TokenSpan::Shape(_) if shape.len() < MAX_SHAPE_CUES => {
+                shape.push(cue(content, span, pull));
+            }
+            TokenSpan::Ending(_) | TokenSpan::Shape(_) => {}
+            TokenSpan::Word(a, b)
+                if STOP_WORDS
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case(&content[a..b])) => {}
+            _ if words.len() < MAX_WORD_CUES
+                && !words.iter().any(|(w, _)| overlaps(*w, span))
+                && !words.iter().any(|(w, _)| same_text(content, *w, span)) =>
+            {
+                words.push((span, pull));
+            }
+            _ => {}
+        }
+    }
+    (words, shape)
 }
 
 #[cfg(test)]

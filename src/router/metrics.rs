@@ -59,35 +59,9 @@ impl Metrics {
             bins[bin].2 += confidence;
         }
         let correct: u32 = (0..4).map(|i| confusion[i][i]).sum();
-        let ratio = |a: u32, b: u32| {
-            if b == 0 {
-                0.0
-            } else {
-                f64::from(a) / f64::from(b)
-            }
-        };
         let per_layer: Vec<LayerMetrics> = Layer::ALL
             .iter()
-            .map(|&layer| {
-                let i = layer.index();
-                let tp = confusion[i][i];
-                let support: u32 = confusion[i].iter().sum();
-                let predicted: u32 = (0..4).map(|t| confusion[t][i]).sum();
-                let precision = ratio(tp, predicted);
-                let recall = ratio(tp, support);
-                let f1 = if precision + recall == 0.0 {
-                    0.0
-                } else {
-                    2.0 * precision * recall / (precision + recall)
-                };
-                LayerMetrics {
-                    layer,
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                }
-            })
+            .map(|&layer| LayerMetrics::of(layer, &confusion))
             .collect();
         let present: Vec<&LayerMetrics> = per_layer
             .iter()
@@ -116,6 +90,39 @@ impl Metrics {
             per_layer,
             confusion,
             ece,
+        }
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+fn ratio(a: u32, b: u32) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        f64::from(a) / f64::from(b)
+    }
+}
+
+impl LayerMetrics {
+    /// Precision, recall, F1 and support of `layer` from a confusion matrix (rows: truth).
+    fn of(layer: Layer, confusion: &[[u32; 4]; 4]) -> Self {
+        let i = layer.index();
+        let tp = confusion[i][i];
+        let support: u32 = confusion[i].iter().sum();
+        let predicted: u32 = (0..4).map(|t| confusion[t][i]).sum();
+        let precision = ratio(tp, predicted);
+        let recall = ratio(tp, support);
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        LayerMetrics {
+            layer,
+            precision,
+            recall,
+            f1,
+            support,
         }
     }
 }

@@ -860,86 +860,30 @@ mod tests {
 
     #[test]
     fn every_parameter_is_checked_before_training_and_named_when_wrong() {
-        let d = TrainParams::default;
-        let cases: Vec<(TrainParams, &str)> = vec![
+        let with = |change: fn(&mut TrainParams)| {
+            let mut p = TrainParams::default();
+            change(&mut p);
+            p
+        };
+        let cases: [(TrainParams, &str); 12] = [
+            (with(|p| p.min_samples = 1), "min_samples"),
+            (with(|p| p.trees = 0), "trees"),
+            (with(|p| p.max_depth = 0), "max_depth"),
+            (with(|p| p.min_samples_split = 1), "min_samples_split"),
+            (with(|p| p.min_samples_leaf = 0), "min_samples_leaf"),
+            (with(|p| p.text_epochs = 0), "text_epochs"),
+            (with(|p| p.text_folds = 0), "text_folds"),
             (
-                TrainParams {
-                    min_samples: 1,
-                    ..d()
-                },
-                "min_samples",
-            ),
-            (TrainParams { trees: 0, ..d() }, "trees"),
-            (
-                TrainParams {
-                    max_depth: 0,
-                    ..d()
-                },
-                "max_depth",
-            ),
-            (
-                TrainParams {
-                    min_samples_split: 1,
-                    ..d()
-                },
-                "min_samples_split",
-            ),
-            (
-                TrainParams {
-                    min_samples_leaf: 0,
-                    ..d()
-                },
-                "min_samples_leaf",
-            ),
-            (
-                TrainParams {
-                    text_epochs: 0,
-                    ..d()
-                },
-                "text_epochs",
-            ),
-            (
-                TrainParams {
-                    text_folds: 0,
-                    ..d()
-                },
-                "text_folds",
-            ),
-            (
-                TrainParams {
-                    calibration_fraction: 1.0,
-                    ..d()
-                },
+                with(|p| p.calibration_fraction = 1.0),
                 "calibration_fraction",
             ),
             (
-                TrainParams {
-                    evaluation_fraction: -0.1,
-                    ..d()
-                },
+                with(|p| p.evaluation_fraction = -0.1),
                 "evaluation_fraction",
             ),
-            (
-                TrainParams {
-                    smoothing: f64::NAN,
-                    ..d()
-                },
-                "smoothing",
-            ),
-            (
-                TrainParams {
-                    text_alpha: 0.0,
-                    ..d()
-                },
-                "text_alpha",
-            ),
-            (
-                TrainParams {
-                    text_c: f64::INFINITY,
-                    ..d()
-                },
-                "text_c",
-            ),
+            (with(|p| p.smoothing = f64::NAN), "smoothing"),
+            (with(|p| p.text_alpha = 0.0), "text_alpha"),
+            (with(|p| p.text_c = f64::INFINITY), "text_c"),
         ];
         for (params, field) in cases {
             let err = params.check().unwrap_err();
@@ -951,6 +895,9 @@ mod tests {
             let err = train(&examples(40), FeatureSchema::V2, &params).unwrap_err();
             assert!(err.to_string().contains(field), "{field}: {err}");
         }
-        assert_eq!(*d().check().unwrap(), d());
+        assert_eq!(
+            *TrainParams::default().check().unwrap(),
+            TrainParams::default()
+        );
     }
 }

@@ -309,48 +309,63 @@ impl TreeModel {
         }
         let n_features = self.feature_schema.len();
         for (t, tree) in self.trees.iter().enumerate() {
-            if tree.nodes.is_empty() {
-                return bad(format!("tree {t} has no nodes"));
-            }
-            let mut depth = vec![0usize; tree.nodes.len()];
-            for (i, node) in tree.nodes.iter().enumerate() {
-                match *node {
-                    Node::Split {
-                        feature,
-                        threshold,
-                        left,
-                        right,
-                    } => {
-                        if feature >= n_features {
-                            return bad(format!(
-                                "tree {t} node {i}: feature index {feature} is out of range for schema {} ({n_features} features)",
-                                self.feature_schema.as_str()
+            tree.validate(n_features)
+                .map_err(|reason| Error::InvalidModel {
+                    reason: format!(
+                        "tree {t} {reason} (schema {}, {n_features} features)",
+                        self.feature_schema.as_str()
+                    ),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Tree {
+    /// Checks that every split reads a feature below `n_features` at a finite threshold, every
+    /// child comes after its parent (so the tree has no cycles) within [`MAX_DEPTH`], and every
+    /// leaf holds a probability distribution.
+    fn validate(&self, n_features: usize) -> std::result::Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("has no nodes".to_owned());
+        }
+        let mut depth = vec![0usize; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            match *node {
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    if feature >= n_features {
+                        return Err(format!("node {i}: feature index {feature} is out of range"));
+                    }
+                    if !threshold.is_finite() {
+                        return Err(format!("node {i}: threshold is not finite"));
+                    }
+                    for child in [left, right] {
+                        if child <= i || child >= self.nodes.len() {
+                            return Err(format!(
+                                "node {i}: child index {child} must be within {}..{}",
+                                i + 1,
+                                self.nodes.len()
                             ));
                         }
-                        if !threshold.is_finite() {
-                            return bad(format!("tree {t} node {i}: threshold is not finite"));
-                        }
-                        for child in [left, right] {
-                            if child <= i || child >= tree.nodes.len() {
-                                return bad(format!(
-                                    "tree {t} node {i}: child index {child} must be within {}..{}",
-                                    i + 1,
-                                    tree.nodes.len()
-                                ));
-                            }
-                            depth[child] = depth[i] + 1;
-                            if depth[child] > MAX_DEPTH {
-                                return bad(format!("tree {t} is deeper than {MAX_DEPTH}"));
-                            }
+                        depth[child] = depth[i] + 1;
+                        if depth[child] > MAX_DEPTH {
+                            return Err(format!("is deeper than {MAX_DEPTH}"));
                         }
                     }
-                    Node::Leaf { probabilities } => {
-                        let sum: f64 = probabilities.iter().sum();
-                        if probabilities.iter().any(|p| !p.is_finite() || *p < 0.0)
-                            || (sum - 1.0).abs() > 1e-6
-                        {
-                            return bad(format!("tree {t} node {i}: leaf probabilities {probabilities:?} are not a distribution"));
-                        }
+                }
+                Node::Leaf { probabilities } => {
+                    let sum: f64 = probabilities.iter().sum();
+                    if probabilities.iter().any(|p| !p.is_finite() || *p < 0.0)
+                        || (sum - 1.0).abs() > 1e-6
+                    {
+                        return Err(format!(
+                            "node {i}: leaf probabilities {probabilities:?} are not a distribution"
+                        ));
                     }
                 }
             }
