@@ -27,10 +27,10 @@ use crate::time::Millis;
 use crate::{
     AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
     EpisodicEvent, Error, Focus, FocusTarget, Goal, GoalNode, HealthReport, HealthStatus, Item,
-    ItemState, Layer, MemoryEvent, MemoryType, Metrics, ModelScope, NewGoal, NewItem, PoolStats,
-    Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision, RouteInput, RouteRecord,
-    Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort, StoredModel, TaskPriority,
-    TaskStatus, TrainingReport, TreeModel,
+    ItemState, Layer, LayerCounts, Memory, MemoryEvent, MemoryType, Metrics, ModelScope, NewGoal,
+    NewItem, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision,
+    RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort,
+    StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
 };
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -701,6 +701,33 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// See [`crate::Layers::memory`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<Memory> {
+        self.engine
+            .call(move |e| async move { e.layers().memory(project_id, layer, id).await })
+    }
+
+    /// See [`crate::Layers::forget_memory`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn forget_memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<bool> {
+        self.engine
+            .call(move |e| async move { e.layers().forget_memory(project_id, layer, id).await })
+    }
+
+    /// See [`crate::Layers::counts`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn counts(&self, project_id: i64) -> Result<LayerCounts> {
+        self.engine
+            .call(move |e| async move { e.layers().counts(project_id).await })
+    }
+
     /// See [`crate::Layers::remember`].
     ///
     /// # Errors

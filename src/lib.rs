@@ -92,8 +92,8 @@ pub use consolidate::{
 };
 pub use corpus::CorpusItem;
 pub use db::layers::{
-    EpisodicEvent, Layers, MemoryType, Procedure, ProspectiveTask, SemanticMemory, SemanticSort,
-    TaskPriority, TaskStatus, MAX_CONTENT_CHARS,
+    EpisodicEvent, LayerCounts, Layers, Memory, MemoryType, Procedure, ProspectiveTask,
+    SemanticMemory, SemanticSort, TaskPriority, TaskStatus, MAX_CONTENT_CHARS,
 };
 pub use db::models::{ModelRegistry, ModelScope, StoredModel};
 pub use db::projects::{Project, Projects};

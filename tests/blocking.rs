@@ -397,6 +397,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     let procedure = layers
         .store_procedure(p, "reset", "ops", "Run `make seed` after a reset")
         .unwrap();
+    let procedure_id = procedure.id;
     assert_eq!(layers.procedures(p).unwrap(), vec![procedure.clone()]);
     assert_eq!(
         layers.procedure_by_name(p, "reset").unwrap(),
@@ -411,6 +412,13 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         TaskStatus::Completed
     );
     assert_eq!(layers.tasks(p, TaskStatus::Completed).unwrap().len(), 1);
+    assert!(matches!(
+        layers.memory(p, Layer::Procedural, procedure_id).unwrap(),
+        athena_memory::Memory::Procedural(ref m) if m.name == "reset"
+    ));
+    assert_eq!(layers.counts(p).unwrap().prospective, 1);
+    assert!(layers.forget_memory(p, Layer::Episodic, event.id).unwrap());
+    assert!(!layers.forget_memory(p, Layer::Episodic, event.id).unwrap());
     assert!(layers.forget(p, newer.id).unwrap());
 
     // Routing, consolidation and recall.
@@ -454,9 +462,9 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         .unwrap()
         .consolidated
         .is_empty());
-    assert!(!engine.recall(p, "deployed", 5).unwrap().is_empty());
+    assert!(!engine.recall(p, "seed after a reset", 5).unwrap().is_empty());
     assert!(engine
-        .recall_in(p, "deployed", 5, &[Layer::Semantic])
+        .recall_in(p, "seed after a reset", 5, &[Layer::Semantic])
         .unwrap()
         .is_empty());
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, PoolExt, WriteTx};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
+use crate::layer::Layer;
 use crate::time::{now_ms, Millis};
 
 /// Longest content accepted for a long-term memory, in characters.
@@ -200,6 +201,44 @@ macro_rules! task_columns {
 pub fn active_form(content: &str) -> String {
     let head: String = content.chars().take(50).collect();
     format!("Working on: {head}")
+}
+
+/// A row of any of the four layers, as [`Layers::memory`] returns it; serialised with its
+/// layer as `"layer"` beside the row's fields.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "layer", rename_all = "lowercase")]
+pub enum Memory {
+    /// A semantic memory.
+    Semantic(SemanticMemory),
+    /// An episodic event.
+    Episodic(EpisodicEvent),
+    /// A procedure.
+    Procedural(Procedure),
+    /// A prospective task.
+    Prospective(ProspectiveTask),
+}
+
+/// How many rows each layer holds for a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct LayerCounts {
+    /// Semantic memories (every version).
+    pub semantic: i64,
+    /// Episodic events.
+    pub episodic: i64,
+    /// Procedures.
+    pub procedural: i64,
+    /// Prospective tasks (any status).
+    pub prospective: i64,
+}
+
+/// The table of each layer.
+fn table_of(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Semantic => "semantic_memories",
+        Layer::Episodic => "episodic_events",
+        Layer::Procedural => "procedures",
+        Layer::Prospective => "prospective_tasks",
+    }
 }
 
 /// Where a new long-term row comes from: a consolidated working-memory item (its id, its
@@ -857,6 +896,110 @@ impl Layers {
         .bind(status.as_str())
         .fetch_all(pool)
         .await?))
+    }
+
+    /// Row `id` of `layer` in this project (reading a semantic memory counts as an access).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `id` is not a row of that layer in this project.
+    pub async fn memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<Memory> {
+        const EVENT: &str = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM episodic_events WHERE project_id = $1 AND id = $2"
+        );
+        const PROCEDURE: &str = concat!(
+            "SELECT ",
+            procedure_columns!(),
+            " FROM procedures WHERE project_id = $1 AND id = $2"
+        );
+        const TASK: &str = concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM prospective_tasks WHERE project_id = $1 AND id = $2"
+        );
+        let found = match layer {
+            Layer::Semantic => return Ok(Memory::Semantic(self.semantic(project_id, id).await?)),
+            Layer::Episodic => fetch_rows!(
+                self.db,
+                EpisodicEvent,
+                EVENT,
+                fetch_optional,
+                project_id,
+                id
+            )
+            .map(Memory::Episodic),
+            Layer::Procedural => fetch_rows!(
+                self.db,
+                Procedure,
+                PROCEDURE,
+                fetch_optional,
+                project_id,
+                id
+            )
+            .map(Memory::Procedural),
+            Layer::Prospective => fetch_rows!(
+                self.db,
+                ProspectiveTask,
+                TASK,
+                fetch_optional,
+                project_id,
+                id
+            )
+            .map(Memory::Prospective),
+        };
+        found.ok_or(Error::NotFound {
+            entity: table_of(layer),
+            id,
+            project_id,
+        })
+    }
+
+    /// Deletes row `id` of `layer` in this project (for a semantic memory, see
+    /// [`Layers::forget`]); `false` when there was no such row.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn forget_memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<bool> {
+        const EVENT: &str = "DELETE FROM episodic_events WHERE project_id = $1 AND id = $2";
+        const PROCEDURE: &str = "DELETE FROM procedures WHERE project_id = $1 AND id = $2";
+        const TASK: &str = "DELETE FROM prospective_tasks WHERE project_id = $1 AND id = $2";
+        let sql = match layer {
+            Layer::Semantic => return self.forget(project_id, id).await,
+            Layer::Episodic => EVENT,
+            Layer::Procedural => PROCEDURE,
+            Layer::Prospective => TASK,
+        };
+        let deleted = on_pool!(self.db, |pool| sqlx::query(sql)
+            .bind(project_id)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(deleted > 0)
+    }
+
+    /// How many rows each layer holds for this project.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn counts(&self, project_id: i64) -> Result<LayerCounts> {
+        const SQL: &str = "SELECT
+             (SELECT COUNT(*) FROM semantic_memories WHERE project_id = $1),
+             (SELECT COUNT(*) FROM episodic_events WHERE project_id = $1),
+             (SELECT COUNT(*) FROM procedures WHERE project_id = $1),
+             (SELECT COUNT(*) FROM prospective_tasks WHERE project_id = $1)";
+        let (semantic, episodic, procedural, prospective): (i64, i64, i64, i64) =
+            on_pool!(self.db, |pool| sqlx::query_as(SQL)
+                .bind(project_id)
+                .fetch_one(pool)
+                .await?);
+        Ok(LayerCounts {
+            semantic,
+            episodic,
+            procedural,
+            prospective,
+        })
     }
 
     async fn ensure_project(&self, project_id: i64) -> Result<()> {

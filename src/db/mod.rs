@@ -392,6 +392,17 @@ impl Database {
         }
     }
 
+    /// The newest schema migration applied (`migrations/<backend>/NNNN_*.sql`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn schema_version(&self) -> Result<i64> {
+        const SQL: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .fetch_one(pool)
+            .await?))
+    }
+
     /// Begins a write transaction on whichever backend this is.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
         Ok(match self.pool()? {
