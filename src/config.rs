@@ -51,7 +51,8 @@ impl Capacities {
 }
 
 /// Which database a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Embedded SQLite, a file or `sqlite::memory:`.
     Sqlite,

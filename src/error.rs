@@ -118,8 +118,9 @@ impl From<sqlx::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Shorthand for [`Error::InvalidInput`].
-    pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
+    /// An [`Error::InvalidInput`] naming `field` and the `rule` it broke, for callers that
+    /// validate their own input the way the library does.
+    pub fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
         Error::InvalidInput {
             field,
             rule: rule.into(),

@@ -116,6 +116,10 @@ fn no_module_imports_one_above_it() {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_owned();
+        if own == "bin" {
+            // The `athena` binary is a crate of its own on top: it sees only the public API.
+            continue;
+        }
         let Some(own_rank) = rank(&own) else {
             assert!(
                 own == "lib",

@@ -462,7 +462,10 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         .unwrap()
         .consolidated
         .is_empty());
-    assert!(!engine.recall(p, "seed after a reset", 5).unwrap().is_empty());
+    assert!(!engine
+        .recall(p, "seed after a reset", 5)
+        .unwrap()
+        .is_empty());
     assert!(engine
         .recall_in(p, "seed after a reset", 5, &[Layer::Semantic])
         .unwrap()

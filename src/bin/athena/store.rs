@@ -1,0 +1,486 @@
+//! The operations both surfaces offer (the command line and the MCP tools), on one project of
+//! one engine, with bounded, serialisable results that carry the ids the next call needs.
+
+use std::path::Path;
+
+use athena_memory::{
+    corpus, BatchReport, CapacityStatus, Component, ComponentStats, Consolidated, Engine, Error,
+    Goal, Item, ItemState, Layer, LayerCounts, Memory, ModelScope, NewGoal, NewItem, Project,
+    ProspectiveTask, RecallHit, Result, RouteRecord, RoutingStats, StoredModel, TaskStatus,
+    TrainingReport,
+};
+use serde::Serialize;
+
+/// Most items a working-memory listing returns.
+pub const MAX_LIST: usize = 100;
+/// Most pending items one consolidation drains.
+pub const MAX_PENDING: u32 = 10_000;
+/// Most recall results.
+pub const MAX_RECALL: usize = 50;
+/// Pending items consolidated per transaction, so progress can be reported between them.
+const PENDING_CHUNK: u32 = 250;
+
+/// One engine and the project every operation acts on.
+pub struct Store {
+    /// The engine.
+    pub engine: Engine,
+    /// The project.
+    pub project: Project,
+}
+
+/// A working-memory item as listed: what it says, where it is, how active it is now.
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    /// Item id (for rehearse and consolidate).
+    pub id: i64,
+    /// Its text.
+    pub content: String,
+    /// Its component.
+    pub component: Component,
+    /// Active, or pending consolidation.
+    pub state: ItemState,
+    /// Current activation, 0..=1.
+    pub activation: f64,
+    /// Importance, 0..=1.
+    pub importance: f64,
+}
+
+impl ItemView {
+    fn of(item: &Item, now: i64) -> Self {
+        ItemView {
+            id: item.id,
+            content: item.content.clone(),
+            component: item.component,
+            state: item.state,
+            activation: item.activation_at(now),
+            importance: item.importance,
+        }
+    }
+}
+
+/// Working memory: the strongest items first, and every component's capacity.
+#[derive(Debug, Serialize)]
+pub struct WorkingMemoryView {
+    /// Active items, strongest first, then pending ones, at most the limit.
+    pub items: Vec<ItemView>,
+    /// How many items there are in all (active and pending).
+    pub total: usize,
+    /// Each component's count and capacity.
+    pub capacity: Vec<CapacityStatus>,
+}
+
+/// One consolidated item: where it went, how sure the router was, and why.
+#[derive(Debug, Serialize)]
+pub struct ConsolidatedView {
+    /// The working-memory item (now gone from working memory).
+    pub item_id: i64,
+    /// The layer it went to.
+    pub layer: Layer,
+    /// Its id in that layer (for show and forget).
+    pub memory_id: i64,
+    /// Its route id (for feedback).
+    pub route_id: i64,
+    /// The router's confidence.
+    pub confidence: f64,
+    /// Why, in words.
+    pub why: String,
+}
+
+impl From<&Consolidated> for ConsolidatedView {
+    fn from(c: &Consolidated) -> Self {
+        ConsolidatedView {
+            item_id: c.item_id,
+            layer: c.layer,
+            memory_id: c.memory_id,
+            route_id: c.route_id,
+            confidence: c.confidence,
+            why: c.explanation.summary.clone(),
+        }
+    }
+}
+
+/// What a consolidation did.
+#[derive(Debug, Serialize)]
+pub struct ConsolidationView {
+    /// The items consolidated.
+    pub consolidated: Vec<ConsolidatedView>,
+    /// Requested ids not in this project's working memory.
+    pub not_found: Vec<i64>,
+}
+
+impl From<BatchReport> for ConsolidationView {
+    fn from(report: BatchReport) -> Self {
+        ConsolidationView {
+            consolidated: report.consolidated.iter().map(Into::into).collect(),
+            not_found: report.not_found,
+        }
+    }
+}
+
+/// Routing, working-memory and long-term figures of the project.
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    /// The project.
+    pub project: Project,
+    /// Routing accuracy and feedback.
+    pub routing: RoutingStats,
+    /// Per working-memory component.
+    pub working_memory: Vec<ComponentStats>,
+    /// Rows per long-term layer.
+    pub layers: LayerCounts,
+}
+
+/// A stored model version, without its body.
+#[derive(Debug, Serialize)]
+pub struct ModelView {
+    /// Version within the project.
+    pub version: i64,
+    /// Whether it routes the project now.
+    pub active: bool,
+    /// Its feature schema.
+    pub feature_schema: athena_memory::FeatureSchema,
+    /// Its accuracy when stored (cross-validated for trained models).
+    pub accuracy: f64,
+    /// When it was stored (UTC Unix ms).
+    pub created_at: i64,
+}
+
+impl From<&StoredModel> for ModelView {
+    fn from(m: &StoredModel) -> Self {
+        ModelView {
+            version: m.version,
+            active: m.active,
+            feature_schema: m.feature_schema,
+            accuracy: m.metrics.accuracy,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// What training did, with how many labelled rows were imported first.
+#[derive(Debug, Serialize)]
+pub struct TrainView {
+    /// Rows of the `--from` file added as labels (0 without one).
+    pub imported: usize,
+    /// The training report.
+    pub report: TrainingReport,
+}
+
+impl Store {
+    /// Adds a note; a `file` makes it a visuospatial item unless `component` says otherwise.
+    pub async fn add(
+        &self,
+        text: &str,
+        importance: Option<f64>,
+        component: Option<Component>,
+        file: Option<&str>,
+    ) -> Result<ItemView> {
+        let mut item = NewItem::new(text);
+        if let Some(path) = file {
+            item = item.component(Component::Visuospatial).file_path(path);
+        }
+        if let Some(c) = component {
+            item = item.component(c);
+        }
+        if let Some(i) = importance {
+            item = item.importance(i);
+        }
+        let wm = self.engine.working_memory();
+        let added = wm.add(self.project.id, item).await?;
+        let stored = wm.get(self.project.id, added.id).await?;
+        Ok(ItemView::of(&stored, athena_memory::time::now_ms()))
+    }
+
+    /// Working memory, at most `limit` items (1..=[`MAX_LIST`]).
+    pub async fn working_memory(&self, limit: usize) -> Result<WorkingMemoryView> {
+        check_range("limit", limit, 1, MAX_LIST)?;
+        let wm = self.engine.working_memory();
+        let p = self.project.id;
+        let mut items = wm.list(p, None, ItemState::Active).await?;
+        items.extend(wm.list(p, None, ItemState::Pending).await?);
+        let now = athena_memory::time::now_ms();
+        Ok(WorkingMemoryView {
+            total: items.len(),
+            items: items
+                .iter()
+                .take(limit)
+                .map(|i| ItemView::of(i, now))
+                .collect(),
+            capacity: wm.capacity(p).await?,
+        })
+    }
+
+    /// Rehearses item `id`.
+    pub async fn rehearse(&self, id: i64) -> Result<ItemView> {
+        let item = self
+            .engine
+            .working_memory()
+            .rehearse(self.project.id, id)
+            .await?;
+        Ok(ItemView::of(&item, athena_memory::time::now_ms()))
+    }
+
+    /// Consolidates the items `ids`.
+    pub async fn consolidate(&self, ids: &[i64]) -> Result<ConsolidationView> {
+        if ids.is_empty() {
+            return Err(Error::invalid(
+                "ids",
+                "give at least one item id, or use pending",
+            ));
+        }
+        Ok(self
+            .engine
+            .consolidate_batch(self.project.id, ids)
+            .await?
+            .into())
+    }
+
+    /// Drains up to `limit` pending items (1..=[`MAX_PENDING`]) in transactions of 250,
+    /// calling `progress(done, total)` after each.
+    pub async fn consolidate_pending(
+        &self,
+        limit: u32,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<ConsolidationView> {
+        check_range("limit", limit as usize, 1, MAX_PENDING as usize)?;
+        let p = self.project.id;
+        let waiting = self.engine.working_memory().pending(p, limit).await?.len();
+        let mut all = BatchReport::default();
+        while all.consolidated.len() < waiting {
+            let left = (waiting - all.consolidated.len()) as u32;
+            let report = self
+                .engine
+                .consolidate_pending(p, left.min(PENDING_CHUNK))
+                .await?;
+            if report.consolidated.is_empty() {
+                break; // another worker drained the rest
+            }
+            all.consolidated.extend(report.consolidated);
+            progress(all.consolidated.len(), waiting);
+        }
+        Ok(all.into())
+    }
+
+    /// Recall across the layers, `k` results (1..=[`MAX_RECALL`]), all layers when `layers`
+    /// is empty.
+    pub async fn recall(&self, query: &str, k: usize, layers: &[Layer]) -> Result<Vec<RecallHit>> {
+        check_range("k", k, 1, MAX_RECALL)?;
+        let layers = if layers.is_empty() {
+            Layer::ALL
+        } else {
+            layers
+        };
+        self.engine
+            .recall_in(self.project.id, query, k, layers)
+            .await
+    }
+
+    /// One long-term memory.
+    pub async fn show(&self, layer: Layer, id: i64) -> Result<Memory> {
+        self.engine
+            .layers()
+            .memory(self.project.id, layer, id)
+            .await
+    }
+
+    /// Deletes one long-term memory.
+    pub async fn forget(&self, layer: Layer, id: i64) -> Result<()> {
+        if self
+            .engine
+            .layers()
+            .forget_memory(self.project.id, layer, id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found(layer, id, self.project.id))
+        }
+    }
+
+    /// Records where a consolidated item belonged.
+    pub async fn feedback(&self, route_id: i64, layer: Layer) -> Result<RouteRecord> {
+        self.engine.feedback(self.project.id, route_id, layer).await
+    }
+
+    /// Imports the labelled rows of `from` (if given) as this project's feedback, calling
+    /// `progress(done, total)`, then trains.
+    pub async fn train(
+        &self,
+        from: Option<&Path>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<TrainView> {
+        let mut imported = 0;
+        if let Some(path) = from {
+            let rows = corpus::load(path)?;
+            let labels = labels_of(&rows)?;
+            let log = self.engine.route_log();
+            for (n, (row, layer)) in rows.iter().zip(labels).enumerate() {
+                let input = row.as_input();
+                let decision = self.engine.route(self.project.id, &input).await?;
+                let route = log.record(self.project.id, 0, &input, &decision).await?;
+                log.feedback(self.project.id, route, layer).await?;
+                imported += 1;
+                if n % 50 == 49 || n + 1 == rows.len() {
+                    progress(n + 1, rows.len());
+                }
+            }
+        }
+        let report = self.engine.train(self.project.id).await?;
+        Ok(TrainView { imported, report })
+    }
+
+    /// Every model version of the project, newest first.
+    pub async fn models(&self) -> Result<Vec<ModelView>> {
+        Ok(self
+            .stored_models()
+            .await?
+            .iter()
+            .map(ModelView::from)
+            .collect())
+    }
+
+    /// Every stored model version of the project, newest first.
+    async fn stored_models(&self) -> Result<Vec<StoredModel>> {
+        let mut models = self
+            .engine
+            .models()
+            .list(ModelScope::Project(self.project.id))
+            .await?;
+        models.sort_by_key(|m| std::cmp::Reverse(m.version));
+        Ok(models)
+    }
+
+    /// Activates the version before the active one.
+    pub async fn rollback(&self) -> Result<StoredModel> {
+        let models = self.stored_models().await?;
+        let active = models.iter().find(|m| m.active).ok_or_else(|| {
+            Error::invalid(
+                "version",
+                "no project model is active; nothing to roll back",
+            )
+        })?;
+        let previous = models
+            .iter()
+            .find(|m| m.version < active.version)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "version",
+                    format!(
+                        "version {} is the oldest; nothing to roll back to",
+                        active.version
+                    ),
+                )
+            })?;
+        self.engine
+            .activate_model(self.project.id, previous.version)
+            .await
+    }
+
+    /// Routing, working-memory and layer figures.
+    pub async fn stats(&self) -> Result<StatsView> {
+        let p = self.project.id;
+        Ok(StatsView {
+            project: self.project.clone(),
+            routing: self.engine.routing_stats(p).await?,
+            working_memory: self.engine.working_memory().stats(p).await?,
+            layers: self.engine.layers().counts(p).await?,
+        })
+    }
+
+    /// Active goals, by priority.
+    pub async fn goals(&self) -> Result<Vec<Goal>> {
+        self.engine
+            .working_memory()
+            .goals()
+            .active(self.project.id)
+            .await
+    }
+
+    /// Sets a goal.
+    pub async fn set_goal(&self, text: &str, priority: Option<i64>) -> Result<Goal> {
+        let mut goal = NewGoal::new(text);
+        if let Some(p) = priority {
+            goal = goal.priority(p);
+        }
+        self.engine
+            .working_memory()
+            .goals()
+            .add(self.project.id, goal)
+            .await
+    }
+
+    /// Completes a goal and its sub-goals; returns their ids.
+    pub async fn complete_goal(&self, id: i64) -> Result<Vec<i64>> {
+        self.engine
+            .working_memory()
+            .goals()
+            .complete(self.project.id, id, true)
+            .await
+    }
+
+    /// Open tasks (pending, then in progress), at most `limit` (1..=[`MAX_LIST`]).
+    pub async fn tasks(&self, limit: usize) -> Result<Vec<ProspectiveTask>> {
+        check_range("limit", limit, 1, MAX_LIST)?;
+        let layers = self.engine.layers();
+        let mut tasks = layers.tasks(self.project.id, TaskStatus::Pending).await?;
+        tasks.extend(
+            layers
+                .tasks(self.project.id, TaskStatus::InProgress)
+                .await?,
+        );
+        tasks.truncate(limit);
+        Ok(tasks)
+    }
+
+    /// Completes a task.
+    pub async fn complete_task(&self, id: i64) -> Result<ProspectiveTask> {
+        self.engine
+            .layers()
+            .complete_task(self.project.id, id)
+            .await
+    }
+}
+
+/// Each row's layer; every row of a `--from` file must have one.
+fn labels_of(rows: &[corpus::CorpusItem]) -> Result<Vec<Layer>> {
+    rows.iter()
+        .enumerate()
+        .map(|(n, row)| {
+            row.layer.ok_or_else(|| {
+                Error::invalid(
+                    "layer",
+                    format!(
+                        "row {} has none; training from a file needs every row labelled",
+                        n + 1
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `value` must lie within `lo..=hi`.
+pub fn check_range(field: &'static str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be within {lo}..={hi}, got {value}"),
+        ))
+    }
+}
+
+/// The error for a long-term memory that is not in the project.
+fn not_found(layer: Layer, id: i64, project_id: i64) -> Error {
+    Error::NotFound {
+        entity: match layer {
+            Layer::Semantic => "semantic memory",
+            Layer::Episodic => "episodic event",
+            Layer::Procedural => "procedure",
+            Layer::Prospective => "prospective task",
+        },
+        id,
+        project_id,
+    }
+}
