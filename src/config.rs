@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::item::Component;
+use crate::component::Component;
 use crate::router::{AdaptParams, TrainParams};
 
 /// Default decay rate, per second.

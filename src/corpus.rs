@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
-use crate::item::Component;
+use crate::component::Component;
 use crate::layer::Layer;
 use crate::router::Example;
 

@@ -75,7 +75,7 @@ mod engine;
 mod enum_str;
 mod error;
 pub mod features;
-mod item;
+mod component;
 mod layer;
 mod rng;
 pub mod router;
@@ -105,7 +105,7 @@ pub use error::{
     Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
 pub use features::{FeatureSchema, RouteInput, TextLearner, TextModel, V1Markers};
-pub use item::{Component, ContentType, ItemState};
+pub use component::{Component, ContentType, ItemState};
 pub use layer::Layer;
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,

@@ -1,7 +1,7 @@
 //! The one-way house: every module of `src/` imports only modules of its own rank or below.
 //! Ranks, lowest first (see the README's Architecture section):
 //!
-//! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `item`
+//! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`
 //! 2. pure routing: `router`, `corpus`
 //! 3. settings: `config`
@@ -18,7 +18,7 @@ const RANKS: &[(&str, u8)] = &[
     ("time", 0),
     ("enum_str", 0),
     ("layer", 0),
-    ("item", 0),
+    ("component", 0),
     ("rng", 0),
     ("features", 1),
     ("router", 2),

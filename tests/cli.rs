@@ -153,27 +153,30 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
         serde_json::json!([])
     );
 
-    let open = json(url, p, &["tasks", "list"])["tasks"]
+    // An intention becomes a prospective task, which `tasks` lists and completes.
+    let intention = json(url, p, &["add", "Next: add caching to search"]);
+    let routed = json(url, p, &["consolidate", &id(&intention)]);
+    assert_eq!(
+        routed["consolidated"][0]["layer"], "prospective",
+        "{routed}"
+    );
+    let open = json(url, p, &["tasks", "list"])["tasks"].clone();
+    let task = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["content"] == "Next: add caching to search")
+        .expect("the task is listed")
+        .clone();
+    assert_eq!(
+        json(url, p, &["tasks", "done", &id(&task)])["status"],
+        "completed"
+    );
+    let left = json(url, p, &["tasks", "list"])["tasks"]
         .as_array()
         .unwrap()
         .len();
-    if let Some(task) = json(url, p, &["tasks", "list"])["tasks"]
-        .as_array()
-        .unwrap()
-        .first()
-    {
-        assert_eq!(
-            json(url, p, &["tasks", "done", &id(task)])["status"],
-            "completed"
-        );
-        assert_eq!(
-            json(url, p, &["tasks", "list"])["tasks"]
-                .as_array()
-                .unwrap()
-                .len(),
-            open - 1
-        );
-    }
+    assert_eq!(left, open.as_array().unwrap().len() - 1);
     assert_eq!(
         json(url, p, &["forget", &layer, &memory])["forgotten"]["id"],
         first["memory_id"]

@@ -273,10 +273,14 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
         json!([goal["id"]])
     );
     let tasks = document(&call(&client, "list_tasks", json!({})).await);
-    if let Some(task) = tasks.as_array().unwrap().first() {
-        let done = document(&call(&client, "complete_task", json!({ "id": task["id"] })).await);
-        assert_eq!(done["status"], "completed");
-    }
+    let task = &tasks.as_array().unwrap()[0]; // "Next: add caching to search" and others
+    let done = document(&call(&client, "complete_task", json!({ "id": task["id"] })).await);
+    assert_eq!(done["status"], "completed");
+    let left = document(&call(&client, "list_tasks", json!({})).await);
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        tasks.as_array().unwrap().len() - 1
+    );
     let missing = call(&client, "complete_goal", json!({ "id": 987_654 })).await;
     assert!(error_text(&missing).contains("987654"));
     client.cancel().await.unwrap();

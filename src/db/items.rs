@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
-use crate::item::{Component, ContentType, ItemState};
+use crate::component::{Component, ContentType, ItemState};
 use crate::time::Millis;
 
 /// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.

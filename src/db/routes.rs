@@ -6,7 +6,7 @@
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Error, Result};
 use crate::features::{FeatureSchema, RouteInput};
-use crate::item::Component;
+use crate::component::Component;
 use crate::layer::Layer;
 use crate::router::RouteDecision;
 use crate::time::{now_ms, Millis};

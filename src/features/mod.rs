@@ -14,7 +14,7 @@ pub use v1::{extract_v1, V1Markers, V1_NAMES};
 pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
 
 use crate::enum_str::string_enum;
-use crate::item::Component;
+use crate::component::Component;
 
 /// 1 for true, 0 for false: how every boolean feature is encoded.
 pub(crate) fn flag(b: bool) -> f64 {

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 
 use super::{flag, is_word_char, RouteInput};
-use crate::item::Component;
+use crate::component::Component;
 
 /// The names of the 11 `v1` features, in order.
 pub const V1_NAMES: [&str; 11] = [

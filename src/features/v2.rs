@@ -19,7 +19,7 @@
 //!    file; without one the scores are all 0.
 
 use super::{flag, RouteInput};
-use crate::item::Component;
+use crate::component::Component;
 
 /// Features computed from the item alone (everything but the text scores).
 pub const V2_BASE_LEN: usize = 18;

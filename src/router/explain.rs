@@ -248,7 +248,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::item::Component;
+    use crate::component::Component;
     use crate::router::{train, Example, Router, TrainParams};
     use crate::FeatureSchema;
 

@@ -81,7 +81,7 @@ mod tests {
     fn decision_carries_the_documented_confidence() {
         let input = RouteInput {
             content: "Remember to review the PR later",
-            component: crate::item::Component::Phonological,
+            component: crate::component::Component::Phonological,
             activation: 1.0,
             importance: 0.5,
             age_seconds: 0.0,

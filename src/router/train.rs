@@ -21,7 +21,7 @@ use ndarray::{Array1, Array2};
 use crate::error::{Error, Result};
 use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
-use crate::item::Component;
+use crate::component::Component;
 use crate::layer::Layer;
 use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;

@@ -1,6 +1,6 @@
 //! Capacity limits per component and how full a component is.
 
-use crate::item::Component;
+use crate::component::Component;
 
 /// How full a component is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,6 +1,6 @@
 //! Events the working memory publishes; subscribe with `WorkingMemory::subscribe`.
 
-use crate::item::Component;
+use crate::component::Component;
 
 /// Something a caller may want to react to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -7,8 +7,8 @@ use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
 use crate::features::RouteInput;
-use crate::item::ItemState;
-use crate::item::{Component, ContentType};
+use crate::component::ItemState;
+use crate::component::{Component, ContentType};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;
 use crate::working_memory::spatial::{file_info, FileInfo};

@@ -32,7 +32,7 @@ use crate::db::items::{self, Eviction, Items, NewItemRow};
 use crate::db::{Database, WriteTx};
 use crate::error::{check_text, Error, Result};
 use crate::features::lexical;
-use crate::item::{Component, ItemState};
+use crate::component::{Component, ItemState};
 use crate::time::{now_ms, Millis};
 
 pub use capacity::{CapacityLevel, CapacityStatus};
