@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
 use crate::component::Component;
+use crate::error::{Error, Result};
 use crate::router::{AdaptParams, TrainParams};
 
 /// Default decay rate, per second.

@@ -261,34 +261,13 @@ async fn store_in_layers(
     let events: Vec<_> = rows(Layer::Episodic).map(|d| d.event(&c)).collect();
     let procedures: Vec<_> = rows(Layer::Procedural).map(|d| d.procedure(&c)).collect();
     let tasks: Vec<_> = rows(Layer::Prospective).map(|d| d.task(&c)).collect();
-    let mut ids: Vec<(Option<i64>, i64)> = Vec::with_capacity(decided.len());
-    ids.extend(
-        insert_semantic(tx, &semantic)
-            .await?
-            .iter()
-            .map(|m| (m.source_item_id, m.id)),
-    );
-    ids.extend(
-        insert_events(tx, &events)
-            .await?
-            .iter()
-            .map(|m| (m.source_item_id, m.id)),
-    );
-    ids.extend(
-        insert_procedures(tx, &procedures)
-            .await?
-            .iter()
-            .map(|m| (m.source_item_id, m.id)),
-    );
-    ids.extend(
-        insert_tasks(tx, &tasks)
-            .await?
-            .iter()
-            .map(|m| (m.source_item_id, m.id)),
-    );
+    let mut ids = insert_semantic(tx, &semantic).await?;
+    ids.extend(insert_events(tx, &events).await?);
+    ids.extend(insert_procedures(tx, &procedures).await?);
+    ids.extend(insert_tasks(tx, &tasks).await?);
     Ok(ids
         .into_iter()
-        .filter_map(|(item_id, id)| item_id.map(|item_id| (item_id, id)))
+        .filter_map(|(id, item_id)| item_id.map(|item_id| (item_id, id)))
         .collect())
 }
 

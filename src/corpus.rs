@@ -4,9 +4,9 @@
 use std::io::BufRead;
 use std::path::Path;
 
+use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
-use crate::component::Component;
 use crate::layer::Layer;
 use crate::router::Example;
 

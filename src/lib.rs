@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocking;
+mod component;
 mod config;
 mod consolidate;
 pub mod corpus;
@@ -75,13 +76,13 @@ mod engine;
 mod enum_str;
 mod error;
 pub mod features;
-mod component;
 mod layer;
 mod rng;
 pub mod router;
 pub mod time;
 pub mod working_memory;
 
+pub use component::{Component, ContentType, ItemState};
 pub use config::{
     redact_url, Backend, Capacities, Config, ConfigBuilder, PoolConfig, RouterConfig,
     WorkingMemoryConfig, DEFAULT_DECAY_RATE, DEFAULT_DECAY_THRESHOLD,
@@ -105,7 +106,6 @@ pub use error::{
     Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
 pub use features::{FeatureSchema, RouteInput, TextLearner, TextModel, V1Markers};
-pub use component::{Component, ContentType, ItemState};
 pub use layer::Layer;
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,

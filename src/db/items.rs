@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
 use crate::component::{Component, ContentType, ItemState};
+use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
 use crate::time::Millis;
 
 /// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.

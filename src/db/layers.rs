@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::db::{fetch_rows, insert_rows, on_pool, Database, PoolExt, WriteTx};
+use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::layer::Layer;
@@ -301,17 +301,21 @@ pub(crate) struct NewTask<'a> {
     pub(crate) now: Millis,
 }
 
-/// Inserts semantic memories (one or many); returns the stored rows.
+/// `(id, source_item_id)` of an inserted long-term row: just what consolidation needs, so a
+/// batch decodes two numbers per row; single-row calls read the full row back by id.
+pub(crate) type Inserted = (i64, Option<i64>);
+
+/// Inserts semantic memories (one or many); returns their ids.
 pub(crate) async fn insert_semantic(
     tx: &mut WriteTx,
     rows: &[NewSemantic<'_>],
-) -> Result<Vec<SemanticMemory>> {
+) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        SemanticMemory,
+        (i64, Option<i64>),
         rows,
         "INSERT INTO semantic_memories (project_id, content, memory_type, tags, source_item_id, route_id, metadata, created_at, last_accessed_at) ",
-        concat!(" RETURNING ", semantic_columns!()),
+        " RETURNING id, source_item_id",
         |b, r| {
             b.push_bind(r.project_id)
                 .push_bind(r.content)
@@ -326,17 +330,17 @@ pub(crate) async fn insert_semantic(
     ))
 }
 
-/// Inserts episodic events (one or many); returns the stored rows.
+/// Inserts episodic events (one or many); returns their ids.
 pub(crate) async fn insert_events(
     tx: &mut WriteTx,
     rows: &[NewEvent<'_>],
-) -> Result<Vec<EpisodicEvent>> {
+) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        EpisodicEvent,
+        (i64, Option<i64>),
         rows,
         "INSERT INTO episodic_events (project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata, created_at) ",
-        concat!(" RETURNING ", event_columns!()),
+        " RETURNING id, source_item_id",
         |b, r| {
             b.push_bind(r.project_id)
                 .push_bind(r.content)
@@ -351,17 +355,17 @@ pub(crate) async fn insert_events(
     ))
 }
 
-/// Inserts procedures (one or many); returns the stored rows.
+/// Inserts procedures (one or many); returns their ids.
 pub(crate) async fn insert_procedures(
     tx: &mut WriteTx,
     rows: &[NewProcedure<'_>],
-) -> Result<Vec<Procedure>> {
+) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        Procedure,
+        (i64, Option<i64>),
         rows,
         "INSERT INTO procedures (project_id, name, category, template, source_item_id, route_id, metadata, created_at) ",
-        concat!(" RETURNING ", procedure_columns!()),
+        " RETURNING id, source_item_id",
         |b, r| {
             b.push_bind(r.project_id)
                 .push_bind(r.name.as_str())
@@ -375,17 +379,14 @@ pub(crate) async fn insert_procedures(
     ))
 }
 
-/// Inserts pending tasks (one or many); returns the stored rows.
-pub(crate) async fn insert_tasks(
-    tx: &mut WriteTx,
-    rows: &[NewTask<'_>],
-) -> Result<Vec<ProspectiveTask>> {
+/// Inserts pending tasks (one or many); returns their ids.
+pub(crate) async fn insert_tasks(tx: &mut WriteTx, rows: &[NewTask<'_>]) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        ProspectiveTask,
+        (i64, Option<i64>),
         rows,
         "INSERT INTO prospective_tasks (project_id, content, active_form, status, priority, due_at, source_item_id, route_id, metadata, created_at) ",
-        concat!(" RETURNING ", task_columns!()),
+        " RETURNING id, source_item_id",
         |b, r| {
             b.push_bind(r.project_id)
                 .push_bind(r.content)
@@ -403,11 +404,16 @@ pub(crate) async fn insert_tasks(
 
 /// Runs one insert function on one row in its own transaction and returns the stored row.
 macro_rules! insert_one {
-    ($db:expr, $insert:ident, $row:expr) => {{
+    ($db:expr, $insert:ident, $row:expr, $out:ty, $table:literal, $columns:ident) => {{
+        const SQL: &str = concat!("SELECT ", $columns!(), " FROM ", $table, " WHERE id = $1");
         let mut tx = $db.begin_write().await?;
-        let mut stored = $insert(&mut tx, &[$row]).await?;
+        let (id, _) = $insert(&mut tx, &[$row]).await?[0];
+        let stored: $out = on_tx!(&mut tx, |conn| sqlx::query_as(SQL)
+            .bind(id)
+            .fetch_one(conn)
+            .await?);
         tx.commit().await?;
-        stored.pop().expect("an INSERT of one row returns one row")
+        stored
     }};
 }
 
@@ -451,7 +457,14 @@ impl Layers {
             origin: Origin::direct(),
             now: now_ms(),
         };
-        Ok(insert_one!(self.db, insert_semantic, row))
+        Ok(insert_one!(
+            self.db,
+            insert_semantic,
+            row,
+            SemanticMemory,
+            "semantic_memories",
+            semantic_columns
+        ))
     }
 
     /// A semantic memory of this project (any version). Reading it is an access: its
@@ -691,7 +704,14 @@ impl Layers {
             origin: Origin::direct(),
             now: now_ms(),
         };
-        Ok(insert_one!(self.db, insert_events, row))
+        Ok(insert_one!(
+            self.db,
+            insert_events,
+            row,
+            EpisodicEvent,
+            "episodic_events",
+            event_columns
+        ))
     }
 
     /// Events of this project with `from <= occurred_at < to`, oldest first.
@@ -766,7 +786,14 @@ impl Layers {
             origin: Origin::direct(),
             now: now_ms(),
         };
-        Ok(insert_one!(self.db, insert_procedures, row))
+        Ok(insert_one!(
+            self.db,
+            insert_procedures,
+            row,
+            Procedure,
+            "procedures",
+            procedure_columns
+        ))
     }
 
     /// Every procedure of this project, by name.
@@ -827,7 +854,14 @@ impl Layers {
             origin: Origin::direct(),
             now: now_ms(),
         };
-        Ok(insert_one!(self.db, insert_tasks, row))
+        Ok(insert_one!(
+            self.db,
+            insert_tasks,
+            row,
+            ProspectiveTask,
+            "prospective_tasks",
+            task_columns
+        ))
     }
 
     /// Marks a task completed (now); completing it again keeps the first completion time.

@@ -3,10 +3,10 @@
 //! schema, and after feedback the correct layer. It has no foreign key to `working_memory`, so
 //! the training data outlives the items.
 
+use crate::component::Component;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Error, Result};
 use crate::features::{FeatureSchema, RouteInput};
-use crate::component::Component;
 use crate::layer::Layer;
 use crate::router::RouteDecision;
 use crate::time::{now_ms, Millis};

@@ -13,8 +13,8 @@ pub use text::{for_each_token, TextLearner, TextModel};
 pub use v1::{extract_v1, V1Markers, V1_NAMES};
 pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
 
-use crate::enum_str::string_enum;
 use crate::component::Component;
+use crate::enum_str::string_enum;
 
 /// 1 for true, 0 for false: how every boolean feature is encoded.
 pub(crate) fn flag(b: bool) -> f64 {

@@ -18,10 +18,10 @@ use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array1, Array2};
 
+use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
-use crate::component::Component;
 use crate::layer::Layer;
 use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;

@@ -2,13 +2,13 @@
 
 use serde_json::Value;
 
+use crate::component::ItemState;
+use crate::component::{Component, ContentType};
 use crate::db::items::ItemRow;
 use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
 use crate::features::RouteInput;
-use crate::component::ItemState;
-use crate::component::{Component, ContentType};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;
 use crate::working_memory::spatial::{file_info, FileInfo};

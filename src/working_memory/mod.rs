@@ -27,12 +27,12 @@ mod spatial;
 
 use tokio::sync::broadcast;
 
+use crate::component::{Component, ItemState};
 use crate::config::WorkingMemoryConfig;
 use crate::db::items::{self, Eviction, Items, NewItemRow};
 use crate::db::{Database, WriteTx};
 use crate::error::{check_text, Error, Result};
 use crate::features::lexical;
-use crate::component::{Component, ItemState};
 use crate::time::{now_ms, Millis};
 
 pub use capacity::{CapacityLevel, CapacityStatus};
