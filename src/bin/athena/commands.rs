@@ -119,10 +119,12 @@ async fn list(store: &Store) -> Result<Report> {
     let view = store.working_memory(crate::store::MAX_LIST).await?;
     let mut text = String::new();
     for c in &view.capacity {
+        let level = to_json(c.level);
+        let level = level.as_str().unwrap_or("?");
         let _ = writeln!(
             text,
-            "{}: {}/{} ({:?})",
-            c.component, c.count, c.capacity, c.level
+            "{}: {}/{} ({level})",
+            c.component, c.count, c.capacity
         );
     }
     for i in &view.items {
