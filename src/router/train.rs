@@ -433,7 +433,44 @@ fn fit_features(
     if text.is_none() || folds < 2 {
         return Ok(features);
     }
-    // Assign each fit position to a fold, stratified by layer.
+    let fold_of = assign_folds(examples, fit, folds, rng);
+    // The folds' text models are independent (each is seeded by `params.seed`, not by the
+    // order they run in), so they are fitted on threads of their own: the same scores, sooner.
+    let held_out = |fold: usize| -> Result<Vec<HeldOut>> {
+        let rest = (0..fit.len())
+            .filter(|&p| fold_of[p] != fold)
+            .map(|p| fit[p]);
+        let model = fit_text(examples, rest, params)?;
+        Ok((0..fit.len())
+            .filter(|&p| fold_of[p] == fold)
+            .map(|p| (p, model.scores(&examples[fit[p]].content)))
+            .collect())
+    };
+    let scored: Vec<Result<Vec<HeldOut>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..folds)
+            .map(|fold| scope.spawn(move || held_out(fold)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a text-model fold does not panic"))
+            .collect()
+    });
+    let base = schema.len() - 4;
+    for fold in scored {
+        for (p, scores) in fold? {
+            features[p][base..].copy_from_slice(&scores);
+        }
+    }
+    Ok(features)
+}
+
+/// The fold of each fit position, stratified by layer.
+fn assign_folds(
+    examples: &[Example],
+    fit: &[usize],
+    folds: usize,
+    rng: &mut SplitMix64,
+) -> Vec<usize> {
     let mut fold_of = vec![0usize; fit.len()];
     for layer in Layer::ALL {
         let mut positions: Vec<usize> = (0..fit.len())
@@ -444,21 +481,11 @@ fn fit_features(
             fold_of[p] = k % folds;
         }
     }
-    let base = schema.len() - 4;
-    for fold in 0..folds {
-        let model = fit_text(
-            examples,
-            (0..fit.len())
-                .filter(|&p| fold_of[p] != fold)
-                .map(|p| fit[p]),
-            params,
-        )?;
-        for p in (0..fit.len()).filter(|&p| fold_of[p] == fold) {
-            features[p][base..].copy_from_slice(&model.scores(&examples[fit[p]].content));
-        }
-    }
-    Ok(features)
+    fold_of
 }
+
+/// A fit position and the text scores a model fitted without its fold gave it.
+type HeldOut = (usize, [f64; 4]);
 
 /// Fits the text model of `params` on the examples at `rows`.
 fn fit_text(
