@@ -360,8 +360,30 @@ fn fit_ensemble(
     })
 }
 
+/// What one tree is fitted on: its rows, its calibration rows, and its rows' jittered weights.
+/// Every random draw of a tree is made while planning, in a fixed order, so the trees can then
+/// be fitted in parallel and still come out the same as one after another.
+struct TreePlan {
+    own: Vec<usize>,
+    cal: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+impl TreePlan {
+    fn new(own: Vec<usize>, cal: Vec<usize>, weights: &[f64], rng: &mut SplitMix64) -> Self {
+        let weights = own
+            .iter()
+            .map(|&p| {
+                (0.75 + 0.5 * (rng.next() >> 40) as f32 / (1u64 << 24) as f32) * weights[p] as f32
+            })
+            .collect();
+        TreePlan { own, cal, weights }
+    }
+}
+
 /// The ensemble's trees and their mean feature importance: one tree with a calibration split
-/// when `params.trees` is 1, else bagged trees calibrated on their out-of-bag rows.
+/// when `params.trees` is 1, else bagged trees calibrated on their out-of-bag rows, fitted on
+/// as many threads as the machine has cores.
 fn fit_trees(
     features: &[Vec<f64>],
     layers: &[Layer],
@@ -370,40 +392,53 @@ fn fit_trees(
     params: &ValidTrainParams,
     rng: &mut SplitMix64,
 ) -> Result<(Vec<Tree>, Vec<f64>)> {
-    let mut trees = Vec::with_capacity(params.trees);
-    let mut importance = vec![0.0; schema.len()];
-    if params.trees == 1 {
-        let positions: Vec<usize> = (0..features.len()).collect();
+    let n = features.len();
+    let plans: Vec<TreePlan> = if params.trees == 1 {
+        let positions: Vec<usize> = (0..n).collect();
         let (cal, own) =
             stratified_cut(&positions, |p| layers[p], params.calibration_fraction, rng);
-        let (tree, imp) = fit_tree(features, layers, weights, &own, &cal, schema, params, rng)?;
-        trees.push(tree);
-        importance = imp;
+        vec![TreePlan::new(own, cal, weights, rng)]
     } else {
-        for _ in 0..params.trees {
-            let mut in_bag = vec![false; features.len()];
-            let sample: Vec<usize> = (0..features.len())
-                .map(|_| {
-                    let p = rng.below(features.len());
-                    in_bag[p] = true;
-                    p
+        (0..params.trees)
+            .map(|_| {
+                let mut in_bag = vec![false; n];
+                let sample: Vec<usize> = (0..n)
+                    .map(|_| {
+                        let p = rng.below(n);
+                        in_bag[p] = true;
+                        p
+                    })
+                    .collect();
+                let out_of_bag: Vec<usize> = (0..n).filter(|&p| !in_bag[p]).collect();
+                TreePlan::new(sample, out_of_bag, weights, rng)
+            })
+            .collect()
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fitted: Vec<Result<(Tree, Vec<f64>)>> = std::thread::scope(|scope| {
+        let chunks: Vec<_> = plans
+            .chunks(plans.len().div_ceil(workers))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|plan| fit_tree(features, layers, plan, schema, params))
+                        .collect::<Vec<_>>()
                 })
-                .collect();
-            let out_of_bag: Vec<usize> = (0..features.len()).filter(|&p| !in_bag[p]).collect();
-            let (tree, imp) = fit_tree(
-                features,
-                layers,
-                weights,
-                &sample,
-                &out_of_bag,
-                schema,
-                params,
-                rng,
-            )?;
-            trees.push(tree);
-            for (total, v) in importance.iter_mut().zip(imp) {
-                *total += v / params.trees as f64;
-            }
+            })
+            .collect();
+        chunks
+            .into_iter()
+            .flat_map(|c| c.join().expect("fitting a tree does not panic"))
+            .collect()
+    });
+    let mut trees = Vec::with_capacity(plans.len());
+    let mut importance = vec![0.0; schema.len()];
+    for result in fitted {
+        let (tree, imp) = result?;
+        trees.push(tree);
+        for (total, v) in importance.iter_mut().zip(imp) {
+            *total += v / plans.len() as f64;
         }
     }
     Ok((trees, importance))
@@ -528,13 +563,11 @@ pub fn evaluate<'a>(model: &TreeModel, examples: impl IntoIterator<Item = &'a Ex
 fn fit_tree(
     features: &[Vec<f64>],
     layers: &[Layer],
-    weights: &[f64],
-    own: &[usize],
-    cal: &[usize],
+    plan: &TreePlan,
     schema: FeatureSchema,
     params: &ValidTrainParams,
-    rng: &mut SplitMix64,
 ) -> Result<(Tree, Vec<f64>)> {
+    let (own, cal) = (&plan.own, &plan.cal);
     let width = schema.len();
     let mut x = Array2::<f64>::zeros((own.len(), width));
     for (r, &p) in own.iter().enumerate() {
@@ -543,12 +576,7 @@ fn fit_tree(
         }
     }
     let y: Array1<usize> = own.iter().map(|&p| layers[p].index()).collect();
-    let weights: Array1<f32> = own
-        .iter()
-        .map(|&p| {
-            (0.75 + 0.5 * (rng.next() >> 40) as f32 / (1u64 << 24) as f32) * weights[p] as f32
-        })
-        .collect();
+    let weights: Array1<f32> = plan.weights.iter().copied().collect();
     let names: Vec<String> = schema.names().iter().map(|s| s.to_string()).collect();
     let dataset = Dataset::new(x, y)
         .with_feature_names(names)
