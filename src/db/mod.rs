@@ -12,10 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::config::{Backend, Config, PoolConfig};
@@ -230,6 +228,16 @@ impl PoolExt for PgPool {
     }
 }
 
+/// The pool settings of `pc` for either backend.
+fn pool_options<DB: sqlx::Database>(pc: &PoolConfig) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(pc.max_connections)
+        .min_connections(pc.min_connections)
+        .acquire_timeout(pc.acquire_timeout)
+        .idle_timeout(pc.idle_timeout)
+        .max_lifetime(pc.max_lifetime)
+}
+
 /// Opens and migrates the SQLite pool of `config`.
 async fn open_sqlite(config: &Config) -> Result<SqlitePool> {
     let pc = &config.pool;
@@ -258,14 +266,7 @@ async fn open_sqlite(config: &Config) -> Result<SqlitePool> {
             .await?;
         options
     };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(pc.max_connections)
-        .min_connections(pc.min_connections)
-        .acquire_timeout(pc.acquire_timeout)
-        .idle_timeout(pc.idle_timeout)
-        .max_lifetime(pc.max_lifetime)
-        .connect_with(options)
-        .await?;
+    let pool = pool_options(pc).connect_with(options).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }
@@ -357,14 +358,7 @@ impl Database {
             Backend::Sqlite => Pool::Sqlite(open_sqlite(config).await?),
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(&config.database_url)?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(pc.max_connections)
-                    .min_connections(pc.min_connections)
-                    .acquire_timeout(pc.acquire_timeout)
-                    .idle_timeout(pc.idle_timeout)
-                    .max_lifetime(pc.max_lifetime)
-                    .connect_with(options)
-                    .await?;
+                let pool = pool_options(&pc).connect_with(options).await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
                 Pool::Postgres(pool)
             }

@@ -152,9 +152,9 @@ async fn consolidate(
 ) -> Result<Report> {
     let view: ConsolidationView = if pending {
         let limit = limit.unwrap_or(1000);
-        let progress = Progress::new("consolidated", limit as usize);
+        let progress = Progress::new("consolidated");
         let view = store
-            .consolidate_pending(limit, |done, _| progress.update(done))
+            .consolidate_pending(limit, |done, total| progress.update(done, total))
             .await?;
         progress.finish();
         view
@@ -184,8 +184,10 @@ async fn consolidate(
 }
 
 async fn train(store: &Store, from: Option<&std::path::Path>) -> Result<Report> {
-    let progress = Progress::new("labels imported", 0);
-    let view = store.train(from, |done, _| progress.update(done)).await?;
+    let progress = Progress::new("labels imported");
+    let view = store
+        .train(from, |done, total| progress.update(done, total))
+        .await?;
     progress.finish();
     let r = &view.report;
     let text = format!(

@@ -51,24 +51,22 @@ pub fn exit_code(err: &Error) -> u8 {
 /// tests, under an MCP client).
 pub struct Progress {
     label: &'static str,
-    total: usize,
     shown: bool,
 }
 
 impl Progress {
-    /// Progress of `total` steps of `label`.
-    pub fn new(label: &'static str, total: usize) -> Self {
+    /// Progress of `label`.
+    pub fn new(label: &'static str) -> Self {
         Progress {
             label,
-            total,
             shown: std::io::stderr().is_terminal(),
         }
     }
 
-    /// `done` of the steps are done.
-    pub fn update(&self, done: usize) {
+    /// `done` of `total` steps are done.
+    pub fn update(&self, done: usize, total: usize) {
         if self.shown {
-            eprint!("\r{}: {done}/{}", self.label, self.total);
+            eprint!("\r{}: {done}/{total}", self.label);
             let _ = std::io::stderr().flush();
         }
     }
