@@ -243,9 +243,12 @@ impl TokenisedCorpus {
 /// Multinomial logistic regression by AdaGrad over `docs` in a seeded order: token weights
 /// (features scaled by 1/√length) and class biases. Token weights and their AdaGrad sums are
 /// f32: half the memory traffic of f64, and the stored weights are f32 anyway; biases and
-/// scores stay f64. `reg` is each token's L2 share per occurrence.
+/// scores stay f64. `reg` is each token's L2 share per occurrence. `offsets`, when not empty,
+/// holds one fixed score per document and layer added before the softmax: the model then learns
+/// a correction of those scores rather than scores of its own.
 fn adagrad(
     docs: &[(Vec<u32>, usize, f64)],
+    offsets: &[[f64; 4]],
     reg: &[f32],
     epochs: usize,
     seed: u64,
@@ -268,7 +271,8 @@ fn adagrad(
                     sum[k] += wi[k];
                 }
             }
-            let z: [f64; 4] = std::array::from_fn(|k| bias[k] + f64::from(x * sum[k]));
+            let offset = offsets.get(d).copied().unwrap_or([0.0; 4]);
+            let z: [f64; 4] = std::array::from_fn(|k| offset[k] + bias[k] + f64::from(x * sum[k]));
             let p = softmax(z);
             let g: [f64; 4] =
                 std::array::from_fn(|k| weight * (p[k] - f64::from(u8::from(k == *class))));
@@ -590,6 +594,42 @@ impl TextModel {
         epochs: usize,
         seed: u64,
     ) -> Result<Self> {
+        Self::fit_logistic_on(TokenisedCorpus::of(examples)?, &[], c, epochs, seed)
+    }
+
+    /// Fits a logistic *correction* of another model's scores: like
+    /// [`TextModel::fit_logistic`], but each example carries the scores (log-probabilities) the
+    /// other model gives it, and the fitted weights and biases are what must be added to them to
+    /// fit the labels. Examples the other model already gets right move the weights little, so
+    /// a few labels teach what is particular about them. Scores of the result are to be added
+    /// to the other model's log-probabilities before a softmax.
+    ///
+    /// # Errors
+    /// As [`TextModel::fit_logistic`], and on `offset` when a score is not finite.
+    pub fn fit_correction<'a>(
+        examples: impl IntoIterator<Item = (&'a str, Layer, [f64; 4])>,
+        c: f64,
+        epochs: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut offsets = Vec::new();
+        let corpus = TokenisedCorpus::of(examples.into_iter().map(|(text, layer, offset)| {
+            offsets.push(offset);
+            (text, layer, 1.0)
+        }))?;
+        if offsets.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::invalid("offset", "every score must be finite"));
+        }
+        Self::fit_logistic_on(corpus, &offsets, c, epochs, seed)
+    }
+
+    fn fit_logistic_on(
+        corpus: TokenisedCorpus,
+        offsets: &[[f64; 4]],
+        c: f64,
+        epochs: usize,
+        seed: u64,
+    ) -> Result<Self> {
         if !(c.is_finite() && c > 0.0) {
             return Err(Error::invalid(
                 "text_c",
@@ -599,16 +639,14 @@ impl TextModel {
         if epochs == 0 {
             return Err(Error::invalid("text_epochs", "must be at least 1"));
         }
-        let corpus = TokenisedCorpus::of(examples)?;
         // Each token's share of the regulariser per occurrence, 1 / (C · its weighted count).
         let reg: Vec<f32> = corpus.df.iter().map(|d| (1.0 / (c * d)) as f32).collect();
-        let (w, bias) = adagrad(&corpus.docs, &reg, epochs, seed);
-        let keys = corpus.keys;
+        let (w, bias) = adagrad(&corpus.docs, offsets, &reg, epochs, seed);
         Ok(TextModel {
             learner: TextLearner::Logistic,
             alpha: c,
             log_prior: bias,
-            log_likelihood: TokenTable::new(keys.into_iter().zip(w)),
+            log_likelihood: TokenTable::new(corpus.keys.into_iter().zip(w)),
         })
     }
 
@@ -787,6 +825,52 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_correction_learns_what_the_offsets_get_wrong() {
+        // The other model calls everything semantic; this project's "zork" notes are procedures.
+        let offset = [0.0, -3.0, -3.0, -3.0];
+        let labels: Vec<(String, Layer)> = (0..20)
+            .map(|i| match i % 2 {
+                0 => (
+                    format!("The zork {i} holds the deploy steps"),
+                    Layer::Procedural,
+                ),
+                _ => (format!("The table {i} holds the rows"), Layer::Semantic),
+            })
+            .collect();
+        let rows = || labels.iter().map(|(t, l)| (t.as_str(), *l, offset));
+        let c = TextModel::fit_correction(rows(), 10.0, 3, 1).unwrap();
+        let best = |text: &str| {
+            let s = c.scores(text);
+            let z: [f64; 4] = std::array::from_fn(|k| offset[k] + s[k]);
+            let p = softmax(z);
+            (0..4).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap()
+        };
+        assert_eq!(
+            best("The zork 99 holds the deploy steps"),
+            Layer::Procedural.index()
+        );
+        assert_eq!(best("The table 99 holds the rows"), Layer::Semantic.index());
+        assert_eq!(TextModel::fit_correction(rows(), 10.0, 3, 1).unwrap(), c);
+        let err = TextModel::fit_correction(
+            [("a note", Layer::Semantic, [0.0, f64::NAN, 0.0, 0.0])],
+            10.0,
+            3,
+            1,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidInput {
+                    field: "offset",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -481,22 +481,34 @@ fn fit_features(
             .map(|p| (p, model.scores(&examples[fit[p]].content)))
             .collect())
     };
-    let scored: Vec<Result<Vec<HeldOut>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..folds)
-            .map(|fold| scope.spawn(move || held_out(fold)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a text-model fold does not panic"))
-            .collect()
-    });
+    let scored = per_fold(folds, held_out)?;
     let base = schema.len() - 4;
     for fold in scored {
-        for (p, scores) in fold? {
+        for (p, scores) in fold {
             features[p][base..].copy_from_slice(&scores);
         }
     }
     Ok(features)
+}
+
+/// `work(fold)` for every fold in `0..folds`, each on a thread of its own, in fold order; the
+/// first error if any. The work must not depend on the order threads run in (seed each fold's
+/// fitting from its settings, not from a shared generator), so the result is the same as a
+/// sequential loop's.
+pub(crate) fn per_fold<T: Send>(
+    folds: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..folds)
+            .map(|fold| scope.spawn(move || work(fold)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a fold's work does not panic"))
+            .collect()
+    })
 }
 
 /// The fold of each fit position, stratified by layer.

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::features::text::TextModel;
+use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 use crate::router::{Direction, PathStep, RouteDecision};
@@ -130,6 +130,10 @@ pub struct TreeModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     text: Option<TextModel>,
     trees: Vec<Tree>,
+    /// A project's correction of the trees' probabilities, learned from its labels (see
+    /// [`crate::router::adapt()`]): its scores are added to their logarithms before a softmax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    correction: Option<TextModel>,
     /// The label decisions carry (`model`); set by whoever loads it (database version, file
     /// name), not stored in the JSON, so identical training yields identical bytes.
     #[serde(skip)]
@@ -154,6 +158,7 @@ impl TreeModel {
             classes: Layer::ALL.to_vec(),
             text,
             trees,
+            correction: None,
             label: label.into(),
         };
         model.validate()?;
@@ -176,6 +181,21 @@ impl TreeModel {
         self
     }
 
+    /// The same model with a project's correction of its probabilities (or none).
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] when the correction is not a valid logistic-regression model.
+    pub fn with_correction(mut self, correction: Option<TextModel>) -> Result<Self> {
+        self.correction = correction;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The project correction, if the model has one.
+    pub fn correction(&self) -> Option<&TextModel> {
+        self.correction.as_ref()
+    }
+
     /// The trees.
     pub fn trees(&self) -> &[Tree] {
         &self.trees
@@ -191,13 +211,37 @@ impl TreeModel {
         self.feature_schema.extract_with(input, self.text.as_ref())
     }
 
-    /// Routes one item: features, every tree, averaged calibrated probabilities, and the decision
-    /// path through the first tree.
+    /// Routes one item: features, every tree, averaged calibrated probabilities, the project
+    /// correction if there is one, and the decision path through the first tree.
     pub fn route(&self, input: &RouteInput<'_>) -> RouteDecision {
-        self.decide(self.features(input))
+        let features = self.features(input);
+        let mut path = Vec::with_capacity(MAX_PATH_HINT);
+        let probabilities = self.probabilities(&features, Some(&mut path));
+        RouteDecision::from_probabilities(
+            self.corrected(probabilities, input.content),
+            path,
+            self.label.clone(),
+            self.feature_schema,
+            features,
+        )
     }
 
-    /// Decides on an already extracted feature vector of this model's schema.
+    /// The trees' `probabilities` for `text` after the project correction:
+    /// `softmax(ln p + correction scores)`; unchanged without a correction.
+    pub(crate) fn corrected(&self, probabilities: [f64; 4], text: &str) -> [f64; 4] {
+        match &self.correction {
+            None => probabilities,
+            Some(correction) => {
+                let scores = correction.scores(text);
+                crate::features::text::softmax(std::array::from_fn(|c| {
+                    probabilities[c].max(f64::MIN_POSITIVE).ln() + scores[c]
+                }))
+            }
+        }
+    }
+
+    /// Decides on an already extracted feature vector of this model's schema: the trees alone,
+    /// without the project correction (which reads the text; [`TreeModel::route`] applies it).
     ///
     /// # Panics
     /// If `features` is shorter than the schema; vectors from [`TreeModel::features`] never are.
@@ -306,6 +350,16 @@ impl TreeModel {
         if let Some(text) = &self.text {
             text.validate()
                 .map_err(|reason| Error::InvalidModel { reason })?;
+        }
+        if let Some(correction) = &self.correction {
+            if correction.learner() != TextLearner::Logistic {
+                return bad("the project correction must be a logistic-regression model".into());
+            }
+            correction
+                .validate()
+                .map_err(|reason| Error::InvalidModel {
+                    reason: format!("project correction: {reason}"),
+                })?;
         }
         let n_features = self.feature_schema.len();
         for (t, tree) in self.trees.iter().enumerate() {
@@ -433,6 +487,57 @@ mod tests {
         let back = TreeModel::from_json(&json, "stump").unwrap();
         assert_eq!(back, model);
         assert_eq!(back.to_json(), json);
+    }
+
+    #[test]
+    fn a_project_correction_moves_decisions_and_round_trips() {
+        // The stump calls statements semantic (0.7); the correction says "zork" means procedural.
+        let labels: Vec<(String, Layer, [f64; 4])> = (0..20)
+            .map(|i| {
+                let offset = [0.7f64, 0.1, 0.1, 0.1].map(f64::ln);
+                match i % 2 {
+                    0 => (format!("zork step {i}"), Layer::Procedural, offset),
+                    _ => (format!("plain fact {i}"), Layer::Semantic, offset),
+                }
+            })
+            .collect();
+        let correction = TextModel::fit_correction(
+            labels.iter().map(|(t, l, o)| (t.as_str(), *l, *o)),
+            10.0,
+            3,
+            7,
+        )
+        .unwrap();
+        let model = stump().with_correction(Some(correction)).unwrap();
+        let route = |m: &TreeModel, text: &str| {
+            m.route(&RouteInput {
+                content: text,
+                component: crate::component::Component::Phonological,
+                activation: 1.0,
+                importance: 0.5,
+                age_seconds: 0.0,
+            })
+        };
+        assert_eq!(route(&stump(), "zork step 99").layer, Layer::Semantic);
+        let d = route(&model, "zork step 99");
+        assert_eq!(d.layer, Layer::Procedural);
+        assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert_eq!(route(&model, "plain fact 99").layer, Layer::Semantic);
+        let json = model.to_json();
+        assert!(json.contains("\"correction\""));
+        let back = TreeModel::from_json(&json, "stump").unwrap();
+        assert_eq!(back, model);
+        assert!(
+            !stump().to_json().contains("correction"),
+            "absent when none"
+        );
+
+        let naive = TextModel::fit([("zork", Layer::Procedural)], 0.5, 1).unwrap();
+        let err = stump()
+            .with_correction(Some(naive))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("logistic-regression"), "{err}");
     }
 
     #[test]
