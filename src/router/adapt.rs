@@ -432,7 +432,11 @@ mod tests {
             .starts_with("5-fold cross-validation on all 20 labels"));
         let probe = example("The zork 99 keeps the deploy steps", Layer::Procedural);
         assert_ne!(baseline.route(&probe.input()).layer, Layer::Procedural);
-        assert_eq!(adapted.model.route(&probe.input()).layer, Layer::Procedural);
+        let decision = adapted.model.route(&probe.input());
+        assert_eq!(decision.layer, Layer::Procedural);
+        let adapted_router = Router::Model(Arc::new(adapted.model.clone()));
+        let why = adapted_router.explain(&probe.input(), &decision);
+        assert!(why.summary.contains("zork"), "{}", why.summary);
         assert_eq!(adapted.model.trees(), base.trees(), "the trees are kept");
         assert!(adapted.model.correction().is_some(), "a project correction");
     }

@@ -77,15 +77,16 @@ impl Explanation {
         }
     }
 
-    /// Explains `decision` about `input` with the cues of `text`: the tokens that pulled towards
-    /// the chosen layer rather than the runner-up, strongest first.
-    pub(crate) fn from_text_model(
-        text: &TextModel,
+    /// Explains `decision` about `input` with the cues of `models` (a text model, and a
+    /// project correction when there is one): the tokens that pulled towards the chosen layer
+    /// rather than the runner-up, strongest first.
+    pub(crate) fn from_text_models(
+        models: &[&TextModel],
         input: &RouteInput<'_>,
         decision: &RouteDecision,
     ) -> Self {
         let content = input.content;
-        let pulls = pulls_towards(text, content, decision);
+        let pulls = pulls_towards(models, content, decision);
         let (words, shape) = pick_cues(content, pulls);
         let words: Vec<Cue> = words
             .into_iter()
@@ -191,25 +192,37 @@ fn shape_words(id: u64) -> String {
 }
 
 /// Each known token of `content` that pulls towards the decided layer rather than the
-/// runner-up, with the strength of its pull; strongest first, ties by position, so
-/// explanations never depend on hashing.
+/// runner-up, with the strength of its pull summed over `models` (the text model and a project
+/// correction, when there is one); strongest first, ties by position, so explanations never
+/// depend on hashing.
 fn pulls_towards(
-    text: &TextModel,
+    models: &[&TextModel],
     content: &str,
     decision: &RouteDecision,
 ) -> Vec<(TokenSpan, f64)> {
     let (c, r) = (decision.layer.index(), decision.runner_up.index());
-    let known: Vec<(TokenSpan, [f32; 4])> = spanned_tokens(content)
+    let tokens = spanned_tokens(content);
+    let mut pull = vec![0.0f64; tokens.len()];
+    for model in models {
+        let weights: Vec<Option<[f32; 4]>> = tokens
+            .iter()
+            .map(|(t, _)| model.token_weights(*t))
+            .collect();
+        let known = weights.iter().flatten().count();
+        let scale = match model.learner() {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
+        };
+        for (p, w) in pull.iter_mut().zip(&weights) {
+            if let Some(w) = w {
+                *p += scale * f64::from(w[c] - w[r]);
+            }
+        }
+    }
+    let mut pulls: Vec<(TokenSpan, f64)> = tokens
         .iter()
-        .filter_map(|(t, span)| text.token_weights(*t).map(|w| (*span, w)))
-        .collect();
-    let scale = match text.learner() {
-        TextLearner::NaiveBayes => 1.0,
-        TextLearner::Logistic => 1.0 / (known.len().max(1) as f64).sqrt(),
-    };
-    let mut pulls: Vec<(TokenSpan, f64)> = known
-        .iter()
-        .map(|(span, w)| (*span, scale * f64::from(w[c] - w[r])))
+        .zip(pull)
+        .map(|((_, span), pull)| (*span, pull))
         .filter(|(_, pull)| *pull > 0.0)
         .collect();
     pulls.sort_by(|a, b| b.1.total_cmp(&a.1).then(start(a.0).cmp(&start(b.0))));

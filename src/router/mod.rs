@@ -179,7 +179,11 @@ impl Router {
                 "the keyword rules chose it (no trained model routes this project)",
             ),
             Router::Model(model) => match model.text_model() {
-                Some(text) => Explanation::from_text_model(text, input, decision),
+                Some(text) => {
+                    let models: Vec<&crate::TextModel> =
+                        std::iter::once(text).chain(model.correction()).collect();
+                    Explanation::from_text_models(&models, input, decision)
+                }
                 None => Explanation::plain(decision, "the decision trees chose it; see the path"),
             },
         }
