@@ -1,6 +1,7 @@
 //! Routing benchmarks: feature extraction per schema and content length, routing one item
 //! (beside the previously shipped model, `benches/data/router-previous.json`, in the same run)
-//! and batches with the shipped default model, explaining a decision, and training on
+//! and batches with the shipped default model, routing with a project's adapted model (its
+//! refitted text model and project correction), explaining a decision, and training on
 //! 1k/10k/20k synthetic rows.
 //!
 //! ```text
@@ -14,8 +15,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use athena_memory::corpus;
-use athena_memory::router::train;
-use athena_memory::{Component, FeatureSchema, RouteInput, Router, TreeModel};
+use athena_memory::router::{adapt_model, train, AdaptParams};
+use athena_memory::{Component, FeatureSchema, Layer, RouteInput, Router, TreeModel};
 use athena_memory::{Example, TextLearner, TrainParams};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
@@ -72,9 +73,42 @@ fn previous_model() -> Arc<TreeModel> {
     Arc::new(TreeModel::load(&path).expect("benches/data/router-previous.json loads"))
 }
 
+/// The default adapted to 20 labels of a made-up project, as `Engine::train` adapts it.
+fn adapted_model() -> Arc<TreeModel> {
+    let labels: Vec<Example> = (0..20)
+        .map(|i| {
+            let (text, layer) = match i % 4 {
+                0 => (
+                    format!("The queue {i} holds pending items"),
+                    Layer::Semantic,
+                ),
+                1 => (
+                    format!("Shipped queue metrics in build {i}"),
+                    Layer::Episodic,
+                ),
+                2 => (
+                    format!("Run `make queue-{i}` to drain it"),
+                    Layer::Procedural,
+                ),
+                _ => (format!("Next: shard queue {i}"), Layer::Prospective),
+            };
+            Example::new(&input(&text), layer)
+        })
+        .collect();
+    let adapted = adapt_model(
+        &default_model(),
+        corpus::shipped(),
+        &labels,
+        &AdaptParams::default(),
+    )
+    .expect("the default model adapts");
+    Arc::new(adapted)
+}
+
 fn route(c: &mut Criterion) {
     let router = Router::Model(default_model());
     let previous = Router::Model(previous_model());
+    let adapted = Router::Model(adapted_model());
     let mut group = c.benchmark_group("route");
     group.throughput(Throughput::Elements(1));
     for chars in [50, 200, 2000] {
@@ -89,6 +123,9 @@ fn route(c: &mut Criterion) {
         );
     }
     let text = text_of(200);
+    group.bench_function("one_item_adapted/200", |b| {
+        b.iter(|| adapted.route(black_box(&input(&text))))
+    });
     group.bench_function("explain_200", |b| {
         let d = router.route(&input(&text));
         b.iter(|| router.explain(black_box(&input(&text)), &d))

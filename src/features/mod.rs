@@ -101,6 +101,29 @@ impl FeatureSchema {
         }
     }
 
+    /// The features of `input` (text scores from `text`) and the scores of a project
+    /// `correction`, from one pass over the text's tokens when the schema has text scores.
+    pub(crate) fn extract_with_correction(
+        self,
+        input: &RouteInput<'_>,
+        text: Option<&TextModel>,
+        correction: &TextModel,
+    ) -> (Vec<f64>, [f64; 4]) {
+        match (self, text) {
+            (FeatureSchema::V2, Some(text)) => {
+                let (scores, corrections) = text.scores_with(correction, input.content);
+                let mut out = Vec::with_capacity(self.len());
+                out.extend_from_slice(&extract_v2_base(input));
+                out.extend_from_slice(&scores);
+                (out, corrections)
+            }
+            _ => (
+                self.extract_with(input, text),
+                correction.scores(input.content),
+            ),
+        }
+    }
+
     /// Extracts this schema's features of `input` into a new vector, without text scores.
     pub fn extract(self, input: &RouteInput<'_>) -> Vec<f64> {
         self.extract_with(input, None)

@@ -668,23 +668,20 @@ impl TextModel {
     /// The four layers' scores for `text` (log-posteriors for naive Bayes, logits for logistic
     /// regression), shifted so the best is 0.
     pub fn scores(&self, text: &str) -> [f64; 4] {
-        let mut sum = [0.0f64; 4];
-        let mut known = 0usize;
+        let mut sum = ScoreSum::default();
+        for_each_token(text, |t| sum.add(self, t));
+        sum.scores(self)
+    }
+
+    /// `(self.scores(text), other.scores(text))` from one pass over the text's tokens: a
+    /// project's correction is scored this way beside its router's text model.
+    pub(crate) fn scores_with(&self, other: &TextModel, text: &str) -> ([f64; 4], [f64; 4]) {
+        let (mut mine, mut theirs) = (ScoreSum::default(), ScoreSum::default());
         for_each_token(text, |t| {
-            if let Some(l) = self.log_likelihood.get(t) {
-                known += 1;
-                for c in 0..4 {
-                    sum[c] += f64::from(l[c]);
-                }
-            }
+            mine.add(self, t);
+            theirs.add(other, t);
         });
-        let scale = match self.learner {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
-        };
-        let lp: [f64; 4] = std::array::from_fn(|c| self.log_prior[c] + scale * sum[c]);
-        let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        lp.map(|v| v - best)
+        (mine.scores(self), theirs.scores(other))
     }
 
     /// Known tokens.
@@ -707,6 +704,35 @@ impl TextModel {
             return Err("text model has a non-finite token weight".into());
         }
         Ok(())
+    }
+}
+
+/// A text model's running sum of token weights over one text.
+#[derive(Default)]
+struct ScoreSum {
+    sum: [f64; 4],
+    known: usize,
+}
+
+impl ScoreSum {
+    fn add(&mut self, model: &TextModel, token: u64) {
+        if let Some(l) = model.log_likelihood.get(token) {
+            self.known += 1;
+            for (s, w) in self.sum.iter_mut().zip(l) {
+                *s += f64::from(*w);
+            }
+        }
+    }
+
+    /// The model's scores from the sum, shifted so the best is 0.
+    fn scores(&self, model: &TextModel) -> [f64; 4] {
+        let scale = match model.learner {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (self.known.max(1) as f64).sqrt(),
+        };
+        let lp: [f64; 4] = std::array::from_fn(|c| model.log_prior[c] + scale * self.sum[c]);
+        let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        lp.map(|v| v - best)
     }
 }
 
@@ -854,6 +880,14 @@ mod tests {
         );
         assert_eq!(best("The table 99 holds the rows"), Layer::Semantic.index());
         assert_eq!(TextModel::fit_correction(rows(), 10.0, 3, 1).unwrap(), c);
+        // Scored beside another model in one pass, each gets its own scores.
+        let other = TextModel::fit(LABELLED.iter().map(|(t, l)| (*t, *l)), 0.5, 1).unwrap();
+        for text in ["The zork 7 holds", "Returns the value", ""] {
+            assert_eq!(
+                other.scores_with(&c, text),
+                (other.scores(text), c.scores(text))
+            );
+        }
         let err = TextModel::fit_correction(
             [("a note", Layer::Semantic, [0.0, f64::NAN, 0.0, 0.0])],
             10.0,

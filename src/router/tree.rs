@@ -48,6 +48,14 @@ pub enum Node {
     },
 }
 
+/// The trees' `probabilities` after a project correction's `scores`:
+/// `softmax(ln p + scores)`.
+fn corrected(probabilities: [f64; 4], scores: [f64; 4]) -> [f64; 4] {
+    crate::features::text::softmax(std::array::from_fn(|c| {
+        probabilities[c].max(f64::MIN_POSITIVE).ln() + scores[c]
+    }))
+}
+
 /// One flattened decision tree; node 0 is the root.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tree {
@@ -214,30 +222,26 @@ impl TreeModel {
     /// Routes one item: features, every tree, averaged calibrated probabilities, the project
     /// correction if there is one, and the decision path through the first tree.
     pub fn route(&self, input: &RouteInput<'_>) -> RouteDecision {
-        let features = self.features(input);
+        let (features, corrections) = match &self.correction {
+            None => (self.features(input), None),
+            Some(correction) => {
+                let (features, scores) = self.feature_schema.extract_with_correction(
+                    input,
+                    self.text.as_ref(),
+                    correction,
+                );
+                (features, Some(scores))
+            }
+        };
         let mut path = Vec::with_capacity(MAX_PATH_HINT);
         let probabilities = self.probabilities(&features, Some(&mut path));
         RouteDecision::from_probabilities(
-            self.corrected(probabilities, input.content),
+            corrections.map_or(probabilities, |c| corrected(probabilities, c)),
             path,
             self.label.clone(),
             self.feature_schema,
             features,
         )
-    }
-
-    /// The trees' `probabilities` for `text` after the project correction:
-    /// `softmax(ln p + correction scores)`; unchanged without a correction.
-    pub(crate) fn corrected(&self, probabilities: [f64; 4], text: &str) -> [f64; 4] {
-        match &self.correction {
-            None => probabilities,
-            Some(correction) => {
-                let scores = correction.scores(text);
-                crate::features::text::softmax(std::array::from_fn(|c| {
-                    probabilities[c].max(f64::MIN_POSITIVE).ln() + scores[c]
-                }))
-            }
-        }
     }
 
     /// Decides on an already extracted feature vector of this model's schema: the trees alone,
