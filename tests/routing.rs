@@ -375,6 +375,16 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         "adapted from the whole shipped corpus"
     );
     assert_eq!((report.train_n, report.folds), (20, 5));
+    let stored = engine
+        .models()
+        .list(athena_memory::ModelScope::Project(p.id))
+        .await
+        .unwrap();
+    let model = athena_memory::TreeModel::from_json(&stored[0].model, "stored").unwrap();
+    assert!(
+        model.correction().is_some(),
+        "the stored model keeps its project correction"
+    );
     assert!(
         report
             .evidence
