@@ -370,7 +370,8 @@ impl Engine {
     /// The model: with the shipped default model on (the default), the default adapted to the
     /// labels ([`crate::router::adapt()`]): the same trees, the text model refitted on the shipped
     /// corpus plus the labels weighted up, and a project correction of its probabilities learned
-    /// from the labels, so even a few labels help and nothing the default knew is forgotten. With it off, a model trained from the labels alone.
+    /// from the labels, so even a few labels help and nothing the default knew is forgotten.
+    /// With it off, a model trained from the labels alone.
     ///
     /// The evidence: every label routed by a candidate fitted without it (5-fold
     /// cross-validation, fewer folds below 5 labels), against the baseline (the active global

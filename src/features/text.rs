@@ -684,6 +684,15 @@ impl TextModel {
         (mine.scores(self), theirs.scores(other))
     }
 
+    /// What a score's token-weight sum is multiplied by when `known` of the text's tokens are
+    /// known: 1 for naive Bayes, 1/√known for logistic regression (L2-normalised counts).
+    pub(crate) fn token_scale(&self, known: usize) -> f64 {
+        match self.learner {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
+        }
+    }
+
     /// Known tokens.
     pub fn vocabulary_size(&self) -> usize {
         self.log_likelihood.len()
@@ -726,10 +735,7 @@ impl ScoreSum {
 
     /// The model's scores from the sum, shifted so the best is 0.
     fn scores(&self, model: &TextModel) -> [f64; 4] {
-        let scale = match model.learner {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (self.known.max(1) as f64).sqrt(),
-        };
+        let scale = model.token_scale(self.known);
         let lp: [f64; 4] = std::array::from_fn(|c| model.log_prior[c] + scale * self.sum[c]);
         let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         lp.map(|v| v - best)

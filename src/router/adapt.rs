@@ -237,8 +237,7 @@ pub fn adapt_model(
     if labels.len() < 2 {
         return Ok(refitted);
     }
-    let fold_of = deal_folds(labels.len(), params);
-    let folds = fold_of.iter().max().map_or(0, |f| f + 1);
+    let (fold_of, folds) = deal_folds(labels.len(), params);
     let offsets_of = |fold: usize| -> Result<Vec<(usize, [f64; 4])>> {
         let rest: Vec<Example> = (0..labels.len())
             .filter(|&i| fold_of[i] != fold)
@@ -276,8 +275,9 @@ fn log_probabilities(model: &TreeModel, example: &Example) -> [f64; 4] {
         .map(|p| p.max(f64::MIN_POSITIVE).ln())
 }
 
-/// Each of `n` labels' fold: `params.folds` (at most `n`) seeded, shuffled, dealt in turn.
-fn deal_folds(n: usize, params: &AdaptParams) -> Vec<usize> {
+/// Each of `n` labels' fold, and the number of folds: `params.folds` (at most `n`), the labels
+/// seeded, shuffled and dealt in turn.
+fn deal_folds(n: usize, params: &AdaptParams) -> (Vec<usize>, usize) {
     let folds = params.folds.min(n);
     let mut order: Vec<usize> = (0..n).collect();
     SplitMix64(params.seed).shuffle(&mut order);
@@ -285,7 +285,7 @@ fn deal_folds(n: usize, params: &AdaptParams) -> Vec<usize> {
     for (k, &i) in order.iter().enumerate() {
         fold_of[i] = k % folds;
     }
-    fold_of
+    (fold_of, folds)
 }
 
 /// Scores a fitting procedure on `labels` by cross-validation: the labels are dealt into seeded
@@ -311,8 +311,7 @@ pub fn gather_evidence(
             ),
         });
     }
-    let folds = params.folds.min(labels.len());
-    let fold_of = deal_folds(labels.len(), params);
+    let (fold_of, folds) = deal_folds(labels.len(), params);
     let mut outcomes: Vec<(Layer, Layer, f64)> = Vec::with_capacity(labels.len());
     for fold in 0..folds {
         let rest: Vec<Example> = (0..labels.len())

@@ -7,7 +7,7 @@
 //! runner-up layer, scaled as the model scales it. The strongest pulls are the explanation; the
 //! tree path ([`crate::router::RouteDecision::path`]) stays beside it for the numbers.
 
-use crate::features::text::{spanned_tokens, TextLearner, TextModel, TokenSpan};
+use crate::features::text::{spanned_tokens, TextModel, TokenSpan};
 use crate::features::RouteInput;
 use crate::layer::Layer;
 use crate::router::RouteDecision;
@@ -208,11 +208,7 @@ fn pulls_towards(
             .iter()
             .map(|(t, _)| model.token_weights(*t))
             .collect();
-        let known = weights.iter().flatten().count();
-        let scale = match model.learner() {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
-        };
+        let scale = model.token_scale(weights.iter().flatten().count());
         for (p, w) in pull.iter_mut().zip(&weights) {
             if let Some(w) = w {
                 *p += scale * f64::from(w[c] - w[r]);

@@ -233,15 +233,7 @@ impl TreeModel {
                 (features, Some(scores))
             }
         };
-        let mut path = Vec::with_capacity(MAX_PATH_HINT);
-        let probabilities = self.probabilities(&features, Some(&mut path));
-        RouteDecision::from_probabilities(
-            corrections.map_or(probabilities, |c| corrected(probabilities, c)),
-            path,
-            self.label.clone(),
-            self.feature_schema,
-            features,
-        )
+        self.decide_with(features, corrections)
     }
 
     /// Decides on an already extracted feature vector of this model's schema: the trees alone,
@@ -250,10 +242,15 @@ impl TreeModel {
     /// # Panics
     /// If `features` is shorter than the schema; vectors from [`TreeModel::features`] never are.
     pub fn decide(&self, features: Vec<f64>) -> RouteDecision {
+        self.decide_with(features, None)
+    }
+
+    /// The trees' decision on `features`, after a project correction's scores when given.
+    fn decide_with(&self, features: Vec<f64>, corrections: Option<[f64; 4]>) -> RouteDecision {
         let mut path = Vec::with_capacity(MAX_PATH_HINT);
         let probabilities = self.probabilities(&features, Some(&mut path));
         RouteDecision::from_probabilities(
-            probabilities,
+            corrections.map_or(probabilities, |c| corrected(probabilities, c)),
             path,
             self.label.clone(),
             self.feature_schema,
