@@ -237,6 +237,22 @@ impl Engine {
         self.call(move |e| async move { e.activate_global_model(version).await })
     }
 
+    /// See [`crate::Engine::deactivate_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn deactivate_model(&self, project_id: i64) -> Result<Option<StoredModel>> {
+        self.call(move |e| async move { e.deactivate_model(project_id).await })
+    }
+
+    /// See [`crate::Engine::deactivate_global_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn deactivate_global_model(&self) -> Result<Option<StoredModel>> {
+        self.call(move |e| async move { e.deactivate_global_model().await })
+    }
+
     /// See [`crate::Engine::export_model`].
     ///
     /// # Errors
@@ -1082,6 +1098,15 @@ impl ModelRegistry {
     pub fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
         self.engine
             .call(move |e| async move { e.models().activate(scope, version).await })
+    }
+
+    /// See [`crate::ModelRegistry::deactivate`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn deactivate(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
+        self.engine
+            .call(move |e| async move { e.models().deactivate(scope).await })
     }
 }
 

@@ -473,12 +473,44 @@ impl Engine {
     /// [`Error::NotFound`] when there is no such global version; nothing changes then.
     pub async fn activate_global_model(&self, version: i64) -> Result<StoredModel> {
         let stored = self.models().activate(ModelScope::Global, version).await?;
+        self.clear_routers();
+        Ok(stored)
+    }
+
+    /// Forgets every cached router: the next route of each project reads its router again.
+    fn clear_routers(&self) {
         self.inner
             .routers
             .write()
             .expect("router cache lock")
             .clear();
-        Ok(stored)
+    }
+
+    /// Returns `project_id` to the router it had before any model of its own: the active global
+    /// model, else the shipped default (or the heuristic, if so configured). The project's
+    /// versions stay stored; [`Engine::activate_model`] brings one back. Returns the version that
+    /// was active, `None` when none was (then nothing changes).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the project does not exist.
+    pub async fn deactivate_model(&self, project_id: i64) -> Result<Option<StoredModel>> {
+        let was = self
+            .models()
+            .deactivate(ModelScope::Project(project_id))
+            .await?;
+        self.refresh_router(project_id).await?;
+        Ok(was)
+    }
+
+    /// Deactivates the active global model, so projects without a model of their own are routed
+    /// by the shipped default again. Returns the version that was active, `None` when none was.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be reached.
+    pub async fn deactivate_global_model(&self) -> Result<Option<StoredModel>> {
+        let was = self.models().deactivate(ModelScope::Global).await?;
+        self.clear_routers();
+        Ok(was)
     }
 
     /// Writes the model routing `project_id` to a JSON file (the shipped default or a stored

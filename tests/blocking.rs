@@ -503,6 +503,11 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     engine.export_model(p, &path).unwrap();
     let imported = engine.import_model(p, &path, false).unwrap();
     assert_eq!(imported.version, stored.version + 1);
+    let was = engine.deactivate_model(p).unwrap();
+    assert_eq!(was.map(|m| m.version), Some(stored.version));
+    assert!(models.active(ModelScope::Project(p)).unwrap().is_none());
+    assert!(models.deactivate(ModelScope::Project(p)).unwrap().is_none());
+    assert!(engine.deactivate_global_model().unwrap().is_none());
     assert!(matches!(
         engine.activate_global_model(99),
         Err(Error::NotFound { .. })

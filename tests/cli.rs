@@ -195,7 +195,7 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
     assert_eq!(doctor["backend"], db.backend);
 }
 
-/// `models list | activate | rollback | export | import`.
+/// `models list | activate | rollback | export | import | deactivate`.
 fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
     let before = json(url, p, &["models", "list"])["models"]
         .as_array()
@@ -222,6 +222,25 @@ fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
     assert_eq!(
         json(url, p, &["models", "activate", &version.to_string()])["active_version"],
         version
+    );
+    let off = json(url, p, &["models", "deactivate"]);
+    assert_eq!(
+        (
+            off["deactivated_version"].as_i64(),
+            off["routed_by"].as_str()
+        ),
+        (Some(version), Some("default"))
+    );
+    let models = json(url, p, &["models", "list"])["models"].clone();
+    assert_eq!(models.as_array().unwrap().len() as i64, version);
+    assert!(models
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["active"] == false));
+    assert_eq!(
+        json(url, p, &["models", "deactivate"])["deactivated_version"],
+        serde_json::Value::Null
     );
 }
 

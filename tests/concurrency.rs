@@ -136,6 +136,8 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         );
         let err = engine.models().list(ModelScope::Project(unknown)).await;
         assert!(err.is_err(), "{unknown}");
+        let err = engine.deactivate_model(unknown).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{unknown}: {err}");
     }
     assert!(
         engine
@@ -156,6 +158,14 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         engine.routing_stats(p).await.unwrap().active_model,
         "global-v1"
     );
+    // Deactivating the global model returns every project without its own to the default.
+    let was = engine.deactivate_global_model().await.unwrap();
+    assert_eq!(was.map(|m| m.version), Some(1));
+    assert_eq!(
+        engine.routing_stats(p).await.unwrap().active_model,
+        "default"
+    );
+    engine.activate_global_model(1).await.unwrap();
     let err = engine.activate_global_model(7).await.unwrap_err();
     assert!(
         matches!(

@@ -224,6 +224,33 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(q_versions.len(), 1);
+
+    // Deactivating returns p to the fallback (here the heuristic), keeps every version stored,
+    // leaves q's model alone, and can be undone by activating a version again.
+    let was = engine.deactivate_model(p.id).await.unwrap();
+    assert_eq!(was.map(|m| (m.version, m.active)), Some((1, false)));
+    let d = engine
+        .route(p.id, &input("todo at noon: review pull request 999"))
+        .await
+        .unwrap();
+    assert_eq!(d.model, "heuristic");
+    let p_versions = engine
+        .models()
+        .list(athena_memory::ModelScope::Project(p.id))
+        .await
+        .unwrap();
+    assert_eq!(p_versions.len(), 2);
+    assert!(p_versions.iter().all(|v| !v.active));
+    assert_eq!(
+        engine.routing_stats(q.id).await.unwrap().active_model,
+        format!("p{}-v1", q.id)
+    );
+    assert_eq!(engine.deactivate_model(p.id).await.unwrap(), None);
+    engine.activate_model(p.id, 2).await.unwrap();
+    assert_eq!(
+        engine.routing_stats(p.id).await.unwrap().active_model,
+        format!("p{}-v2", p.id)
+    );
 }
 
 async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {

@@ -198,6 +198,28 @@ impl ModelRegistry {
         ))
     }
 
+    /// Deactivates the active version of `scope`, if there is one, and returns it (now inactive).
+    /// Every version stays stored and can be activated again. A project without an active model
+    /// is routed by the active global model, else the shipped default; deactivating the global
+    /// model leaves projects without their own to the shipped default. Deactivating a scope with
+    /// no active version changes nothing and returns `None`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a project scope whose project does not exist.
+    pub async fn deactivate(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
+        const SQL: &str =
+            "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1 AND active
+             RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
+        self.check_scope(scope).await?;
+        Ok(fetch_rows!(
+            self.db,
+            StoredModel,
+            SQL,
+            fetch_optional,
+            scope.key()
+        ))
+    }
+
     /// Makes `version` the active one of `scope` (a rollback when it is older).
     ///
     /// # Errors

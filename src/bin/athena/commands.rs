@@ -229,6 +229,18 @@ async fn models(store: &Store, action: ModelsAction) -> Result<Report> {
         }
         ModelsAction::Activate { version } => store.engine.activate_model(p, version).await?,
         ModelsAction::Rollback => store.rollback().await?,
+        ModelsAction::Deactivate => {
+            let was = store.engine.deactivate_model(p).await?;
+            let router = store.engine.router(p).await?;
+            let routed_by = router.model_label();
+            let text = match &was {
+                Some(m) => format!("version {} deactivated; {routed_by} routes now", m.version),
+                None => format!("no project model was active; {routed_by} routes"),
+            };
+            let view =
+                json!({ "deactivated_version": was.map(|m| m.version), "routed_by": routed_by });
+            return Ok(Report::ok(view, text));
+        }
         ModelsAction::Export { path } => {
             store.engine.export_model(p, &path).await?;
             let text = format!("wrote the active model to {}", path.display());

@@ -152,6 +152,9 @@ enum ModelsAction {
     },
     /// Go back to the version before the active one.
     Rollback,
+    /// Stop routing with this project's models: the global model, else the shipped default,
+    /// routes it again. Its versions stay stored for `activate`.
+    Deactivate,
     /// Write the active model to a file.
     Export {
         /// The file.
