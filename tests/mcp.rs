@@ -107,6 +107,7 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
             "complete_goal",
             "complete_task",
             "consolidate",
+            "deactivate_model",
             "feedback",
             "list_goals",
             "list_tasks",
@@ -253,6 +254,20 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
             .unwrap()
             .contains("label"),
         "{trained}"
+    );
+
+    // The agent can take the trained model out of service again; the default routes then.
+    let off = document(&call(&client, "deactivate_model", json!({})).await);
+    assert_eq!(off["routed_by"], "default", "{off}");
+    let was_active = trained["report"]["activated"] == true;
+    assert_eq!(
+        off["deactivated_version"],
+        if was_active {
+            trained["report"]["version"].clone()
+        } else {
+            json!(null)
+        },
+        "{off} after {trained}"
     );
 
     // Goals and tasks.

@@ -230,16 +230,13 @@ async fn models(store: &Store, action: ModelsAction) -> Result<Report> {
         ModelsAction::Activate { version } => store.engine.activate_model(p, version).await?,
         ModelsAction::Rollback => store.rollback().await?,
         ModelsAction::Deactivate => {
-            let was = store.engine.deactivate_model(p).await?;
-            let router = store.engine.router(p).await?;
-            let routed_by = router.model_label();
-            let text = match &was {
-                Some(m) => format!("version {} deactivated; {routed_by} routes now", m.version),
-                None => format!("no project model was active; {routed_by} routes"),
+            let done = store.deactivate().await?;
+            let by = &done.routed_by;
+            let text = match done.deactivated_version {
+                Some(v) => format!("version {v} deactivated; {by} routes now"),
+                None => format!("no project model was active; {by} routes"),
             };
-            let view =
-                json!({ "deactivated_version": was.map(|m| m.version), "routed_by": routed_by });
-            return Ok(Report::ok(view, text));
+            return Ok(Report::ok(to_json(&done), text));
         }
         ModelsAction::Export { path } => {
             store.engine.export_model(p, &path).await?;

@@ -335,6 +335,13 @@ impl Athena {
         progress(1, 1);
         answer(result)
     }
+
+    #[tool(
+        description = "Stop routing with this project's own trained models (they stay stored): the global model, else the shipped default, routes it again. Use it when a trained model routes worse than before. Returns the version deactivated (null if none was active) and the router now in use."
+    )]
+    async fn deactivate_model(&self, Parameters(_): Parameters<NoArgs>) -> CallToolResult {
+        answer(self.store.deactivate().await)
+    }
 }
 
 #[tool_handler(router = self.tool_router)]

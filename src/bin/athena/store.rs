@@ -145,6 +145,15 @@ pub struct ModelView {
     pub created_at: i64,
 }
 
+/// What deactivating the project's model did.
+#[derive(Debug, Serialize)]
+pub struct Deactivated {
+    /// The version that was active, `None` when none was (then nothing changed).
+    pub deactivated_version: Option<i64>,
+    /// The router that routes the project now: the global model's label or `default`.
+    pub routed_by: String,
+}
+
 impl From<&StoredModel> for ModelView {
     fn from(m: &StoredModel) -> Self {
         ModelView {
@@ -374,6 +383,17 @@ impl Store {
         self.engine
             .activate_model(self.project.id, previous.version)
             .await
+    }
+
+    /// Stops routing with the project's own models (they stay stored): the global model, else
+    /// the shipped default, routes it again.
+    pub async fn deactivate(&self) -> Result<Deactivated> {
+        let was = self.engine.deactivate_model(self.project.id).await?;
+        let router = self.engine.router(self.project.id).await?;
+        Ok(Deactivated {
+            deactivated_version: was.map(|m| m.version),
+            routed_by: router.model_label().to_owned(),
+        })
     }
 
     /// Routing, working-memory and layer figures.
