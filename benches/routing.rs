@@ -1,8 +1,8 @@
 //! Routing benchmarks: feature extraction per schema and content length, routing one item
 //! (beside the previously shipped model, `benches/data/router-previous.json`, in the same run)
 //! and batches with the shipped default model, routing with a project's adapted model (its
-//! refitted text model and project correction), explaining a decision, and training on
-//! 1k/10k/20k synthetic rows.
+//! refitted text model and project correction), explaining a decision, adapting the default to
+//! a project's 20 labels (what `Engine::train` does), and training on 1k/10k/20k synthetic rows.
 //!
 //! ```text
 //! cargo bench --bench routing
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use athena_memory::corpus;
-use athena_memory::router::{adapt_model, train, AdaptParams};
+use athena_memory::router::{adapt, adapt_model, train, AdaptParams};
 use athena_memory::{Component, FeatureSchema, Layer, RouteInput, Router, TreeModel};
 use athena_memory::{Example, TextLearner, TrainParams};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -73,9 +73,9 @@ fn previous_model() -> Arc<TreeModel> {
     Arc::new(TreeModel::load(&path).expect("benches/data/router-previous.json loads"))
 }
 
-/// The default adapted to 20 labels of a made-up project, as `Engine::train` adapts it.
-fn adapted_model() -> Arc<TreeModel> {
-    let labels: Vec<Example> = (0..20)
+/// 20 labels of a made-up project, one layer in four.
+fn project_labels() -> Vec<Example> {
+    (0..20)
         .map(|i| {
             let (text, layer) = match i % 4 {
                 0 => (
@@ -94,11 +94,15 @@ fn adapted_model() -> Arc<TreeModel> {
             };
             Example::new(&input(&text), layer)
         })
-        .collect();
+        .collect()
+}
+
+/// The default adapted to [`project_labels`], as `Engine::train` adapts it.
+fn adapted_model() -> Arc<TreeModel> {
     let adapted = adapt_model(
         &default_model(),
         corpus::shipped(),
-        &labels,
+        &project_labels(),
         &AdaptParams::default(),
     )
     .expect("the default model adapts");
@@ -137,6 +141,29 @@ fn route(c: &mut Criterion) {
             for t in &texts {
                 black_box(router.route(&input(t)));
             }
+        })
+    });
+    group.finish();
+}
+
+/// What `Engine::train` costs a project with 20 labels: the cross-validated evidence (5 folds,
+/// each an adapted model with its own inner folds) and the final adapted model.
+fn adaptation(c: &mut Criterion) {
+    let base = default_model();
+    let baseline = Router::Model(base.clone());
+    let labels = project_labels();
+    let mut group = c.benchmark_group("adapt");
+    group.sample_size(10);
+    group.bench_function("20_labels", |b| {
+        b.iter(|| {
+            adapt(
+                &base,
+                corpus::shipped(),
+                black_box(&labels),
+                &baseline,
+                &AdaptParams::default(),
+            )
+            .unwrap()
         })
     });
     group.finish();
@@ -188,5 +215,5 @@ fn training(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, features, route, training);
+criterion_group!(benches, features, route, adaptation, training);
 criterion_main!(benches);
