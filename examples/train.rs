@@ -248,12 +248,12 @@ fn run() -> Result<serde_json::Value, String> {
             for n in [25, 50, 100, 200, 400, 800, data.len()] {
                 let n = n.min(data.len());
                 let p = TrainParams {
-                    min_samples: 1,
+                    min_samples: 2,
                     ..params.clone()
                 };
                 let accuracy = train(&data[..n], args.schema, &p)
                     .map(|t| evaluate(&t.model, test).accuracy)
-                    .ok();
+                    .map_err(|e| format!("learning curve at {n} labels: {e}"))?;
                 curve.push(json!({ "labels": n, "accuracy": accuracy }));
             }
             report["learning_curve"] = json!(curve);

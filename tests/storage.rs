@@ -359,7 +359,10 @@ async fn health_check_reports_a_vanished_server_within_the_acquire_timeout_and_r
     let listener = tokio::net::TcpListener::bind(proxy_addr).await.unwrap();
     let proxy = spawn_proxy(listener, upstream);
     let health = engine.health_check().await;
-    assert_eq!(health.status, HealthStatus::Healthy, "{health:?}");
+    // Connected again; `Degraded` is allowed only for a slow first query on a busy machine
+    // (opening a new connection through the proxy), never for an error.
+    assert!(health.connected && health.error.is_none(), "{health:?}");
+    assert_ne!(health.status, HealthStatus::Unhealthy, "{health:?}");
     let p = engine
         .projects()
         .get_or_create("/outage/recovered", None)

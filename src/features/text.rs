@@ -1,16 +1,20 @@
-//! The text sub-model of schema `v2`: multinomial naive Bayes over hashed tokens.
+//! The text sub-model of schema `v2`: multinomial logistic regression (or naive Bayes) over hashed
+//! tokens.
 //!
 //! Tokens, from one pass over the text without allocating strings: every lowercased word (a run
 //! of alphanumeric characters, `_` or `'`), every pair of adjacent words, the first word and the
-//! first two words as *position* tokens, the first word's ending (`-s`, `-ed`, `-ing`), and shape
+//! first two words as *position* tokens, the first word's ending (`-s`, `-ed`, `-ing`), the
+//! *head* (the first word and two words after a short label such as `"Search page: "`, or the
+//! opening words again when there is none, and the ending of that word after a label), and shape
 //! tokens (capitalised or lowercase start, final `.`/`?`/`:`/`,`, backticks, brackets,
 //! parentheses, `::`, a version number, and the length in words, bucketed by 4 up to 24+).
 //! Each token is a 64-bit hash (FNV-1a, then a SplitMix64 finaliser mixed with a salt per token
 //! kind), so tokens of different kinds never share a slot by construction.
 //!
-//! Scores: log P(layer | tokens) = log prior + Σ log θ(layer, token) over known tokens, with
-//! θ = (count + α) / (total + α·V) (Laplace/Lidstone smoothing). The router gets the
-//! log-posteriors normalised so the best layer scores 0.
+//! Scores: logistic regression, bias + Σ w(layer, token) / √(known tokens) (fitted
+//! by seeded AdaGrad with L2); naive Bayes, log prior + Σ log θ(layer, token) with
+//! θ = (count + α) / (total + α·V) (Laplace/Lidstone smoothing). The router gets the scores
+//! normalised so the best layer scores 0.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -54,6 +58,8 @@ const SALT_FIRST: u64 = 0x03;
 const SALT_FIRST_TWO: u64 = 0x04;
 const SALT_SHAPE: u64 = 0x05;
 const SALT_SUFFIX: u64 = 0x06;
+const SALT_HEAD: u64 = 0x07;
+const SALT_HEAD_TWO: u64 = 0x08;
 
 fn token(salt: u64, h: u64) -> u64 {
     mix(h ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -67,8 +73,118 @@ fn is_token_char(c: char) -> bool {
 /// Calls `emit` with every token hash of `text` (repeats included).
 pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     let first_word_tail = emit_words(text, &mut emit);
-    emit_ending(first_word_tail, &mut emit);
+    let (head, head_ending) = head_tokens(text, &Head::of(text));
+    head.into_iter().flatten().for_each(&mut emit);
+    ending_token(first_word_tail, 0)
+        .into_iter()
+        .for_each(&mut emit);
+    head_ending.into_iter().for_each(&mut emit);
     emit_shapes(text, &mut emit);
+}
+
+/// Ending token ids of a head word after a label are the first word's ids plus this.
+const HEAD_ENDING: u64 = 3;
+
+/// Where a note's *head* is: the first two words after a short label ("Auth layer: Updated the
+/// header…" → "updated", "updated the"), or the first two words when there is no label. Notes
+/// in lists often open with a label, and what follows it says what kind of note it is.
+struct Head {
+    /// Whether a label came first.
+    labelled: bool,
+    /// Byte ranges of the first and second head word.
+    words: [Option<(usize, usize)>; 2],
+}
+
+impl Head {
+    /// Most words a label has.
+    const LABEL_WORDS: usize = 5;
+
+    /// The byte offset after the label's separator, when `text` opens with a label: one to
+    /// [`Self::LABEL_WORDS`] words, then `": "`, `" — "`, `" – "` or `" - "`. One pass that stops
+    /// after the sixth word, so long texts cost no more than short ones.
+    fn label_end(text: &str) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let (mut words, mut in_word) = (0, false);
+        for (i, &b) in bytes.iter().enumerate() {
+            let rest = &bytes[i + 1..];
+            let end = match b {
+                b':' if rest.first() == Some(&b' ') => Some(i + 2),
+                b' ' => ["- ", "— ", "– "]
+                    .iter()
+                    .find(|dash| rest.starts_with(dash.as_bytes()))
+                    .map(|dash| i + 1 + dash.len()),
+                _ => None,
+            };
+            if let Some(end) = end {
+                return (words > 0).then_some(end);
+            }
+            if b.is_ascii_whitespace() {
+                in_word = false;
+            } else if !in_word {
+                words += 1;
+                in_word = true;
+                if words > Self::LABEL_WORDS {
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    fn of(text: &str) -> Head {
+        let label_end = Self::label_end(text);
+        let start = label_end.unwrap_or(0);
+        let mut words = [None; 2];
+        let mut found = 0;
+        let mut word_start = None;
+        for (i, c) in text[start..].char_indices() {
+            match (is_token_char(c), word_start) {
+                (true, None) => word_start = Some(start + i),
+                (false, Some(a)) => {
+                    words[found] = Some((a, start + i));
+                    found += 1;
+                    word_start = None;
+                    if found == 2 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(a), true) = (word_start, found < 2) {
+            words[found] = Some((a, text.len()));
+        }
+        Head {
+            labelled: label_end.is_some(),
+            words,
+        }
+    }
+}
+
+/// The head tokens, the head's first word and its first two words, and the head word's ending
+/// token when it follows a label. Not generic, so the word loop it sits beside stays small.
+#[inline(never)]
+fn head_tokens(text: &str, head: &Head) -> ([Option<u64>; 2], Option<u64>) {
+    let Some((a, b)) = head.words[0] else {
+        return ([None; 2], None);
+    };
+    let h = word_hash(&text[a..b]);
+    let two = head.words[1]
+        .map(|(c, d)| token(SALT_HEAD_TWO, h.rotate_left(17) ^ word_hash(&text[c..d])));
+    let ending = head
+        .labelled
+        .then(|| ending_token(last_three(&text[a..b]), HEAD_ENDING))
+        .flatten();
+    ([Some(token(SALT_HEAD, h)), two], ending)
+}
+
+/// The last three characters of `word`, lowercased (`'\0'` before a shorter word).
+fn last_three(word: &str) -> [char; 3] {
+    let mut tail = ['\0'; 3];
+    for c in word.chars().flat_map(char::to_lowercase) {
+        tail = [tail[1], tail[2], c];
+    }
+    tail
 }
 
 /// Word, pair and position tokens, fed one finished word hash at a time.
@@ -151,8 +267,9 @@ fn emit_words(text: &str, emit: &mut impl FnMut(u64)) -> [char; 3] {
     tail
 }
 
-/// The first word's ending: `-ing`, `-ed` or `-s`.
-fn emit_ending(tail: [char; 3], emit: &mut impl FnMut(u64)) {
+/// The ending token of a word whose last three characters are `tail`: `-ing`, `-ed` or `-s`
+/// as id `base` + 0, 1 or 2.
+fn ending_token(tail: [char; 3], base: u64) -> Option<u64> {
     let ending = if tail == ['i', 'n', 'g'] {
         Some(0)
     } else if tail[1..] == ['e', 'd'] {
@@ -162,9 +279,7 @@ fn emit_ending(tail: [char; 3], emit: &mut impl FnMut(u64)) {
     } else {
         None
     };
-    if let Some(id) = ending {
-        emit(token(SALT_SUFFIX, id));
-    }
+    ending.map(|id| token(SALT_SUFFIX, base + id))
 }
 
 /// Shape tokens: capitalised start, final punctuation, code marks, a version number, length.
@@ -308,7 +423,11 @@ pub(crate) enum TokenSpan {
     First(usize, usize),
     /// The first two words, as the note's opening.
     FirstTwo(usize, usize),
-    /// The first word's ending: 0 `-ing`, 1 `-ed`, 2 `-s`.
+    /// The first word or two after a short label (`"Auth: Updated the…"`); without a label the
+    /// same head tokens stand for the opening and are [`TokenSpan::First`] / `FirstTwo`.
+    AfterLabel(usize, usize),
+    /// A word's ending: the first word's 0 `-ing`, 1 `-ed`, 2 `-s`; the word after a label's
+    /// 3 `-ing`, 4 `-ed`, 5 `-s`.
     Ending(u64),
     /// A shape token (see [`for_each_token`]'s ids).
     Shape(u64),
@@ -365,12 +484,13 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
             _ => {}
         }
     }
+    out.extend(head_spans(text));
     let mut shapes = Vec::new();
     for_each_token(text, |t| shapes.push(t));
     // The tokens after the word tokens are the ending and shape tokens, in `for_each_token`'s
     // order; their ids are found by hashing each candidate id.
     for t in shapes.into_iter().skip(out.len()) {
-        let span = (0..3)
+        let span = (0..HEAD_ENDING + 3)
             .find(|&id| token(SALT_SUFFIX, id) == t)
             .map(TokenSpan::Ending)
             .or_else(|| {
@@ -383,6 +503,26 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
         out.push((t, span));
     }
     out
+}
+
+/// The head tokens of `text` (see [`emit_head`]) with what they stand for: the words after its
+/// label, or its opening when it has none.
+fn head_spans(text: &str) -> Vec<(u64, TokenSpan)> {
+    let head = Head::of(text);
+    let tokens = head_tokens(text, &head).0.into_iter().flatten();
+    let start = head.words[0].map_or(0, |(a, _)| a);
+    let end = |k: usize| head.words[k].map_or(0, |(_, b)| b);
+    tokens
+        .enumerate()
+        .map(|(k, t)| {
+            let span = match (head.labelled, k) {
+                (true, _) => TokenSpan::AfterLabel(start, end(k)),
+                (false, 0) => TokenSpan::First(start, end(k)),
+                (false, _) => TokenSpan::FirstTwo(start, end(k)),
+            };
+            (t, span)
+        })
+        .collect()
 }
 
 /// Token weights in an open-addressing table: keys in one array (256 KiB for 30,000 tokens at
@@ -777,8 +917,8 @@ mod tests {
         let a = tokens("Returns the value.");
         assert_eq!(
             a.len(),
-            3 + 2 + 2 + 1 + 2 + 1,
-            "3 words, 2 pairs, 2 position, suffix -s, capital + period, length"
+            3 + 2 + 2 + 2 + 1 + 2 + 1,
+            "3 words, 2 pairs, 2 position, 2 head, suffix -s, capital + period, length"
         );
         assert_eq!(
             tokens("returns THE value."),
@@ -839,8 +979,8 @@ mod tests {
             data.iter().map(|(t, l)| (*t, *l, 1.0)).collect();
         weighted.push(("run the benchmarks again", Layer::Prospective, 30.0));
         let w = TextModel::fit_logistic(weighted, 10.0, 20, 1).unwrap();
-        assert_eq!(best(&w, "run it"), Layer::Prospective.index());
-        assert_eq!(best(&m, "run it"), Layer::Procedural.index());
+        assert_eq!(best(&w, "run make"), Layer::Prospective.index());
+        assert_eq!(best(&m, "run make"), Layer::Procedural.index());
 
         for (c, epochs, weight, field) in [
             (0.0, 5, 1.0, "text_c"),
@@ -923,6 +1063,10 @@ mod tests {
             "",
             "one",
             "Run `make seed` after a reset, then Foo::bar,",
+            "Responsive Header Layout: Updated the header",
+            "Deploy — running `make`",
+            "Fix: ",
+            "1.5 Verify the flow - end to end",
         ] {
             let spanned: Vec<u64> = spanned_tokens(text).iter().map(|t| t.0).collect();
             assert_eq!(spanned, tokens(text), "{text:?}");
@@ -932,6 +1076,50 @@ mod tests {
             spans.contains(&(spans[3].0, TokenSpan::Pair(0, 11))),
             "{spans:?}"
         );
+    }
+
+    #[test]
+    fn the_head_is_what_follows_a_short_label() {
+        fn head(text: &str) -> (bool, Vec<&str>) {
+            let h = Head::of(text);
+            let words = h.words.iter().flatten().map(|&(a, b)| &text[a..b]);
+            (h.labelled, words.collect())
+        }
+        let label = "Responsive Header Layout: Updated the header";
+        assert_eq!(head(label), (true, vec!["Updated", "the"]));
+        assert_eq!(head("Auth — uses JWT"), (true, vec!["uses", "JWT"]));
+        assert_eq!(head("Cache - flushed"), (true, vec!["flushed"]));
+        // The first separator counts, and only after one to five words.
+        assert_eq!(head("Why: see: below"), (true, vec!["see", "below"]));
+        assert_eq!(
+            head("one two three four five six: x"),
+            (false, vec!["one", "two"])
+        );
+        assert_eq!(head(": leading colon"), (false, vec!["leading", "colon"]));
+        // No space after the colon: a path or a port, not a label.
+        assert_eq!(
+            head("debian:bookworm base"),
+            (false, vec!["debian", "bookworm"])
+        );
+        assert_eq!(head("Fix: "), (true, vec![]));
+        assert_eq!(head("`make` seed"), (false, vec!["make", "seed"]));
+
+        // A labelled note gets the head tokens and its head word's ending; the same words
+        // without the label are the opening instead.
+        let spans = spanned_tokens(label);
+        let after = spans
+            .iter()
+            .filter(|(_, s)| matches!(s, TokenSpan::AfterLabel(..)))
+            .count();
+        assert_eq!(after, 2, "{spans:?}");
+        assert!(spans
+            .iter()
+            .any(|(_, s)| *s == TokenSpan::Ending(HEAD_ENDING + 1)));
+        let plain = spanned_tokens("Updated the header");
+        assert!(!plain
+            .iter()
+            .any(|(_, s)| matches!(s, TokenSpan::AfterLabel(..) | TokenSpan::Ending(3..))));
+        assert!(plain.iter().any(|(_, s)| *s == TokenSpan::Ending(1)));
     }
 
     #[test]

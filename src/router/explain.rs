@@ -31,7 +31,8 @@ pub enum CueKind {
     Word,
     /// Two adjacent words.
     Phrase,
-    /// How the item opens: its first word or two, or the first word's ending.
+    /// How the item opens: its first word or two, or the first word's ending; or the same
+    /// after a short label (`"Auth: Updated …"`).
     Opening,
     /// The shape of the text: capitalisation, final punctuation, code marks, length.
     Shape,
@@ -119,7 +120,8 @@ fn range(span: TokenSpan) -> Option<(usize, usize)> {
         TokenSpan::Word(a, b)
         | TokenSpan::Pair(a, b)
         | TokenSpan::First(a, b)
-        | TokenSpan::FirstTwo(a, b) => Some((a, b)),
+        | TokenSpan::FirstTwo(a, b)
+        | TokenSpan::AfterLabel(a, b) => Some((a, b)),
         TokenSpan::Ending(_) | TokenSpan::Shape(_) => None,
     }
 }
@@ -156,11 +158,18 @@ fn cue(content: &str, span: TokenSpan, weight: f64) -> Cue {
         TokenSpan::First(a, b) | TokenSpan::FirstTwo(a, b) => {
             (format!("starts with {}", quoted(a, b)), CueKind::Opening)
         }
+        TokenSpan::AfterLabel(a, b) => (
+            format!("{} after its label", quoted(a, b)),
+            CueKind::Opening,
+        ),
         TokenSpan::Ending(id) => (
             match id {
                 0 => "starts with an -ing word",
                 1 => "starts with a past-tense verb (-ed)",
-                _ => "starts with a word ending in -s",
+                2 => "starts with a word ending in -s",
+                3 => "an -ing word after its label",
+                4 => "a past-tense verb (-ed) after its label",
+                _ => "a word ending in -s after its label",
             }
             .to_owned(),
             CueKind::Opening,
@@ -333,6 +342,45 @@ mod tests {
                 .iter()
                 .chain(&why.shape)
                 .any(|c| c.text.contains("fixed") || c.text.contains("past-tense")),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn names_what_follows_a_label() {
+        // Every note opens with a label; only the verb after it tells done from to do.
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let verb = ["fix", "update", "move", "rename"][i % 4];
+            let thing = ["parser", "cache", "index", "client"][i / 10];
+            rows.push(example(
+                format!("Area {i}: {verb}ed the {thing}"),
+                Layer::Episodic,
+            ));
+            rows.push(example(
+                format!("Area {i}: {verb} the {thing}"),
+                Layer::Prospective,
+            ));
+        }
+        let trained = train(&rows, FeatureSchema::V2, &TrainParams::default()).unwrap();
+        let router = Router::Model(Arc::new(trained.model));
+        // A verb no note used: the ending after the label is what is left to go by.
+        let text = "Search page: cleaned the results";
+        let d = router.route(&input(text));
+        assert_eq!(d.layer, Layer::Episodic, "{d:?}");
+        let why = router.explain(&input(text), &d);
+        assert!(
+            why.shape
+                .iter()
+                .any(|c| c.text == "a past-tense verb (-ed) after its label"),
+            "{why:?}"
+        );
+        let text = "Search page: update the results";
+        let d = router.route(&input(text));
+        assert_eq!(d.layer, Layer::Prospective, "{d:?}");
+        let why = router.explain(&input(text), &d);
+        assert!(
+            why.words.iter().any(|c| c.text.contains("update")),
             "{why:?}"
         );
     }
