@@ -505,7 +505,7 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
     out
 }
 
-/// The head tokens of `text` (see [`emit_head`]) with what they stand for: the words after its
+/// The head tokens of `text` (see [`head_tokens`]) with what they stand for: the words after its
 /// label, or its opening when it has none.
 fn head_spans(text: &str) -> Vec<(u64, TokenSpan)> {
     let head = Head::of(text);
