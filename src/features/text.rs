@@ -72,8 +72,12 @@ fn is_token_char(c: char) -> bool {
 
 /// Calls `emit` with every token hash of `text` (repeats included).
 pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
-    let first_word_tail = emit_words(text, &mut emit);
-    let (head, head_ending) = head_tokens(text, &Head::of(text));
+    let (first_word_tail, opening) = emit_words(text, &mut emit);
+    // Without a label the head is the opening, whose words are already hashed.
+    let (head, head_ending) = match Head::label_end(text) {
+        Some(end) => head_tokens(text, &Head::at(text, Some(end))),
+        None => (head_pair(opening[0], opening[1]), None),
+    };
     head.into_iter().flatten().for_each(&mut emit);
     ending_token(first_word_tail, 0)
         .into_iter()
@@ -132,7 +136,11 @@ impl Head {
     }
 
     fn of(text: &str) -> Head {
-        let label_end = Self::label_end(text);
+        Self::at(text, Self::label_end(text))
+    }
+
+    /// The head of `text` whose label ends at `label_end` (see [`Head::label_end`]).
+    fn at(text: &str, label_end: Option<usize>) -> Head {
         let start = label_end.unwrap_or(0);
         let mut words = [None; 2];
         let mut found = 0;
@@ -168,14 +176,23 @@ fn head_tokens(text: &str, head: &Head) -> ([Option<u64>; 2], Option<u64>) {
     let Some((a, b)) = head.words[0] else {
         return ([None; 2], None);
     };
-    let h = word_hash(&text[a..b]);
-    let two = head.words[1]
-        .map(|(c, d)| token(SALT_HEAD_TWO, h.rotate_left(17) ^ word_hash(&text[c..d])));
+    let second = head.words[1].map(|(c, d)| word_hash(&text[c..d]));
     let ending = head
         .labelled
         .then(|| ending_token(last_three(&text[a..b]), HEAD_ENDING))
         .flatten();
-    ([Some(token(SALT_HEAD, h)), two], ending)
+    (head_pair(Some(word_hash(&text[a..b])), second), ending)
+}
+
+/// The head tokens of a head whose first and second words hash to `first` and `second`.
+fn head_pair(first: Option<u64>, second: Option<u64>) -> [Option<u64>; 2] {
+    let Some(h) = first else {
+        return [None; 2];
+    };
+    [
+        Some(token(SALT_HEAD, h)),
+        second.map(|h2| token(SALT_HEAD_TWO, h.rotate_left(17) ^ h2)),
+    ]
 }
 
 /// The last three characters of `word`, lowercased (`'\0'` before a shorter word).
@@ -193,6 +210,7 @@ struct WordTokens {
     words: usize,
     prev: Option<u64>,
     first: Option<u64>,
+    second: Option<u64>,
 }
 
 impl WordTokens {
@@ -206,10 +224,13 @@ impl WordTokens {
                 emit(token(SALT_FIRST, h));
                 self.first = Some(h);
             }
-            1 => emit(token(
-                SALT_FIRST_TWO,
-                self.first.unwrap_or(0).rotate_left(17) ^ h,
-            )),
+            1 => {
+                emit(token(
+                    SALT_FIRST_TWO,
+                    self.first.unwrap_or(0).rotate_left(17) ^ h,
+                ));
+                self.second = Some(h);
+            }
             _ => {}
         }
         self.words += 1;
@@ -217,11 +238,12 @@ impl WordTokens {
     }
 }
 
-/// Emits the word tokens of `text`; returns the last three characters of its first word.
+/// Emits the word tokens of `text`; returns the last three characters of its first word and the
+/// hashes of its first two words.
 ///
 /// Bytes, with a fast path for ASCII; other characters are decoded and lowercased in full.
 /// Either way a word's hash is FNV-1a over the UTF-8 bytes of its lowercased characters.
-fn emit_words(text: &str, emit: &mut impl FnMut(u64)) -> [char; 3] {
+fn emit_words(text: &str, emit: &mut impl FnMut(u64)) -> ([char; 3], [Option<u64>; 2]) {
     let mut state = WordTokens::default();
     let mut tail = ['\0'; 3];
     let mut current: Option<u64> = None;
@@ -264,7 +286,7 @@ fn emit_words(text: &str, emit: &mut impl FnMut(u64)) -> [char; 3] {
     if let Some(h) = current.take() {
         state.finish(h, emit);
     }
-    tail
+    (tail, [state.first, state.second])
 }
 
 /// The ending token of a word whose last three characters are `tail`: `-ing`, `-ed` or `-s`
