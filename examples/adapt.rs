@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release --example adapt -- --data FILE.jsonl --labels K [--json]
-//!     [--database-url URL]
+//!     [--database-url URL] [--base-train FILE.jsonl]... [--min-labels N]
+//!     [--label-weight W] [--correction-c C] [--correction-epochs N]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -12,48 +13,69 @@
 //! scored note, the accuracy on the remaining notes before (the shipped default) and after
 //! (whatever routes the project once training is done: the adapted model if the evidence
 //! activated it, else the default), and the adapted model's accuracy there whether or not it was
-//! activated, so the activation rule's choices can be checked. The store is a fresh SQLite file unless `--database-url` says
-//! otherwise.
+//! activated, so the activation rule's choices can be checked. The store is a fresh SQLite file
+//! unless `--database-url` says otherwise.
+//!
+//! `--base-train` (repeatable) is the *design simulation*, which never needs the test file: a
+//! base router is trained on those files (as `examples/train` trains the default) and stands in
+//! for the shipped default and its corpus; each project's first K notes adapt it with
+//! `athena_memory::router::adapt` (what `Engine::train` runs) and the evidence rule decides
+//! activation, as in the engine. Adapting `agent_dev_train`'s projects from a base trained on
+//! `agent_more_train` + `real_dev_train`, and the other way round, is how the adaptation was
+//! designed (README, "Feedback that pays off"). `--min-labels`, `--label-weight`,
+//! `--correction-c` and `--correction-epochs` change [`AdaptParams`] in either mode.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use athena_memory::router::{adapt, train, AdaptParams, Example, TrainParams};
 use athena_memory::Config;
 use athena_memory::ModelScope;
 use athena_memory::{corpus, CorpusItem};
-use athena_memory::{Engine, Router};
+use athena_memory::{Engine, FeatureSchema, Router};
 use serde_json::json;
 
 struct Args {
     data: PathBuf,
     labels: usize,
     database_url: Option<String>,
+    /// Files to train the simulation's base router on; empty: the engine and its default.
+    base_train: Vec<PathBuf>,
+    adapt: AdaptParams,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+    v.parse::<T>()
+        .map_err(|_| format!("{flag}: not a valid number: {v}"))
 }
 
 fn parse_args() -> Result<Args, String> {
     let (mut data, mut labels, mut database_url) = (None, None, None);
+    let (mut base_train, mut adapt) = (Vec::new(), AdaptParams::default());
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--data" => data = Some(PathBuf::from(value()?)),
-            "--labels" => {
-                let v = value()?;
-                labels = Some(
-                    v.parse::<usize>()
-                        .map_err(|_| format!("--labels: not a count: {v}"))?,
-                )
-            }
+            "--labels" => labels = Some(number::<usize>(&flag, value()?)?),
             "--json" => {}
             "--database-url" => database_url = Some(value()?),
+            "--base-train" => base_train.push(PathBuf::from(value()?)),
+            "--min-labels" => adapt.min_labels = number(&flag, value()?)?,
+            "--label-weight" => adapt.label_weight = number(&flag, value()?)?,
+            "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
+            "--correction-epochs" => adapt.correction_epochs = number(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
+    adapt.validate().map_err(|e| e.to_string())?;
     Ok(Args {
         data: data.ok_or("--data FILE is required")?,
         labels: labels.ok_or("--labels K is required")?,
         database_url,
+        base_train,
+        adapt,
     })
 }
 
@@ -66,15 +88,49 @@ fn accuracy(router: &Router, items: &[&CorpusItem]) -> f64 {
     right as f64 / items.len().max(1) as f64
 }
 
-async fn run() -> Result<serde_json::Value, String> {
-    let args = parse_args()?;
-    let items = corpus::load(&args.data).map_err(|e| e.to_string())?;
+/// The labelled notes of each project with at least `labels + 10` of them, in file order.
+fn projects(items: &[CorpusItem], labels: usize) -> BTreeMap<&str, Vec<&CorpusItem>> {
     let mut projects: BTreeMap<&str, Vec<&CorpusItem>> = BTreeMap::new();
-    for item in &items {
+    for item in items {
         if let (Some(p), Some(_)) = (&item.project, item.layer) {
             projects.entry(p.as_str()).or_default().push(item);
         }
     }
+    projects.retain(|_, notes| notes.len() >= labels + 10);
+    projects
+}
+
+/// What training did for one project, scored on its notes after the labelled ones.
+struct Outcome {
+    before: f64,
+    after: f64,
+    /// The trained model's accuracy, activated or not (`None` when training declined).
+    adapted: Option<f64>,
+    activated: bool,
+    evidence: String,
+}
+
+impl Outcome {
+    fn row(&self, project: &str, notes: usize, labelled: usize) -> serde_json::Value {
+        json!({
+            "project": project,
+            "notes": notes,
+            "labelled": labelled,
+            "scored": notes - labelled,
+            "before": self.before,
+            "after": self.after,
+            "adapted": self.adapted,
+            "activated": self.activated,
+            "evidence": self.evidence,
+        })
+    }
+}
+
+/// Every project through the engine: route and log its first notes, give feedback, train.
+async fn through_engine(
+    args: &Args,
+    projects: &BTreeMap<&str, Vec<&CorpusItem>>,
+) -> Result<Vec<serde_json::Value>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let url = args
         .database_url
@@ -82,73 +138,137 @@ async fn run() -> Result<serde_json::Value, String> {
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("adapt.db").display()));
     let config = Config::builder(&url)
         .retrain_after(None)
+        .adaptation(args.adapt.clone())
         .build()
         .map_err(|e| e.to_string())?;
     let engine = Engine::with_config(config)
         .await
         .map_err(|e| e.to_string())?;
-    let e = |err: athena_memory::Error| err.to_string();
     let mut rows = Vec::new();
-    let run_id = std::process::id();
-    for (name, notes) in &projects {
-        if notes.len() < args.labels + 10 {
-            continue;
-        }
-        let (labelled, rest) = notes.split_at(args.labels);
-        let path = format!("/adapt/{run_id}/{name}");
-        let project = engine
-            .projects()
-            .get_or_create(&path, None)
+    for (name, notes) in projects {
+        let outcome = engine_outcome(&engine, name, notes, args.labels)
             .await
-            .map_err(e)?;
-        let before = accuracy(&engine.router(project.id).await.map_err(e)?, rest);
-        for (n, item) in labelled.iter().enumerate() {
-            let input = item.as_input();
-            let decision = engine.route(project.id, &input).await.map_err(e)?;
-            let route_id = engine
-                .route_log()
-                .record(project.id, n as i64 + 1, &input, &decision)
-                .await
-                .map_err(e)?;
-            let layer = item.layer.expect("only labelled items are kept");
-            engine
-                .feedback(project.id, route_id, layer)
-                .await
-                .map_err(e)?;
-        }
-        let report = engine.train(project.id).await;
-        let after = accuracy(&engine.router(project.id).await.map_err(e)?, rest);
-        let (activated, candidate, evidence) = match report {
-            Ok(report) => {
-                let stored = engine
-                    .models()
-                    .list(ModelScope::Project(project.id))
-                    .await
-                    .map_err(e)?;
-                let model = stored
-                    .iter()
-                    .find(|m| m.version == report.version)
-                    .ok_or("the trained version is stored")?
-                    .load()
-                    .map_err(e)?;
-                let candidate = accuracy(&Router::Model(Arc::new(model)), rest);
-                (report.activated, Some(candidate), report.evidence)
-            }
-            Err(err) => (false, None, err.to_string()),
-        };
-        rows.push(json!({
-            "project": name,
-            "notes": notes.len(),
-            "labelled": labelled.len(),
-            "scored": rest.len(),
-            "before": before,
-            "after": after,
-            "adapted": candidate,
-            "activated": activated,
-            "evidence": evidence,
-        }));
+            .map_err(|e| e.to_string())?;
+        rows.push(outcome.row(name, notes.len(), args.labels));
     }
     engine.close().await;
+    Ok(rows)
+}
+
+async fn engine_outcome(
+    engine: &Engine,
+    name: &str,
+    notes: &[&CorpusItem],
+    labels: usize,
+) -> athena_memory::Result<Outcome> {
+    let (labelled, rest) = notes.split_at(labels);
+    let path = format!("/adapt/{}/{name}", std::process::id());
+    let project = engine.projects().get_or_create(&path, None).await?;
+    let before = accuracy(&engine.router(project.id).await?, rest);
+    for (n, item) in labelled.iter().enumerate() {
+        let input = item.as_input();
+        let decision = engine.route(project.id, &input).await?;
+        let route_id = engine
+            .route_log()
+            .record(project.id, n as i64 + 1, &input, &decision)
+            .await?;
+        let layer = item.layer.expect("only labelled items are kept");
+        engine.feedback(project.id, route_id, layer).await?;
+    }
+    let report = engine.train(project.id).await;
+    let after = accuracy(&engine.router(project.id).await?, rest);
+    let Ok(report) = report else {
+        let evidence = report.err().map(|e| e.to_string()).unwrap_or_default();
+        return Ok(Outcome {
+            before,
+            after,
+            adapted: None,
+            activated: false,
+            evidence,
+        });
+    };
+    let stored = engine
+        .models()
+        .list(ModelScope::Project(project.id))
+        .await?;
+    let model = stored
+        .iter()
+        .find(|m| m.version == report.version)
+        .expect("the trained version is stored")
+        .load()?;
+    Ok(Outcome {
+        before,
+        after,
+        adapted: Some(accuracy(&Router::Model(Arc::new(model)), rest)),
+        activated: report.activated,
+        evidence: report.evidence,
+    })
+}
+
+/// The design simulation: a base router trained on `args.base_train` stands in for the shipped
+/// default and its corpus, and each project adapts it as `Engine::train` would.
+fn simulate(
+    args: &Args,
+    projects: &BTreeMap<&str, Vec<&CorpusItem>>,
+) -> Result<Vec<serde_json::Value>, String> {
+    let mut corpus_rows = Vec::new();
+    for path in &args.base_train {
+        let items = corpus::load(path).map_err(|e| e.to_string())?;
+        corpus_rows.extend(items.iter().filter_map(CorpusItem::example));
+    }
+    let params = TrainParams {
+        evaluation_fraction: 0.0,
+        ..TrainParams::default()
+    };
+    let base = train(&corpus_rows, FeatureSchema::LATEST, &params)
+        .map_err(|e| e.to_string())?
+        .model
+        .with_label("base");
+    let baseline = Router::Model(Arc::new(base.clone()));
+    let mut rows = Vec::new();
+    for (name, notes) in projects {
+        let (labelled, rest) = notes.split_at(args.labels);
+        let labels: Vec<Example> = labelled.iter().filter_map(|i| i.example()).collect();
+        let before = accuracy(&baseline, rest);
+        let outcome = match adapt(&base, &corpus_rows, &labels, &baseline, &args.adapt) {
+            Ok(adapted) => {
+                let candidate = accuracy(&Router::Model(Arc::new(adapted.model)), rest);
+                let activated = adapted.evidence.better();
+                Outcome {
+                    before,
+                    after: if activated { candidate } else { before },
+                    adapted: Some(candidate),
+                    activated,
+                    evidence: adapted.evidence.describe(),
+                }
+            }
+            Err(err) => Outcome {
+                before,
+                after: before,
+                adapted: None,
+                activated: false,
+                evidence: err.to_string(),
+            },
+        };
+        rows.push(outcome.row(name, notes.len(), args.labels));
+    }
+    Ok(rows)
+}
+
+async fn run() -> Result<serde_json::Value, String> {
+    let args = parse_args()?;
+    let items = corpus::load(&args.data).map_err(|e| e.to_string())?;
+    let projects = projects(&items, args.labels);
+    let rows = if args.base_train.is_empty() {
+        through_engine(&args, &projects).await?
+    } else {
+        simulate(&args, &projects)?
+    };
+    Ok(summary(&args, rows))
+}
+
+/// Means over projects, pooled figures and the activation rule's record.
+fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
     let mean = |key: &str| {
         let v: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
@@ -170,9 +290,14 @@ async fn run() -> Result<serde_json::Value, String> {
         .iter()
         .filter(|r| r["activated"] == false && r["adapted"].as_f64() > r["before"].as_f64())
         .count();
-    Ok(json!({
+    json!({
         "data": args.data,
         "labels": args.labels,
+        "base_train": args.base_train,
+        "min_labels": args.adapt.min_labels,
+        "label_weight": args.adapt.label_weight,
+        "correction_c": args.adapt.correction_c,
+        "correction_epochs": args.adapt.correction_epochs,
         "projects": rows.len(),
         "mean_before": mean("before"),
         "mean_after": mean("after"),
@@ -184,7 +309,7 @@ async fn run() -> Result<serde_json::Value, String> {
         "activated_and_worse": activated_worse,
         "inactive_but_better": inactive_better,
         "per_project": rows,
-    }))
+    })
 }
 
 fn print_readable(report: &serde_json::Value) {

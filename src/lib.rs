@@ -99,7 +99,7 @@ pub use db::layers::{
 pub use db::models::{ModelRegistry, ModelScope, StoredModel};
 pub use db::projects::{Project, Projects};
 pub use db::recall::RecallHit;
-pub use db::routes::{LayerRouteStats, RouteLog, RouteRecord, RoutingStats};
+pub use db::routes::{LayerRouteStats, ModelRouteStats, RouteLog, RouteRecord, RoutingStats};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
 pub use engine::{Engine, TrainingMethod, TrainingReport, DEFAULT_MODEL_LABEL, MAX_BATCH};
 pub use error::{

@@ -137,6 +137,16 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
     models_round_trip(url, p, dir.path(), trained["report"]["activated"] == true);
     let stats = json(url, p, &["stats"]);
     assert_eq!(stats["routing"]["feedback_count"], 13);
+    let per_model = stats["routing"]["per_model"].as_array().unwrap();
+    assert_eq!(
+        per_model[0]["model"], "default",
+        "the first routes were the default's"
+    );
+    let fed: i64 = per_model
+        .iter()
+        .map(|m| m["feedback_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(fed, 13, "every label counts under the model that routed it");
     assert_eq!(stats["project"]["path"], p);
 
     let goal = json(url, p, &["goals", "add", "ship the CLI", "--priority", "3"]);

@@ -6,7 +6,7 @@ mod common;
 
 use athena_memory::NewItem;
 use athena_memory::SemanticSort;
-use athena_memory::{Engine, Error, Layer, MemoryType};
+use athena_memory::{Engine, Error, Layer, MemoryType, ModelRouteStats, DEFAULT_MODEL_LABEL};
 use common::TestDb;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     pending_items_are_drained_by_routing,
     four_workers_drain_ten_thousand_items_exactly_once,
     feedback_after_consolidation_feeds_statistics,
+    statistics_are_kept_per_model,
     semantic_memory_versions_forget_and_sort,
     recall_searches_the_layers_without_changing_them,
 );
@@ -338,6 +339,68 @@ async fn feedback_after_consolidation_feeds_statistics(db: TestDb) {
         labelled[0].content, "Remember to review the PR later",
         "the label outlives the item"
     );
+}
+
+/// Each model's routes and feedback are counted apart, oldest model first, and another
+/// project's routes never count.
+async fn statistics_are_kept_per_model(db: TestDb) {
+    let (engine, p) = setup(&db).await;
+    let wm = engine.working_memory();
+    let add = |project: i64, text: &'static str| {
+        let wm = &wm;
+        async move { wm.add(project, NewItem::new(text)).await.unwrap().id }
+    };
+    let a = add(p, "Switched the base image to debian:bookworm").await;
+    let b = add(p, "Next: add caching to search").await;
+    let c = add(p, "Run make seed after a reset").await;
+    assert!(engine.routing_stats(p).await.unwrap().per_model.is_empty());
+    let routed_a = engine.consolidate(p, a).await.unwrap();
+    let routed_b = engine.consolidate(p, b).await.unwrap();
+    let chosen = engine
+        .consolidate_as(p, c, Layer::Procedural)
+        .await
+        .unwrap();
+    let other = engine
+        .projects()
+        .get_or_create("/other", None)
+        .await
+        .unwrap()
+        .id;
+    let foreign = add(other, "Remember to rotate the API keys").await;
+    let routed_foreign = engine.consolidate(other, foreign).await.unwrap();
+    engine
+        .feedback(other, routed_foreign.route_id, routed_foreign.layer)
+        .await
+        .unwrap();
+    let wrong = |l: Layer| Layer::ALL.iter().copied().find(|&x| x != l).unwrap();
+    engine
+        .feedback(p, routed_a.route_id, routed_a.layer)
+        .await
+        .unwrap();
+    engine
+        .feedback(p, routed_b.route_id, wrong(routed_b.layer))
+        .await
+        .unwrap();
+    engine
+        .feedback(p, chosen.route_id, Layer::Semantic)
+        .await
+        .unwrap();
+    let stats = engine.routing_stats(p).await.unwrap();
+    let row = |model: &str, routes, feedback_count, correct, accuracy| ModelRouteStats {
+        model: model.to_owned(),
+        routes,
+        feedback_count,
+        correct,
+        accuracy,
+    };
+    assert_eq!(
+        stats.per_model,
+        [
+            row(DEFAULT_MODEL_LABEL, 2, 2, 1, Some(0.5)),
+            row("override", 1, 1, 0, Some(0.0))
+        ]
+    );
+    assert_eq!(stats.accuracy, Some(1.0 / 3.0));
 }
 
 async fn semantic_memory_versions_forget_and_sort(db: TestDb) {

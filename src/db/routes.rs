@@ -80,6 +80,27 @@ pub struct RoutingStats {
     pub accuracy: Option<f64>,
     /// Label of the model routing this project now.
     pub active_model: String,
+    /// Per model that decided routes, oldest first (by its first route): how many it decided
+    /// and how its fed-back routes did. The figures of the model routing now are what tells
+    /// whether an activated model does better than the one before it (and when to
+    /// deactivate it).
+    pub per_model: Vec<ModelRouteStats>,
+}
+
+/// Routes decided by one model, and how those that received feedback did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelRouteStats {
+    /// The model's label as logged with its routes (`project:7:v2`, `global:v1`, the shipped
+    /// default's label, `heuristic`, or `override` for layers a caller chose).
+    pub model: String,
+    /// Routes it decided.
+    pub routes: i64,
+    /// Of those, how many received feedback.
+    pub feedback_count: i64,
+    /// Of those, how many it had right.
+    pub correct: i64,
+    /// `correct / feedback_count`; `None` without feedback.
+    pub accuracy: Option<f64>,
 }
 
 /// Routes decided for one layer.
@@ -241,7 +262,8 @@ impl RouteLog {
         ))
     }
 
-    /// Counts, mean confidences and feedback accuracy of `project_id`'s routes.
+    /// Counts, mean confidences and feedback accuracy of `project_id`'s routes, overall and per
+    /// model.
     /// `active_model` is filled in by the caller that knows it (the engine).
     pub async fn stats(&self, project_id: i64) -> Result<RoutingStats> {
         const PER_LAYER: &str = "SELECT layer, COUNT(*), AVG(confidence) FROM consolidation_routes
@@ -277,6 +299,27 @@ impl RouteLog {
             accuracy: (feedback_count > 0)
                 .then(|| right.unwrap_or(0) as f64 / feedback_count as f64),
             active_model: String::new(),
+            per_model: self.per_model(project_id).await?,
         })
+    }
+
+    /// [`RoutingStats::per_model`] of `project_id`.
+    async fn per_model(&self, project_id: i64) -> Result<Vec<ModelRouteStats>> {
+        const SQL: &str = "SELECT model_version AS model, COUNT(*) AS routes,
+                 COALESCE(SUM(CASE WHEN correct_layer IS NOT NULL THEN 1 ELSE 0 END), 0) AS feedback_count,
+                 COALESCE(SUM(CASE WHEN was_correct THEN 1 ELSE 0 END), 0) AS correct
+             FROM consolidation_routes WHERE project_id = $1
+             GROUP BY model_version ORDER BY MIN(id)";
+        let rows = fetch_rows!(self.db, (String, i64, i64, i64), SQL, fetch_all, project_id);
+        Ok(rows
+            .into_iter()
+            .map(|(model, routes, feedback_count, correct)| ModelRouteStats {
+                model,
+                routes,
+                feedback_count,
+                correct,
+                accuracy: (feedback_count > 0).then(|| correct as f64 / feedback_count as f64),
+            })
+            .collect())
     }
 }
