@@ -9,10 +9,12 @@
 //! 1. shape of the text, cheap to compute: length, words, capitalised start, final punctuation,
 //!    code marks (backticks, brackets, parentheses, `::`), version numbers;
 //! 2. the item's component one-hot, activation, importance and age, so feedback in an agent's
-//!    own use can lean on them (on the shared corpora they are noise, and the trees learn to
-//!    give them little weight). The `v1` keyword markers are left out: the text model sees every
-//!    word they test, they carried no importance in the trained trees, and their keyword scan
-//!    cost a quarter of the routing time;
+//!    own use can lean on them. On the shared corpora they carry no meaning but do mark where a
+//!    row came from (every agent note has the same fields, code comments random ones), and the
+//!    shipped default's trees learned that: the README's routing section measures what it
+//!    costs when an agent note's fields vary. The `v1` keyword markers are left out: the text
+//!    model sees every word they test, they carried no importance in the trained trees, and
+//!    their keyword scan cost a quarter of the routing time;
 //! 3. four *text scores*, the log-posteriors of a multinomial naive Bayes text model over hashed
 //!    words, word pairs, first-word and shape tokens ([`crate::features::text`]), normalised so the
 //!    best layer scores 0. The text model is learned with the trees and stored in the same model
