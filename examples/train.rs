@@ -5,6 +5,7 @@
 //!     [--test FILE.jsonl] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
 //!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N]
 //!     [--learner logistic|naive_bayes] [--c C] [--epochs N] [--alpha A] [--min-count N]
+//!     [--smoothing S] [--fixed-fields]
 //! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on
@@ -15,15 +16,19 @@
 //! folded by project (a project's notes are never on both sides, as in real use), the others
 //! stratified by layer, and the figures are given overall and for each kind (`with_project`,
 //! `without_project`); `--learning-curve` adds test accuracy after the first 25, 50, 100, 200, 400, 800 and
-//! all training labels. `--json` prints exactly one JSON object on stdout.
+//! all training labels. `--fixed-fields` gives every training row the working-memory fields of a
+//! note consolidated as soon as it was added (phonological, activation 1, importance 0.5, age 0),
+//! so the model cannot learn which file a row came from by them and routes the same whatever an
+//! item's fields are. `--smoothing S` sets the calibration smoothing (default 4). `--json` prints
+//! exactly one JSON object on stdout.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use athena_memory::router::{evaluate, train};
 use athena_memory::{corpus, CorpusItem};
+use athena_memory::{Component, FeatureSchema, Layer, TreeModel};
 use athena_memory::{Example, HeuristicRouter, Metrics, TextLearner, TrainParams};
-use athena_memory::{FeatureSchema, Layer, TreeModel};
 use serde_json::json;
 
 struct Args {
@@ -36,6 +41,7 @@ struct Args {
     json: bool,
     schema: FeatureSchema,
     params: TrainParams,
+    fixed_fields: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
         json: false,
         schema: FeatureSchema::LATEST,
         params: TrainParams::default(),
+        fixed_fields: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -93,6 +100,8 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--min-count" => a.params.text_min_count = num(&flag, value()?)?,
+            "--smoothing" => a.params.smoothing = num(&flag, value()?)?,
+            "--fixed-fields" => a.fixed_fields = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -119,6 +128,18 @@ fn examples(items: &[CorpusItem], path: &Path) -> Result<Vec<Example>, String> {
             ))
         })
         .collect()
+}
+
+/// The example with the working-memory fields of a note consolidated as soon as it was added
+/// (phonological, activation 1, importance 0.5, age 0): what every agent-notes row already has.
+fn fresh(e: Example) -> Example {
+    Example {
+        component: Component::Phonological,
+        activation: 1.0,
+        importance: 0.5,
+        age_seconds: 0.0,
+        ..e
+    }
 }
 
 fn heuristic_accuracy(examples: &[Example]) -> f64 {
@@ -224,6 +245,7 @@ fn run() -> Result<serde_json::Value, String> {
             data.extend(
                 examples(&items, path)?
                     .into_iter()
+                    .map(|e| if args.fixed_fields { fresh(e) } else { e })
                     .map(|e| e.weighted(*weight)),
             );
             projects.extend(items.into_iter().map(|i| i.project));
