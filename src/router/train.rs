@@ -815,6 +815,55 @@ mod tests {
         assert!(f[V2_BASE_LEN + Layer::Semantic.index()] < 0.0);
     }
 
+    /// What `examples/train --fixed-fields` rests on: a model trained with the same fields on
+    /// every row cannot split on them, so an item routes the same whatever its fields are; one
+    /// trained where the fields carry the label routes by them.
+    #[test]
+    fn fields_constant_in_training_do_not_move_a_decision() {
+        // The text says nothing (same words for both layers); old items were prospective.
+        let data = |informative: bool| -> Vec<Example> {
+            (0..200)
+                .map(|i| {
+                    let prospective = i % 2 == 1;
+                    Example {
+                        content: format!("note {} about the cache", i % 7),
+                        component: Component::Phonological,
+                        activation: 1.0,
+                        importance: 0.5,
+                        age_seconds: if informative && prospective {
+                            900.0
+                        } else {
+                            0.0
+                        },
+                        weight: 1.0,
+                        layer: if prospective {
+                            Layer::Prospective
+                        } else {
+                            Layer::Semantic
+                        },
+                    }
+                })
+                .collect()
+        };
+        let probe = |model: &TreeModel, age: f64, component: Component| {
+            let mut e = data(false).swap_remove(0);
+            e.age_seconds = age;
+            e.component = component;
+            e.activation = 0.3;
+            model.route(&e.input()).probabilities
+        };
+        let blind = train(&data(false), FeatureSchema::V2, &TrainParams::default()).unwrap();
+        let fresh = probe(&blind.model, 0.0, Component::Phonological);
+        assert_eq!(fresh, probe(&blind.model, 900.0, Component::Visuospatial));
+        let taught = train(&data(true), FeatureSchema::V2, &TrainParams::default()).unwrap();
+        let (young, old) = (
+            probe(&taught.model, 0.0, Component::Phonological),
+            probe(&taught.model, 900.0, Component::Phonological),
+        );
+        let p = Layer::Prospective.index();
+        assert!(old[p] > 0.9 && young[p] < 0.1, "{young:?} {old:?}");
+    }
+
     #[test]
     fn same_seed_same_bytes_other_seed_other_split() {
         let data = examples(200);
