@@ -61,15 +61,15 @@ def training_rows():
         for i, r in enumerate(load(name)):
             kind = 0 if name.startswith("agent") else 1
             # code comments have no project: five pseudo-groups, so folds stay balanced
-            rows.append((r, kind, r.get("project") or "code%d" % (i % 5)))
+            rows.append((r, kind, r.get("project") or "code%d" % (i % 5), name))
     return rows
 
 
 def kind_scores(text, rows, tests):
     """Out-of-fold P(code comment) for the training rows, full-fit scores for each test file."""
-    x = text([r["content"] for r, _, _ in rows])
-    kinds = np.array([k for _, k, _ in rows])
-    groups = [g for _, _, g in rows]
+    x = text([r["content"] for r, *_ in rows])
+    kinds = np.array([k for _, k, *_ in rows])
+    groups = [g for _, _, g, _ in rows]
     oof = np.zeros(len(rows))
     for fit, held in GroupKFold(5).split(x, kinds, groups):
         m = LogisticRegression(C=4, max_iter=2000).fit(x[fit], kinds[fit])
@@ -86,11 +86,11 @@ def kind_scores(text, rows, tests):
 def score(outdir):
     rows = training_rows()
     tests = [load(n) for n in TEST]
-    text = Text([r["content"] for r, _, _ in rows])
+    text = Text([r["content"] for r, *_ in rows])
     oof, test_scores = kind_scores(text, rows, tests)
     os.makedirs(outdir, exist_ok=True)
     files = {n: [] for n in TRAIN + TEST}
-    for name, (r, _, _), p in zip([n for n in TRAIN for _ in load(n)], rows, oof):
+    for (r, _, _, name), p in zip(rows, oof):
         files[name].append((r, p))
     for name, t, ps in zip(TEST, tests, test_scores):
         files[name] = list(zip(t, ps))
@@ -105,11 +105,11 @@ def score(outdir):
 def augment():
     rows = training_rows()
     tests = [load(n) for n in TEST]
-    text = Text([r["content"] for r, _, _ in rows])
+    text = Text([r["content"] for r, *_ in rows])
     oof, (p_agent, p_code) = kind_scores(text, rows, tests)
-    x = text([r["content"] for r, _, _ in rows])
-    y = np.array([LAYERS.index(r["layer"]) for r, _, _ in rows])
-    kinds = np.array([k for _, k, _ in rows], dtype=float)
+    x = text([r["content"] for r, *_ in rows])
+    y = np.array([LAYERS.index(r["layer"]) for r, *_ in rows])
+    kinds = np.array([k for _, k, *_ in rows], dtype=float)
     xa, xc = (text([r["content"] for r in t]) for t in tests)
     ya, yc = (np.array([LAYERS.index(r["layer"]) for r in t]) for t in tests)
 

@@ -821,35 +821,39 @@ mod tests {
     #[test]
     fn fields_constant_in_training_do_not_move_a_decision() {
         // The text says nothing (same words for both layers); old items were prospective.
+        let note = |i: usize, age_seconds: f64| Example {
+            content: format!("note {} about the cache", i % 7),
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds,
+            weight: 1.0,
+            layer: if i % 2 == 1 {
+                Layer::Prospective
+            } else {
+                Layer::Semantic
+            },
+        };
         let data = |informative: bool| -> Vec<Example> {
             (0..200)
                 .map(|i| {
-                    let prospective = i % 2 == 1;
-                    Example {
-                        content: format!("note {} about the cache", i % 7),
-                        component: Component::Phonological,
-                        activation: 1.0,
-                        importance: 0.5,
-                        age_seconds: if informative && prospective {
+                    note(
+                        i,
+                        if informative && i % 2 == 1 {
                             900.0
                         } else {
                             0.0
                         },
-                        weight: 1.0,
-                        layer: if prospective {
-                            Layer::Prospective
-                        } else {
-                            Layer::Semantic
-                        },
-                    }
+                    )
                 })
                 .collect()
         };
         let probe = |model: &TreeModel, age: f64, component: Component| {
-            let mut e = data(false).swap_remove(0);
-            e.age_seconds = age;
-            e.component = component;
-            e.activation = 0.3;
+            let e = Example {
+                component,
+                activation: 0.3,
+                ..note(0, age)
+            };
             model.route(&e.input()).probabilities
         };
         let blind = train(&data(false), FeatureSchema::V2, &TrainParams::default()).unwrap();
