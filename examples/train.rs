@@ -5,13 +5,15 @@
 //!     [--test FILE.jsonl] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
 //!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N]
 //!     [--learner logistic|naive_bayes] [--c C] [--epochs N] [--alpha A] [--min-count N]
-//!     [--smoothing S] [--fixed-fields]
+//!     [--smoothing S] [--fixed-fields] [--kind note|code_comment]
 //! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on
 //! the test file; without it, a seeded, stratified 20 % of the training file is held out.
 //! Several `--train` files are read as one corpus; `--weight W` after a `--train FILE` makes
-//! that file's examples count W times. `--cv K` adds K-fold cross-validation figures
+//! that file's examples count W times, and `--kind K` after it marks its rows without a `kind`
+//! field as notes or code comments (training on both kinds makes the text model kind-aware,
+//! `TextModel::fit_logistic_kinded`). `--cv K` adds K-fold cross-validation figures
 //! on the training files alone (how the design was chosen): items with a `project` field are
 //! folded by project (a project's notes are never on both sides, as in real use), the others
 //! stratified by layer, and the figures are given overall and for each kind (`with_project`,
@@ -27,12 +29,13 @@ use std::time::Instant;
 
 use athena_memory::router::{evaluate, train};
 use athena_memory::{corpus, CorpusItem};
-use athena_memory::{Component, FeatureSchema, Layer, TreeModel};
+use athena_memory::{Component, FeatureSchema, Layer, TextKind, TreeModel};
 use athena_memory::{Example, HeuristicRouter, Metrics, TextLearner, TrainParams};
 use serde_json::json;
 
 struct Args {
-    train: Vec<(PathBuf, f64)>,
+    /// Each training file, its weight and the kind of text of its rows without one.
+    train: Vec<(PathBuf, f64, Option<TextKind>)>,
     test: Option<PathBuf>,
     model: Option<PathBuf>,
     model_out: Option<PathBuf>,
@@ -65,7 +68,13 @@ fn parse_args() -> Result<Args, String> {
                 .map_err(|_| format!("{flag}: not a valid number: {v}"))
         }
         match flag.as_str() {
-            "--train" => a.train.push((value()?.into(), 1.0)),
+            "--train" => a.train.push((value()?.into(), 1.0, None)),
+            "--kind" => {
+                let v = value()?;
+                let kind = serde_json::from_value(json!(v))
+                    .map_err(|_| format!("--kind: expected note or code_comment, got {v}"))?;
+                a.train.last_mut().ok_or("--kind follows a --train FILE")?.2 = Some(kind);
+            }
             "--weight" => {
                 let w = num(&flag, value()?)?;
                 a.train
@@ -240,8 +249,11 @@ fn run() -> Result<serde_json::Value, String> {
         (model, 0, 0.0, None)
     } else {
         let (mut data, mut projects) = (Vec::new(), Vec::new());
-        for (path, weight) in &args.train {
-            let items = load(path)?;
+        for (path, weight, kind) in &args.train {
+            let mut items = load(path)?;
+            for item in &mut items {
+                item.kind = item.kind.or(*kind);
+            }
             data.extend(
                 examples(&items, path)?
                     .into_iter()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::component::Component;
 use crate::error::{Error, Result};
-use crate::features::RouteInput;
+use crate::features::{RouteInput, TextKind};
 use crate::layer::Layer;
 use crate::router::Example;
 
@@ -31,6 +31,11 @@ pub struct CorpusItem {
     /// style, so it groups cross-validation folds and the per-project adaptation benchmark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// What kind of text the item is, `"note"` or `"code_comment"`, when the file says; a note
+    /// otherwise. Training on both kinds makes the text model kind-aware (see
+    /// [`crate::TextModel::fit_logistic_kinded`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TextKind>,
 }
 
 impl CorpusItem {
@@ -47,8 +52,9 @@ impl CorpusItem {
 
     /// The item as a training example, when it is labelled.
     pub fn example(&self) -> Option<Example> {
-        self.layer
-            .map(|layer| Example::new(&self.as_input(), layer))
+        self.layer.map(|layer| {
+            Example::new(&self.as_input(), layer).of_kind(self.kind.unwrap_or_default())
+        })
     }
 }
 
@@ -136,6 +142,25 @@ mod tests {
             with_project > 4000 && with_project < items.len(),
             "{with_project}"
         );
+    }
+
+    #[test]
+    fn the_kind_field_is_optional_and_carried_into_examples() {
+        let line = r#"{"content": "Add retry", "component": "phonological", "activation": 1.0, "importance": 0.5, "age_s": 0, "layer": "episodic", "kind": "code_comment"}"#;
+        let items = read(line.as_bytes(), Path::new("k")).unwrap();
+        assert_eq!(items[0].kind, Some(TextKind::CodeComment));
+        assert_eq!(items[0].example().unwrap().kind, TextKind::CodeComment);
+        let without = line.replace(r#", "kind": "code_comment""#, "");
+        let items = read(without.as_bytes(), Path::new("k")).unwrap();
+        assert_eq!(items[0].kind, None);
+        assert_eq!(items[0].example().unwrap().kind, TextKind::Note);
+        let err = read(
+            line.replace("code_comment", "poem").as_bytes(),
+            Path::new("bad.jsonl"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bad.jsonl:1") && err.contains("poem"), "{err}");
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub use engine::{Engine, TrainingMethod, TrainingReport, DEFAULT_MODEL_LABEL, MA
 pub use error::{
     Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
-pub use features::{FeatureSchema, RouteInput, TextLearner, TextModel, V1Markers};
+pub use features::{
+    FeatureSchema, RouteInput, TextKind, TextLearner, TextModel, V1Markers, MIN_PER_KIND,
+};
 pub use layer::Layer;
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,

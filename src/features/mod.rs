@@ -9,7 +9,7 @@ pub mod text;
 mod v1;
 pub(crate) mod v2;
 
-pub use text::{for_each_token, TextLearner, TextModel};
+pub use text::{for_each_token, TextKind, TextLearner, TextModel, MIN_PER_KIND};
 pub use v1::{extract_v1, V1Markers, V1_NAMES};
 pub use v2::{extract_v2_base, V2_BASE_LEN, V2_NAMES};
 

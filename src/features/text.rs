@@ -15,6 +15,12 @@
 //! by seeded AdaGrad with L2); naive Bayes, log prior + Σ log θ(layer, token) with
 //! θ = (count + α) / (total + α·V) (Laplace/Lidstone smoothing). The router gets the scores
 //! normalised so the best layer scores 0.
+//!
+//! A *kind-aware* logistic model ([`TextModel::fit_logistic_kinded`], trained when the examples
+//! hold both agent notes and code comments, [`TextKind`]) keeps, in the same token table, a copy
+//! of every token per kind (salted apart) and a logistic classifier of the kind; a text's
+//! scores add each kind's copies weighted by the classifier's probability of that kind. Models
+//! saved before it have no such entries and score as they did.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,6 +66,33 @@ const SALT_SHAPE: u64 = 0x05;
 const SALT_SUFFIX: u64 = 0x06;
 const SALT_HEAD: u64 = 0x07;
 const SALT_HEAD_TWO: u64 = 0x08;
+/// A token's weight in a kind-aware model's classifier of the kind of text.
+const SALT_KIND: u64 = 0x10;
+/// A token's layer weights in a kind-aware model, copied per kind: notes, code comments.
+const COPY_SALT: [u64; 2] = [0x11, 0x12];
+
+/// Where a kind-aware model keeps its kind classifier's bias (a key no token hashes to in
+/// practice: a 64-bit hash of its own salt).
+const KIND_BIAS_KEY: u64 = 0x13 ^ 0x9E37_79B9_7F4A_7C15;
+
+/// Fewest examples of each kind for [`TextModel::fit_logistic_kinded`] to learn per-kind
+/// weights: below it a kind's copies would be fitted on too little to mean anything.
+pub const MIN_PER_KIND: usize = 20;
+
+/// What kind of text an item is. The same sentence can mean different layers in the two:
+/// "Add retry to the client" is a next step (prospective) in an agent's notes and a changelog
+/// entry (episodic) in a crate's comments.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TextKind {
+    /// A note an agent or a person keeps: what they saw, did, know and mean to do.
+    #[default]
+    Note = 0,
+    /// A comment or doc line from source code, a changelog or a README.
+    CodeComment = 1,
+}
 
 fn token(salt: u64, h: u64) -> u64 {
     mix(h ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -341,28 +374,37 @@ struct TokenisedCorpus {
 
 impl TokenisedCorpus {
     fn of<'a>(examples: impl IntoIterator<Item = (&'a str, Layer, f64)>) -> Result<Self> {
+        Self::of_tokens(examples.into_iter().map(|(text, layer, weight)| {
+            let mut tokens = Vec::new();
+            for_each_token(text, |t| tokens.push(t));
+            (tokens, layer.index(), weight)
+        }))
+    }
+
+    /// Examples given as token lists with a class index (0–3) and a weight.
+    fn of_tokens(examples: impl IntoIterator<Item = (Vec<u64>, usize, f64)>) -> Result<Self> {
         let mut index: TokenMap<u32> = TokenMap::default();
         let mut corpus = TokenisedCorpus {
             keys: Vec::new(),
             docs: Vec::new(),
             df: Vec::new(),
         };
-        for (text, layer, weight) in examples {
+        for (tokens, class, weight) in examples {
             if !(weight.is_finite() && weight > 0.0) {
                 return Err(Error::invalid(
                     "weight",
                     format!("must be a finite number > 0, got {weight}"),
                 ));
             }
-            let mut ids = Vec::new();
-            for_each_token(text, |t| {
+            let mut ids = Vec::with_capacity(tokens.len());
+            for t in tokens {
                 let id = *index.entry(t).or_insert_with(|| {
                     corpus.keys.push(t);
                     corpus.df.push(0.0);
                     (corpus.keys.len() - 1) as u32
                 });
                 ids.push(id);
-            });
+            }
             ids.sort_unstable();
             let mut last = None;
             for &id in &ids {
@@ -371,7 +413,7 @@ impl TokenisedCorpus {
                     last = Some(id);
                 }
             }
-            corpus.docs.push((ids, layer.index(), weight));
+            corpus.docs.push((ids, class, weight));
         }
         Ok(corpus)
     }
@@ -647,6 +689,8 @@ pub struct TextModel {
     log_prior: [f64; 4],
     /// Per known token: naive Bayes log θ, or logistic regression weights.
     log_likelihood: TokenTable,
+    /// Whether the table holds a kind-of-text classifier and per-kind token copies.
+    kinded: bool,
 }
 
 /// The serialised form: tokens sorted by hash, so equal models give equal bytes.
@@ -686,7 +730,9 @@ impl<'de> serde::Deserialize<'de> for TextModel {
             alpha: j.alpha,
             log_prior: j.log_prior,
             log_likelihood: TokenTable::new(j.tokens),
-        })
+            kinded: false,
+        }
+        .with_kind_flag())
     }
 }
 
@@ -738,6 +784,7 @@ impl TextModel {
             alpha,
             log_prior,
             log_likelihood,
+            kinded: false,
         })
     }
 
@@ -809,7 +856,91 @@ impl TextModel {
             alpha: c,
             log_prior: bias,
             log_likelihood: TokenTable::new(corpus.keys.into_iter().zip(w)),
+            kinded: false,
         })
+    }
+
+    fn with_kind_flag(mut self) -> Self {
+        self.kinded = self.log_likelihood.get(KIND_BIAS_KEY).is_some();
+        self
+    }
+
+    /// Fits a *kind-aware* logistic model on `(text, layer, weight, kind)` examples. The same
+    /// words mean different layers in the two kinds of text ("Add retry to the client" is a next
+    /// step in an agent's notes and a changelog entry in a crate), so besides one weight per
+    /// token and layer shared by both kinds it learns a copy per kind, fitted jointly (each
+    /// example sees the shared tokens and its own kind's copies), and a logistic classifier of
+    /// the kind over the same tokens. A text is scored with the shared weights plus the two
+    /// copies weighted by the classifier's probability that it is a code comment. When either
+    /// kind has fewer than [`MIN_PER_KIND`] examples this is [`TextModel::fit_logistic`].
+    ///
+    /// # Errors
+    /// As [`TextModel::fit_logistic`].
+    pub fn fit_logistic_kinded<'a>(
+        examples: impl IntoIterator<Item = (&'a str, Layer, f64, TextKind)>,
+        c: f64,
+        epochs: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let examples: Vec<(&str, Layer, f64, TextKind)> = examples.into_iter().collect();
+        let code = examples
+            .iter()
+            .filter(|e| e.3 == TextKind::CodeComment)
+            .count();
+        if code.min(examples.len() - code) < MIN_PER_KIND {
+            let plain = examples
+                .iter()
+                .map(|&(text, layer, weight, _)| (text, layer, weight));
+            return Self::fit_logistic(plain, c, epochs, seed);
+        }
+        let tokens: Vec<Vec<u64>> = examples
+            .iter()
+            .map(|e| {
+                let mut t = Vec::new();
+                for_each_token(e.0, |h| t.push(h));
+                t
+            })
+            .collect();
+        // The kind classifier is a two-class logistic regression: class 0 notes, 1 code comments.
+        let kind_corpus =
+            TokenisedCorpus::of_tokens(examples.iter().zip(&tokens).map(|(e, t)| {
+                let ids = t.iter().map(|&h| token(SALT_KIND, h)).collect();
+                (ids, e.3 as usize, e.2)
+            }))?;
+        let kind = Self::fit_logistic_on(kind_corpus, &[], c, epochs, seed)?;
+        let layer_corpus =
+            TokenisedCorpus::of_tokens(examples.iter().zip(&tokens).map(|(e, t)| {
+                let salt = COPY_SALT[e.3 as usize];
+                let ids = t.iter().copied().chain(t.iter().map(|&h| token(salt, h)));
+                (ids.collect(), e.1.index(), e.2)
+            }))?;
+        let layers = Self::fit_logistic_on(layer_corpus, &[], c, epochs, seed)?;
+        // Stored in the same table: each kind token's log-odds of a code comment, and the bias.
+        let bias = (kind.log_prior[1] - kind.log_prior[0]) as f32;
+        let kind_entries = kind
+            .log_likelihood
+            .entries()
+            .map(|(k, w)| (k, [w[1] - w[0], 0.0, 0.0, 0.0]))
+            .chain(std::iter::once((KIND_BIAS_KEY, [bias, 0.0, 0.0, 0.0])));
+        let table = TokenTable::new(layers.log_likelihood.entries().chain(kind_entries));
+        Ok(TextModel {
+            log_likelihood: table,
+            ..layers
+        }
+        .with_kind_flag())
+    }
+
+    /// Whether the model tells notes from code comments ([`TextModel::fit_logistic_kinded`]).
+    pub fn is_kind_aware(&self) -> bool {
+        self.kinded
+    }
+
+    /// The model's probability that `text` is a code comment rather than a note; `None` when
+    /// the model is not kind-aware.
+    pub fn code_comment_probability(&self, text: &str) -> Option<f64> {
+        let mut sum = ScoreSum::default();
+        for_each_token(text, |t| sum.add(self, t));
+        self.kinded.then(|| sum.code_probability(self))
     }
 
     /// The regularisation it was fitted with: naive Bayes α, or logistic regression C.
@@ -822,9 +953,39 @@ impl TextModel {
         self.learner
     }
 
-    /// The model's weights for one token hash (see [`for_each_token`]), if it knows the token.
-    pub(crate) fn token_weights(&self, token: u64) -> Option<[f32; 4]> {
-        self.log_likelihood.get(token).copied()
+    /// Each of `tokens`' layer weights in this model as its score uses them (for a kind-aware
+    /// model, the shared weight plus each kind's copy by its share; `None` for a token the model
+    /// does not know) and the factor the score multiplies their sum by: what an explanation
+    /// weighs each token's pull with.
+    pub(crate) fn token_contributions(&self, tokens: &[u64]) -> (Vec<Option<[f64; 4]>>, f64) {
+        let mut sum = ScoreSum::default();
+        tokens.iter().for_each(|&t| sum.add(self, t));
+        let shares = sum.copy_shares(self);
+        let table = &self.log_likelihood;
+        let weights = tokens
+            .iter()
+            .map(|&t| {
+                let copies = if self.kinded {
+                    COPY_SALT.map(|salt| table.get(token(salt, t)))
+                } else {
+                    [None; 2]
+                };
+                let parts = [
+                    (table.get(t), 1.0),
+                    (copies[0], shares[0]),
+                    (copies[1], shares[1]),
+                ];
+                parts.iter().any(|(w, _)| w.is_some()).then(|| {
+                    std::array::from_fn(|c| {
+                        parts
+                            .iter()
+                            .filter_map(|(w, share)| w.map(|w| share * f64::from(w[c])))
+                            .sum()
+                    })
+                })
+            })
+            .collect();
+        (weights, sum.scale(self, shares))
     }
 
     /// The four layers' scores for `text` (log-posteriors for naive Bayes, logits for logistic
@@ -844,15 +1005,6 @@ impl TextModel {
             theirs.add(other, t);
         });
         (mine.scores(self), theirs.scores(other))
-    }
-
-    /// What a score's token-weight sum is multiplied by when `known` of the text's tokens are
-    /// known: 1 for naive Bayes, 1/√known for logistic regression (L2-normalised counts).
-    pub(crate) fn token_scale(&self, known: usize) -> f64 {
-        match self.learner {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (known.max(1) as f64).sqrt(),
-        }
     }
 
     /// Known tokens.
@@ -878,27 +1030,85 @@ impl TextModel {
     }
 }
 
-/// A text model's running sum of token weights over one text.
+/// A text model's running sum of token weights over one text: the shared weights and, for a
+/// kind-aware model, the kind classifier's and each kind's copies.
 #[derive(Default)]
 struct ScoreSum {
+    shared: WeightSum,
+    kind: WeightSum,
+    copies: [WeightSum; 2],
+}
+
+/// A sum of token weights and how many tokens were known.
+#[derive(Default, Clone, Copy)]
+struct WeightSum {
     sum: [f64; 4],
     known: usize,
 }
 
-impl ScoreSum {
-    fn add(&mut self, model: &TextModel, token: u64) {
-        if let Some(l) = model.log_likelihood.get(token) {
+impl WeightSum {
+    fn add(&mut self, weights: Option<&[f32; 4]>) {
+        if let Some(w) = weights {
             self.known += 1;
-            for (s, w) in self.sum.iter_mut().zip(l) {
+            for (s, w) in self.sum.iter_mut().zip(w) {
                 *s += f64::from(*w);
             }
         }
     }
+}
 
-    /// The model's scores from the sum, shifted so the best is 0.
+impl ScoreSum {
+    fn add(&mut self, model: &TextModel, t: u64) {
+        let table = &model.log_likelihood;
+        self.shared.add(table.get(t));
+        if model.kinded {
+            self.kind.add(table.get(token(SALT_KIND, t)));
+            for (copy, salt) in self.copies.iter_mut().zip(COPY_SALT) {
+                copy.add(table.get(token(salt, t)));
+            }
+        }
+    }
+
+    /// A kind-aware model's probability that the text is a code comment.
+    fn code_probability(&self, model: &TextModel) -> f64 {
+        let bias = model
+            .log_likelihood
+            .get(KIND_BIAS_KEY)
+            .map_or(0.0, |w| f64::from(w[0]));
+        let z = bias + self.kind.sum[0] / (self.kind.known.max(1) as f64).sqrt();
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// How much each kind's copies count: `[1 - p, p]` for a kind-aware model, none otherwise.
+    fn copy_shares(&self, model: &TextModel) -> [f64; 2] {
+        if model.kinded {
+            let p = self.code_probability(model);
+            [1.0 - p, p]
+        } else {
+            [0.0; 2]
+        }
+    }
+
+    /// What the token-weight sum is multiplied by: 1 for naive Bayes, 1/√(tokens known) for
+    /// logistic regression, counting a kind's copies by their share.
+    fn scale(&self, model: &TextModel, shares: [f64; 2]) -> f64 {
+        let copies: f64 = (0..2)
+            .map(|k| shares[k] * self.copies[k].known as f64)
+            .sum();
+        match model.learner {
+            TextLearner::NaiveBayes => 1.0,
+            TextLearner::Logistic => 1.0 / (self.shared.known as f64 + copies).max(1.0).sqrt(),
+        }
+    }
+
+    /// The model's scores from the sums, shifted so the best is 0.
     fn scores(&self, model: &TextModel) -> [f64; 4] {
-        let scale = model.token_scale(self.known);
-        let lp: [f64; 4] = std::array::from_fn(|c| model.log_prior[c] + scale * self.sum[c]);
+        let shares = self.copy_shares(model);
+        let scale = self.scale(model, shares);
+        let lp: [f64; 4] = std::array::from_fn(|c| {
+            let copies: f64 = (0..2).map(|k| shares[k] * self.copies[k].sum[c]).sum();
+            model.log_prior[c] + scale * (self.shared.sum[c] + copies)
+        });
         let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         lp.map(|v| v - best)
     }
@@ -969,6 +1179,105 @@ mod tests {
             "an empty text has a lowercase-start and a length token"
         );
         let _ = tokens("émoji 👋🏽 and e\u{301}\u{301}");
+    }
+
+    /// Notes where "add … to the client" is a next step and code comments (marked by a path)
+    /// where it is a change; `code` of the latter.
+    fn two_kinds(code: usize) -> Vec<(String, Layer, f64, TextKind)> {
+        let mut rows = Vec::new();
+        for i in 0..24 {
+            rows.push((
+                format!("add item{i} to the client"),
+                Layer::Prospective,
+                1.0,
+                TextKind::Note,
+            ));
+            rows.push((
+                format!("the client keeps item{i}"),
+                Layer::Semantic,
+                1.0,
+                TextKind::Note,
+            ));
+        }
+        for i in 0..code {
+            let (text, layer) = if i % 2 == 0 {
+                (
+                    format!("add item{i} to the client in `net::Pool`"),
+                    Layer::Episodic,
+                )
+            } else {
+                (format!("`net::Pool` keeps item{i}"), Layer::Semantic)
+            };
+            rows.push((text, layer, 1.0, TextKind::CodeComment));
+        }
+        rows
+    }
+
+    fn fit_kinded(rows: &[(String, Layer, f64, TextKind)]) -> TextModel {
+        let rows = rows.iter().map(|(t, l, w, k)| (t.as_str(), *l, *w, *k));
+        TextModel::fit_logistic_kinded(rows, 10.0, 20, 1).unwrap()
+    }
+
+    #[test]
+    fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
+        let m = fit_kinded(&two_kinds(48));
+        assert!(m.is_kind_aware());
+        let p = |t: &str| m.code_comment_probability(t).unwrap();
+        assert!(
+            p("add retries to the client in `net::Pool`") > 0.8,
+            "{}",
+            p("x")
+        );
+        assert!(p("add retries to the client") < 0.2);
+        let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
+        assert_eq!(
+            best("add retries to the client"),
+            Layer::Prospective.index()
+        );
+        assert_eq!(
+            best("add retries to the client in `net::Pool`"),
+            Layer::Episodic.index()
+        );
+        // "add" opening a note points to a next step, opening a code comment to a change.
+        let add = token(SALT_FIRST, word_hash("add"));
+        let copy = |k: usize| *m.log_likelihood.get(token(COPY_SALT[k], add)).unwrap();
+        let (e, p) = (Layer::Episodic.index(), Layer::Prospective.index());
+        assert!(copy(0)[p] > copy(0)[e] && copy(1)[e] > copy(1)[p]);
+        assert_eq!(
+            fit_kinded(&two_kinds(48)),
+            m,
+            "same data and seed, same model"
+        );
+        let back: TextModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert!(back.is_kind_aware());
+
+        // The weights an explanation reads add up to the scores.
+        for text in [
+            "add retries to the client in `net::Pool`",
+            "the client keeps it",
+        ] {
+            let (weights, scale) = m.token_contributions(&tokens(text));
+            let lp: [f64; 4] = std::array::from_fn(|c| {
+                let sum: f64 = weights.iter().flatten().map(|w| w[c]).sum();
+                m.log_prior[c] + scale * sum
+            });
+            let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            for (a, b) in lp.iter().zip(m.scores(text)) {
+                assert!((a - best - b).abs() < 1e-9, "{text}: {lp:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn too_few_of_a_kind_fit_the_plain_model() {
+        let rows = two_kinds(MIN_PER_KIND - 1);
+        let kinded = fit_kinded(&rows);
+        assert!(!kinded.is_kind_aware());
+        assert_eq!(kinded.code_comment_probability("add it"), None);
+        let plain = rows.iter().map(|(t, l, w, _)| (t.as_str(), *l, *w));
+        assert_eq!(kinded, TextModel::fit_logistic(plain, 10.0, 20, 1).unwrap());
+        assert!(fit_kinded(&two_kinds(MIN_PER_KIND)).is_kind_aware());
     }
 
     #[test]

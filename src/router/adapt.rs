@@ -202,14 +202,13 @@ pub fn adapt_text(
         })?;
     let rows = corpus
         .iter()
-        .map(|e| (e.content.as_str(), e.layer, e.weight))
-        .chain(
-            labels
-                .iter()
-                .map(|e| (e.content.as_str(), e.layer, e.weight * params.label_weight)),
-        );
+        .map(|e| (e.content.as_str(), e.layer, e.weight, e.kind))
+        .chain(labels.iter().map(|e| {
+            let weight = e.weight * params.label_weight;
+            (e.content.as_str(), e.layer, weight, e.kind)
+        }));
     let refitted =
-        TextModel::fit_logistic(rows, text.regularisation(), params.epochs, params.seed)?;
+        TextModel::fit_logistic_kinded(rows, text.regularisation(), params.epochs, params.seed)?;
     TreeModel::new(
         base.feature_schema(),
         base.trees().to_vec(),

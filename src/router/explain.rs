@@ -213,14 +213,11 @@ fn pulls_towards(
     let tokens = spanned_tokens(content);
     let mut pull = vec![0.0f64; tokens.len()];
     for model in models {
-        let weights: Vec<Option<[f32; 4]>> = tokens
-            .iter()
-            .map(|(t, _)| model.token_weights(*t))
-            .collect();
-        let scale = model.token_scale(weights.iter().flatten().count());
+        let hashes: Vec<u64> = tokens.iter().map(|(t, _)| *t).collect();
+        let (weights, scale) = model.token_contributions(&hashes);
         for (p, w) in pull.iter_mut().zip(&weights) {
             if let Some(w) = w {
-                *p += scale * f64::from(w[c] - w[r]);
+                *p += scale * (w[c] - w[r]);
             }
         }
     }

@@ -20,7 +20,7 @@ use ndarray::{Array1, Array2};
 
 use crate::component::Component;
 use crate::error::{Error, Result};
-use crate::features::text::{TextLearner, TextModel};
+use crate::features::text::{TextKind, TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 use crate::rng::SplitMix64;
@@ -45,6 +45,10 @@ pub struct Example {
     /// How much the example counts in training, relative to others (1 unless it was weighted
     /// up, as a project's own labels are when its model adapts the shipped corpus).
     pub weight: f64,
+    /// What kind of text it is (a note unless marked otherwise). When the training examples
+    /// hold at least [`crate::MIN_PER_KIND`] of each kind, the text model is kind-aware
+    /// ([`TextModel::fit_logistic_kinded`]).
+    pub kind: TextKind,
 }
 
 impl Example {
@@ -58,12 +62,19 @@ impl Example {
             age_seconds: input.age_seconds,
             layer,
             weight: 1.0,
+            kind: TextKind::Note,
         }
     }
 
     /// The same example counting `weight` times as much in training.
     pub fn weighted(mut self, weight: f64) -> Self {
         self.weight = weight;
+        self
+    }
+
+    /// The same example marked as text of `kind`.
+    pub fn of_kind(mut self, kind: TextKind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -79,6 +90,7 @@ impl Example {
             age_seconds: 0.0,
             layer,
             weight: 1.0,
+            kind: TextKind::Note,
         }
     }
 
@@ -547,8 +559,8 @@ fn fit_text(
             params.text_alpha,
             params.text_min_count,
         ),
-        TextLearner::Logistic => TextModel::fit_logistic(
-            rows.map(|e| (e.content.as_str(), e.layer, e.weight)),
+        TextLearner::Logistic => TextModel::fit_logistic_kinded(
+            rows.map(|e| (e.content.as_str(), e.layer, e.weight, e.kind)),
             params.text_c,
             params.text_epochs,
             params.seed,
@@ -763,6 +775,7 @@ mod tests {
                 importance: 0.5,
                 age_seconds: i as f64,
                 weight: 1.0,
+                kind: TextKind::Note,
                 layer: if i % 2 == 1 {
                     Layer::Prospective
                 } else {
@@ -813,6 +826,19 @@ mod tests {
             "the text model ranks prospective first"
         );
         assert!(f[V2_BASE_LEN + Layer::Semantic.index()] < 0.0);
+        assert!(!trained.model.text_model().unwrap().is_kind_aware());
+
+        // Examples of both kinds make the text model kind-aware.
+        let mixed: Vec<Example> = examples(200)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| match i % 4 < 2 {
+                true => e.of_kind(TextKind::CodeComment),
+                false => e,
+            })
+            .collect();
+        let trained = train(&mixed, FeatureSchema::V2, &TrainParams::default()).unwrap();
+        assert!(trained.model.text_model().unwrap().is_kind_aware());
     }
 
     /// What `examples/train --fixed-fields` rests on: a model trained with the same fields on
@@ -828,6 +854,7 @@ mod tests {
             importance: 0.5,
             age_seconds,
             weight: 1.0,
+            kind: TextKind::Note,
             layer: if i % 2 == 1 {
                 Layer::Prospective
             } else {
@@ -911,6 +938,7 @@ mod tests {
                     importance: (i % 3) as f64 / 2.0,
                     age_seconds: 1.0,
                     weight: 1.0,
+                    kind: TextKind::Note,
                     layer,
                 }
             })
