@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example adapt -- --data FILE.jsonl --labels K [--json]
-//!     [--database-url URL] [--base-train FILE.jsonl]... [--min-labels N]
+//!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--min-labels N]
 //!     [--label-weight W] [--correction-c C] [--correction-epochs N]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
@@ -23,7 +23,9 @@
 //! activation, as in the engine. Adapting `agent_dev_train`'s projects from a base trained on
 //! `agent_more_train` + `real_dev_train`, and the other way round, is how the adaptation was
 //! designed (README, "Feedback that pays off"). `--min-labels`, `--label-weight`,
-//! `--correction-c` and `--correction-epochs` change [`AdaptParams`] in either mode.
+//! `--correction-c` and `--correction-epochs` change [`AdaptParams`] in either mode. `--kind K`
+//! after a `--base-train FILE` marks its rows without a `kind` field as notes or code comments,
+//! as `examples/train --kind` does (both kinds make the base's text model kind-aware).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,15 +35,16 @@ use athena_memory::router::{adapt, train, AdaptParams, Example, TrainParams};
 use athena_memory::Config;
 use athena_memory::ModelScope;
 use athena_memory::{corpus, CorpusItem};
-use athena_memory::{Engine, FeatureSchema, Router};
+use athena_memory::{Engine, FeatureSchema, Router, TextKind};
 use serde_json::json;
 
 struct Args {
     data: PathBuf,
     labels: usize,
     database_url: Option<String>,
-    /// Files to train the simulation's base router on; empty: the engine and its default.
-    base_train: Vec<PathBuf>,
+    /// Files to train the simulation's base router on, each with the kind of text of its rows
+    /// without one; empty: the engine and its default.
+    base_train: Vec<(PathBuf, Option<TextKind>)>,
     adapt: AdaptParams,
 }
 
@@ -61,7 +64,14 @@ fn parse_args() -> Result<Args, String> {
             "--labels" => labels = Some(number::<usize>(&flag, value()?)?),
             "--json" => {}
             "--database-url" => database_url = Some(value()?),
-            "--base-train" => base_train.push(PathBuf::from(value()?)),
+            "--base-train" => base_train.push((PathBuf::from(value()?), None)),
+            "--kind" => {
+                let kind = value()?.parse().map_err(|e| format!("--kind: {e}"))?;
+                base_train
+                    .last_mut()
+                    .ok_or("--kind follows a --base-train FILE")?
+                    .1 = Some(kind);
+            }
             "--min-labels" => adapt.min_labels = number(&flag, value()?)?,
             "--label-weight" => adapt.label_weight = number(&flag, value()?)?,
             "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
@@ -212,8 +222,11 @@ fn simulate(
     projects: &BTreeMap<&str, Vec<&CorpusItem>>,
 ) -> Result<Vec<serde_json::Value>, String> {
     let mut corpus_rows = Vec::new();
-    for path in &args.base_train {
-        let items = corpus::load(path).map_err(|e| e.to_string())?;
+    for (path, kind) in &args.base_train {
+        let mut items = corpus::load(path).map_err(|e| e.to_string())?;
+        for item in &mut items {
+            item.kind = item.kind.or(*kind);
+        }
         corpus_rows.extend(items.iter().filter_map(CorpusItem::example));
     }
     let params = TrainParams {
@@ -293,7 +306,7 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
     json!({
         "data": args.data,
         "labels": args.labels,
-        "base_train": args.base_train,
+        "base_train": args.base_train.iter().map(|(path, _)| path).collect::<Vec<_>>(),
         "min_labels": args.adapt.min_labels,
         "label_weight": args.adapt.label_weight,
         "correction_c": args.adapt.correction_c,

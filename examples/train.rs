@@ -70,9 +70,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--train" => a.train.push((value()?.into(), 1.0, None)),
             "--kind" => {
-                let v = value()?;
-                let kind = serde_json::from_value(json!(v))
-                    .map_err(|_| format!("--kind: expected note or code_comment, got {v}"))?;
+                let kind = value()?.parse().map_err(|e| format!("--kind: {e}"))?;
                 a.train.last_mut().ok_or("--kind follows a --train FILE")?.2 = Some(kind);
             }
             "--weight" => {

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::is_word_char;
+use crate::enum_str::string_enum;
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 
@@ -79,19 +80,23 @@ const KIND_BIAS_KEY: u64 = 0x13 ^ 0x9E37_79B9_7F4A_7C15;
 /// weights: below it a kind's copies would be fitted on too little to mean anything.
 pub const MIN_PER_KIND: usize = 20;
 
-/// What kind of text an item is. The same sentence can mean different layers in the two:
-/// "Add retry to the client" is a next step (prospective) in an agent's notes and a changelog
-/// entry (episodic) in a crate's comments.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum TextKind {
-    /// A note an agent or a person keeps: what they saw, did, know and mean to do.
-    #[default]
-    Note = 0,
-    /// A comment or doc line from source code, a changelog or a README.
-    CodeComment = 1,
+string_enum! {
+    /// What kind of text an item is. The same sentence can mean different layers in the two:
+    /// "Add retry to the client" is a next step (prospective) in an agent's notes and a
+    /// changelog entry (episodic) in a crate's comments. Declaration order is each kind's index.
+    pub enum TextKind as "kind" {
+        /// A note an agent or a person keeps: what they saw, did, know and mean to do.
+        Note => "note",
+        /// A comment or doc line from source code, a changelog or a README.
+        CodeComment => "code_comment",
+    }
+}
+
+impl Default for TextKind {
+    /// A note: what agents write.
+    fn default() -> Self {
+        TextKind::Note
+    }
 }
 
 fn token(salt: u64, h: u64) -> u64 {
