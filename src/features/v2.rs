@@ -15,10 +15,11 @@
 //!    costs when an agent note's fields vary. The `v1` keyword markers are left out: the text
 //!    model sees every word they test, they carried no importance in the trained trees, and
 //!    their keyword scan cost a quarter of the routing time;
-//! 3. four *text scores*, the log-posteriors of a multinomial naive Bayes text model over hashed
-//!    words, word pairs, first-word and shape tokens ([`crate::features::text`]), normalised so the
-//!    best layer scores 0. The text model is learned with the trees and stored in the same model
-//!    file; without one the scores are all 0.
+//! 3. four *text scores* of a text model over hashed words, word pairs, opening, head and shape
+//!    tokens ([`crate::features::text`]: logistic regression, kind-aware when trained on notes
+//!    and code comments, or naive Bayes), normalised so the best layer scores 0. The text model
+//!    is learned with the trees and stored in the same model file; without one the scores are
+//!    all 0.
 
 use super::{flag, RouteInput};
 use crate::component::Component;
