@@ -1,11 +1,11 @@
 //! Trains a router model from a corpus and evaluates it, or evaluates an existing model file.
 //!
 //! ```text
-//! cargo run --release --example train -- --train FILE.jsonl [--weight W] [--train FILE.jsonl]...
+//! cargo run --release --example train -- --train FILE.jsonl [--weight W] [--kind K] [--train FILE.jsonl]...
 //!     [--test FILE.jsonl] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
 //!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N]
 //!     [--learner logistic|naive_bayes] [--c C] [--epochs N] [--alpha A] [--min-count N]
-//!     [--smoothing S] [--fixed-fields] [--kind note|code_comment]
+//!     [--smoothing S] [--fixed-fields]
 //! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on

@@ -764,23 +764,16 @@ mod tests {
     /// Separable examples: questions are prospective, statements semantic.
     fn examples(n: usize) -> Vec<Example> {
         (0..n)
-            .map(|i| Example {
-                content: if i % 2 == 1 {
-                    format!("should we cache item {i}?")
+            .map(|i| {
+                let note = if i % 2 == 1 {
+                    Example::note(format!("should we cache item {i}?"), Layer::Prospective)
                 } else {
-                    format!("The cache holds item {i}")
-                },
-                component: Component::Phonological,
-                activation: 1.0,
-                importance: 0.5,
-                age_seconds: i as f64,
-                weight: 1.0,
-                kind: TextKind::Note,
-                layer: if i % 2 == 1 {
-                    Layer::Prospective
-                } else {
-                    Layer::Semantic
-                },
+                    Example::note(format!("The cache holds item {i}"), Layer::Semantic)
+                };
+                Example {
+                    age_seconds: i as f64,
+                    ..note
+                }
             })
             .collect()
     }
@@ -847,19 +840,16 @@ mod tests {
     #[test]
     fn fields_constant_in_training_do_not_move_a_decision() {
         // The text says nothing (same words for both layers); old items were prospective.
-        let note = |i: usize, age_seconds: f64| Example {
-            content: format!("note {} about the cache", i % 7),
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds,
-            weight: 1.0,
-            kind: TextKind::Note,
-            layer: if i % 2 == 1 {
+        let note = |i: usize, age_seconds: f64| {
+            let layer = if i % 2 == 1 {
                 Layer::Prospective
             } else {
                 Layer::Semantic
-            },
+            };
+            Example {
+                age_seconds,
+                ..Example::note(format!("note {} about the cache", i % 7), layer)
+            }
         };
         let data = |informative: bool| -> Vec<Example> {
             (0..200)
