@@ -33,6 +33,7 @@ fn input(content: &str) -> RouteInput<'_> {
         activation: 0.8,
         importance: 0.5,
         age_seconds: 42.0,
+        kind: None,
     }
 }
 
@@ -60,7 +61,7 @@ fn features(c: &mut Criterion) {
             let text_model = model
                 .text_model()
                 .expect("the default model has a text model");
-            b.iter(|| text_model.scores(black_box(t)))
+            b.iter(|| text_model.scores(black_box(t), None))
         });
     }
     group.finish();

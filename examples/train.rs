@@ -2,18 +2,19 @@
 //!
 //! ```text
 //! cargo run --release --example train -- --train FILE.jsonl [--weight W] [--kind K] [--train FILE.jsonl]...
-//!     [--test FILE.jsonl] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
+//!     [--test FILE.jsonl [--kind K]] [--model-out PATH] [--seed N] [--json] [--learning-curve] [--cv K]
 //!     [--schema v1|v2] [--trees N] [--max-depth N] [--min-leaf N]
 //!     [--learner logistic|naive_bayes] [--c C] [--epochs N] [--alpha A] [--min-count N]
 //!     [--smoothing S] [--fixed-fields]
-//! cargo run --release --example train -- --model PATH --test FILE.jsonl [--json]
+//! cargo run --release --example train -- --model PATH --test FILE.jsonl [--kind K] [--json]
 //! ```
 //! With `--test`, every training example is used for fitting and the figures are measured on
 //! the test file; without it, a seeded, stratified 20 % of the training file is held out.
 //! Several `--train` files are read as one corpus; `--weight W` after a `--train FILE` makes
 //! that file's examples count W times, and `--kind K` after it marks its rows without a `kind`
 //! field as notes or code comments (training on both kinds makes the text model kind-aware,
-//! `TextModel::fit_logistic_kinded`). `--cv K` adds K-fold cross-validation figures
+//! `TextModel::fit_logistic_kinded`); after `--test FILE` it routes that file's rows without a
+//! `kind` field knowing they are of kind K, as a caller who says so would. `--cv K` adds K-fold cross-validation figures
 //! on the training files alone (how the design was chosen): items with a `project` field are
 //! folded by project (a project's notes are never on both sides, as in real use), the others
 //! stratified by layer, and the figures are given overall and for each kind (`with_project`,
@@ -36,7 +37,8 @@ use serde_json::json;
 struct Args {
     /// Each training file, its weight and the kind of text of its rows without one.
     train: Vec<(PathBuf, f64, Option<TextKind>)>,
-    test: Option<PathBuf>,
+    /// The test file and the kind of text of its rows without one.
+    test: Option<(PathBuf, Option<TextKind>)>,
     model: Option<PathBuf>,
     model_out: Option<PathBuf>,
     learning_curve: bool,
@@ -61,6 +63,8 @@ fn parse_args() -> Result<Args, String> {
         fixed_fields: false,
     };
     let mut it = std::env::args().skip(1);
+    // Which file `--kind` marks: the last `--train` or `--test` before it.
+    let mut kind_of_test = false;
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
@@ -68,10 +72,17 @@ fn parse_args() -> Result<Args, String> {
                 .map_err(|_| format!("{flag}: not a valid number: {v}"))
         }
         match flag.as_str() {
-            "--train" => a.train.push((value()?.into(), 1.0, None)),
+            "--train" => {
+                a.train.push((value()?.into(), 1.0, None));
+                kind_of_test = false;
+            }
             "--kind" => {
-                let kind = value()?.parse().map_err(|e| format!("--kind: {e}"))?;
-                a.train.last_mut().ok_or("--kind follows a --train FILE")?.2 = Some(kind);
+                let kind = Some(value()?.parse().map_err(|e| format!("--kind: {e}"))?);
+                match (kind_of_test, a.test.as_mut(), a.train.last_mut()) {
+                    (true, Some(test), _) => test.1 = kind,
+                    (false, _, Some(train)) => train.2 = kind,
+                    _ => return Err("--kind follows a --train or --test FILE".into()),
+                }
             }
             "--weight" => {
                 let w = num(&flag, value()?)?;
@@ -80,7 +91,10 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--weight follows a --train FILE")?
                     .1 = w;
             }
-            "--test" => a.test = Some(value()?.into()),
+            "--test" => {
+                a.test = Some((value()?.into(), None));
+                kind_of_test = true;
+            }
             "--model" => a.model = Some(value()?.into()),
             "--model-out" => a.model_out = Some(value()?.into()),
             "--seed" => a.params.seed = num(&flag, value()?)?,
@@ -233,11 +247,19 @@ fn cross_validate(
     }))
 }
 
+/// `items`, those without a kind marked `kind`.
+fn of_kind(mut items: Vec<CorpusItem>, kind: Option<TextKind>) -> Vec<CorpusItem> {
+    for item in &mut items {
+        item.kind = item.kind.or(kind);
+    }
+    items
+}
+
 fn run() -> Result<serde_json::Value, String> {
     let args = parse_args()?;
     let load = |p: &Path| corpus::load(p).map_err(|e| e.to_string());
     let test = match &args.test {
-        Some(path) => Some(examples(&load(path)?, path)?),
+        Some((path, kind)) => Some(examples(&of_kind(load(path)?, *kind), path)?),
         None => None,
     };
     let mut report = json!({});
@@ -248,10 +270,7 @@ fn run() -> Result<serde_json::Value, String> {
     } else {
         let (mut data, mut projects) = (Vec::new(), Vec::new());
         for (path, weight, kind) in &args.train {
-            let mut items = load(path)?;
-            for item in &mut items {
-                item.kind = item.kind.or(*kind);
-            }
+            let items = of_kind(load(path)?, *kind);
             data.extend(
                 examples(&items, path)?
                     .into_iter()

@@ -1117,6 +1117,7 @@ struct OwnedInput {
     activation: f64,
     importance: f64,
     age_seconds: f64,
+    kind: Option<crate::TextKind>,
 }
 
 impl From<&RouteInput<'_>> for OwnedInput {
@@ -1127,6 +1128,7 @@ impl From<&RouteInput<'_>> for OwnedInput {
             activation: input.activation,
             importance: input.importance,
             age_seconds: input.age_seconds,
+            kind: input.kind,
         }
     }
 }
@@ -1139,6 +1141,7 @@ impl OwnedInput {
             activation: self.activation,
             importance: self.importance,
             age_seconds: self.age_seconds,
+            kind: self.kind,
         }
     }
 }

@@ -47,14 +47,14 @@ impl CorpusItem {
             activation: self.activation,
             importance: self.importance,
             age_seconds: self.age_s,
+            kind: self.kind,
         }
     }
 
     /// The item as a training example, when it is labelled.
     pub fn example(&self) -> Option<Example> {
-        self.layer.map(|layer| {
-            Example::new(&self.as_input(), layer).of_kind(self.kind.unwrap_or_default())
-        })
+        self.layer
+            .map(|layer| Example::new(&self.as_input(), layer))
     }
 }
 
@@ -149,11 +149,14 @@ mod tests {
         let line = r#"{"content": "Add retry", "component": "phonological", "activation": 1.0, "importance": 0.5, "age_s": 0, "layer": "episodic", "kind": "code_comment"}"#;
         let items = read(line.as_bytes(), Path::new("k")).unwrap();
         assert_eq!(items[0].kind, Some(TextKind::CodeComment));
-        assert_eq!(items[0].example().unwrap().kind, TextKind::CodeComment);
+        assert_eq!(
+            items[0].example().unwrap().kind,
+            Some(TextKind::CodeComment)
+        );
         let without = line.replace(r#", "kind": "code_comment""#, "");
         let items = read(without.as_bytes(), Path::new("k")).unwrap();
         assert_eq!(items[0].kind, None);
-        assert_eq!(items[0].example().unwrap().kind, TextKind::Note);
+        assert_eq!(items[0].example().unwrap().kind, None);
         let err = read(
             line.replace("code_comment", "poem").as_bytes(),
             Path::new("bad.jsonl"),

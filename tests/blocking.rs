@@ -428,6 +428,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         activation: 1.0,
         importance: 0.5,
         age_seconds: 0.0,
+        kind: None,
     };
     let router = engine.router(p).unwrap();
     assert_eq!(

@@ -61,11 +61,17 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
             "Remember to rotate the API keys on Friday",
             "--importance",
             "0.8",
+            "--kind",
+            "note",
         ],
     );
     assert_eq!(
-        (added["component"].as_str(), added["importance"].as_f64()),
-        (Some("phonological"), Some(0.8))
+        (
+            added["component"].as_str(),
+            added["importance"].as_f64(),
+            added["kind"].as_str()
+        ),
+        (Some("phonological"), Some(0.8), Some("note"))
     );
     let file = json(
         url,
@@ -73,6 +79,7 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
         &["add", "login form", "--file", "/cli/project/src/login.rs"],
     );
     assert_eq!(file["component"], "visuospatial");
+    assert!(file.get("kind").is_none(), "no kind unless given: {file}");
     let chunk = json(url, p, &["add", "plan", "--component", "central_executive"]);
     assert_eq!(chunk["component"], "central_executive");
 
@@ -200,7 +207,7 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
             doctor["healthy"].as_bool(),
             doctor["schema_version"].as_i64()
         ),
-        (Some(true), Some(1))
+        (Some(true), Some(2))
     );
     assert_eq!(doctor["backend"], db.backend);
 }
@@ -256,10 +263,11 @@ fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
 
 fn bad_input_exits_non_zero_and_names_the_field(db: TestDb) {
     let (url, p) = (db.url.as_str(), "/cli/bad");
-    let cases: [(&[&str], i32, &str); 8] = [
+    let cases: [(&[&str], i32, &str); 9] = [
         (&["add", "note", "--importance", "5"], 2, "importance"),
         (&["add", ""], 2, "content"),
         (&["add", "x", "--component", "hippocampus"], 2, "component"),
+        (&["add", "x", "--kind", "poem"], 2, "kind"),
         (&["recall", "keys", "--k", "0"], 2, "k"),
         (&["feedback", "12345", "semantic"], 3, "route"),
         (&["show", "someday", "1"], 2, "layer"),

@@ -4,9 +4,9 @@
 
 mod common;
 
-use athena_memory::NewItem;
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, Layer, MemoryType, ModelRouteStats, DEFAULT_MODEL_LABEL};
+use athena_memory::{NewItem, TextKind};
 use common::TestDb;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     pending_items_are_drained_by_routing,
     four_workers_drain_ten_thousand_items_exactly_once,
     feedback_after_consolidation_feeds_statistics,
+    an_items_kind_is_kept_with_it_its_route_and_its_label,
     statistics_are_kept_per_model,
     semantic_memory_versions_forget_and_sort,
     recall_searches_the_layers_without_changing_them,
@@ -339,6 +340,39 @@ async fn feedback_after_consolidation_feeds_statistics(db: TestDb) {
         labelled[0].content, "Remember to review the PR later",
         "the label outlives the item"
     );
+}
+
+/// The kind of text a caller gives is stored with the item, logged with its route (so the
+/// router it is routed by reads it) and carried into the training example its feedback makes;
+/// an item without one stays without.
+async fn an_items_kind_is_kept_with_it_its_route_and_its_label(db: TestDb) {
+    let (engine, p) = setup(&db).await;
+    let wm = engine.working_memory();
+    let text = "Add retries to the HTTP client";
+    let code = wm
+        .add(p, NewItem::new(text).kind(TextKind::CodeComment))
+        .await
+        .unwrap()
+        .id;
+    let plain = wm.add(p, NewItem::new(text)).await.unwrap().id;
+    let item = wm.get(p, code).await.unwrap();
+    assert_eq!(item.kind, Some(TextKind::CodeComment));
+    let now = athena_memory::time::now_ms();
+    assert_eq!(item.route_input(now).kind, Some(TextKind::CodeComment));
+    assert_eq!(wm.get(p, plain).await.unwrap().kind, None);
+
+    for (id, kind) in [(code, Some(TextKind::CodeComment)), (plain, None)] {
+        let done = engine.consolidate(p, id).await.unwrap();
+        let route = engine.route_log().get(p, done.route_id).await.unwrap();
+        assert_eq!(route.kind, kind, "item {id}");
+        let fed = engine
+            .feedback(p, done.route_id, Layer::Episodic)
+            .await
+            .unwrap();
+        assert_eq!(fed.kind, kind);
+        let example = fed.example().unwrap();
+        assert_eq!((example.kind, example.layer), (kind, Layer::Episodic));
+    }
 }
 
 /// Each model's routes and feedback are counted apart, oldest model first, and another

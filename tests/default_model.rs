@@ -52,6 +52,7 @@ async fn the_default_model_round_trips_through_the_database(db: TestDb) {
             activation: 0.7,
             importance: 0.4,
             age_seconds: 12.0,
+            kind: None,
         };
         let a = from_file.route(&input);
         let b = engine.route(project, &input).await.unwrap();

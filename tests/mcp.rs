@@ -137,8 +137,14 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
 
     // Remember ten notes; a full loop displaces its weakest note to pending, nothing is lost.
     let mut ids = Vec::new();
-    for note in NOTES {
-        let item = document(&call(&client, "remember", json!({ "text": note })).await);
+    for (i, note) in NOTES.iter().enumerate() {
+        // The first says what kind of text it is; the item keeps it.
+        let args = match i {
+            0 => json!({ "text": note, "kind": "note" }),
+            _ => json!({ "text": note }),
+        };
+        let item = document(&call(&client, "remember", args).await);
+        assert_eq!(item.get("kind"), (i == 0).then_some(&json!("note")));
         ids.push(item["id"].as_i64().unwrap());
     }
     let wm = document(&call(&client, "working_memory", json!({ "limit": 3 })).await);
@@ -200,6 +206,8 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
     // A bad argument is a tool error naming the field, and the next call still works.
     let bad = call(&client, "remember", json!({ "text": "x", "importance": 5 })).await;
     assert!(error_text(&bad).contains("importance"), "{bad:?}");
+    let bad = call(&client, "remember", json!({ "text": "x", "kind": "poem" })).await;
+    assert!(error_text(&bad).contains("kind"), "{bad:?}");
     let bad = call(
         &client,
         "feedback",

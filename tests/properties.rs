@@ -30,6 +30,7 @@ fn input(content: &str, component: Component, a: f64, i: f64, age: f64) -> Route
         activation: a,
         importance: i,
         age_seconds: age,
+        kind: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn input(content: &str) -> RouteInput<'_> {
         activation: 0.8,
         importance: 0.5,
         age_seconds: 30.0,
+        kind: None,
     }
 }
 

@@ -9,12 +9,13 @@ use serde_json::Value;
 
 use crate::component::{Component, ContentType, ItemState};
 use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
+use crate::features::TextKind;
 use crate::time::Millis;
 
 /// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.
 macro_rules! item_columns {
     () => {
-        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding"
+        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind"
     };
 }
 
@@ -48,6 +49,7 @@ pub(crate) struct ItemRow {
     #[sqlx(json)]
     pub(crate) metadata: Value,
     pub(crate) embedding: Option<Vec<u8>>,
+    pub(crate) text_kind: Option<TextKind>,
 }
 
 /// The values of a new, active row.
@@ -64,6 +66,7 @@ pub(crate) struct NewItemRow<'a> {
     pub(crate) sources: &'a [i64],
     pub(crate) metadata: &'a Value,
     pub(crate) embedding: Option<Vec<u8>>,
+    pub(crate) text_kind: Option<TextKind>,
     pub(crate) now: Millis,
 }
 
@@ -177,8 +180,8 @@ pub(crate) async fn displace(
 pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Result<i64> {
     const SQL: &str = "INSERT INTO working_memory
          (project_id, content, content_type, component, activation, ln_activation, decay_rate, importance, state,
-          file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13) RETURNING id";
+          file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13, $14) RETURNING id";
     Ok(on_tx!(tx, |conn| sqlx::query_scalar(SQL)
         .bind(row.project_id)
         .bind(row.content)
@@ -193,6 +196,7 @@ pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Res
         .bind(row.now)
         .bind(sqlx::types::Json(row.metadata))
         .bind(row.embedding.as_deref())
+        .bind(row.text_kind.map(TextKind::as_str))
         .fetch_one(conn)
         .await?))
 }

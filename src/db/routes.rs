@@ -6,10 +6,17 @@
 use crate::component::Component;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Error, Result};
-use crate::features::{FeatureSchema, RouteInput};
+use crate::features::{FeatureSchema, RouteInput, TextKind};
 use crate::layer::Layer;
 use crate::router::RouteDecision;
 use crate::time::{now_ms, Millis};
+
+/// Columns of a route row, in `SELECT` and `RETURNING` lists, in [`RouteRecord`] order.
+macro_rules! route_columns {
+    () => {
+        "id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at, text_kind"
+    };
+}
 
 /// A logged route.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
@@ -46,6 +53,9 @@ pub struct RouteRecord {
     pub created_at: Millis,
     /// When feedback was given.
     pub feedback_at: Option<Millis>,
+    /// The item's kind of text, when its caller said.
+    #[sqlx(rename = "text_kind")]
+    pub kind: Option<TextKind>,
 }
 
 impl RouteRecord {
@@ -57,6 +67,7 @@ impl RouteRecord {
             activation: self.activation,
             importance: self.importance,
             age_seconds: self.age_seconds,
+            kind: self.kind,
         }
     }
 
@@ -132,7 +143,7 @@ pub(crate) async fn insert_routes(
         tx,
         (i64, i64),
         rows,
-        "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at) ",
+        "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at, text_kind) ",
         " RETURNING id, item_id",
         |b, r| {
             b.push_bind(r.project_id)
@@ -147,7 +158,8 @@ pub(crate) async fn insert_routes(
                 .push_bind(r.decision.model.as_str())
                 .push_bind(r.decision.layer.as_str())
                 .push_bind(r.decision.confidence)
-                .push_bind(r.now);
+                .push_bind(r.now)
+                .push_bind(r.input.kind.map(TextKind::as_str));
         }
     ))
 }
@@ -204,10 +216,13 @@ impl RouteLog {
         route_id: i64,
         correct: Layer,
     ) -> Result<RouteRecord> {
-        const SQL: &str = "UPDATE consolidation_routes
+        const SQL: &str = concat!(
+            "UPDATE consolidation_routes
              SET correct_layer = $1, was_correct = (layer = $1), feedback_at = $2
              WHERE project_id = $3 AND id = $4
-             RETURNING id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at";
+             RETURNING ",
+            route_columns!()
+        );
         let row = fetch_rows!(
             self.db,
             RouteRecord,
@@ -230,8 +245,12 @@ impl RouteLog {
     /// # Errors
     /// [`Error::NotFound`] when it does not exist in this project.
     pub async fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
-        const SQL: &str = "SELECT id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at
-             FROM consolidation_routes WHERE project_id = $1 AND id = $2";
+        const SQL: &str = concat!(
+            "SELECT ",
+            route_columns!(),
+            "
+             FROM consolidation_routes WHERE project_id = $1 AND id = $2"
+        );
         let row = fetch_rows!(
             self.db,
             RouteRecord,
@@ -249,10 +268,14 @@ impl RouteLog {
 
     /// Routes with feedback, oldest first: of `project_id`, or of every project when `None`.
     pub async fn labelled(&self, project_id: Option<i64>) -> Result<Vec<RouteRecord>> {
-        const SQL: &str = "SELECT id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at
+        const SQL: &str = concat!(
+            "SELECT ",
+            route_columns!(),
+            "
              FROM consolidation_routes
              WHERE correct_layer IS NOT NULL AND ($1 IS NULL OR project_id = $1)
-             ORDER BY id";
+             ORDER BY id"
+        );
         Ok(fetch_rows!(
             self.db,
             RouteRecord,

@@ -43,6 +43,9 @@ pub struct RouteInput<'a> {
     pub importance: f64,
     /// Seconds since the item was created.
     pub age_seconds: f64,
+    /// What kind of text it is, when the caller knows; `None` lets a kind-aware text model
+    /// guess from the words (see [`TextModel::scores`]).
+    pub kind: Option<TextKind>,
 }
 
 string_enum! {
@@ -96,7 +99,9 @@ impl FeatureSchema {
             FeatureSchema::V1 => out.extend_from_slice(&extract_v1(input)),
             FeatureSchema::V2 => {
                 out.extend_from_slice(&extract_v2_base(input));
-                out.extend_from_slice(&text.map_or([0.0; 4], |t| t.scores(input.content)));
+                out.extend_from_slice(
+                    &text.map_or([0.0; 4], |t| t.scores(input.content, input.kind)),
+                );
             }
         }
     }
@@ -111,7 +116,7 @@ impl FeatureSchema {
     ) -> (Vec<f64>, [f64; 4]) {
         match (self, text) {
             (FeatureSchema::V2, Some(text)) => {
-                let (scores, corrections) = text.scores_with(correction, input.content);
+                let (scores, corrections) = text.scores_with(correction, input.content, input.kind);
                 let mut out = Vec::with_capacity(self.len());
                 out.extend_from_slice(&extract_v2_base(input));
                 out.extend_from_slice(&scores);
@@ -119,7 +124,7 @@ impl FeatureSchema {
             }
             _ => (
                 self.extract_with(input, text),
-                correction.scores(input.content),
+                correction.scores(input.content, input.kind),
             ),
         }
     }

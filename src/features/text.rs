@@ -19,8 +19,9 @@
 //! A *kind-aware* logistic model ([`TextModel::fit_logistic_kinded`], trained when the examples
 //! hold both agent notes and code comments, [`TextKind`]) keeps, in the same token table, a copy
 //! of every token per kind (salted apart) and a logistic classifier of the kind; a text's
-//! scores add each kind's copies weighted by the classifier's probability of that kind. Models
-//! saved before it have no such entries and score as they did.
+//! scores add each kind's copies weighted by the classifier's probability of that kind, or by
+//! 0 and 1 when the caller knows the kind (`Some(kind)` in [`TextModel::scores`]). Models saved
+//! before it have no such entries and score as they did, whatever kind they are told.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -96,6 +97,16 @@ impl Default for TextKind {
     /// A note: what agents write.
     fn default() -> Self {
         TextKind::Note
+    }
+}
+
+impl TextKind {
+    /// The probability of a code comment that a known kind stands for.
+    fn code_probability(self) -> f64 {
+        match self {
+            TextKind::Note => 0.0,
+            TextKind::CodeComment => 1.0,
+        }
     }
 }
 
@@ -959,13 +970,17 @@ impl TextModel {
     }
 
     /// Each of `tokens`' layer weights in this model as its score uses them (for a kind-aware
-    /// model, the shared weight plus each kind's copy by its share; `None` for a token the model
-    /// does not know) and the factor the score multiplies their sum by: what an explanation
-    /// weighs each token's pull with.
-    pub(crate) fn token_contributions(&self, tokens: &[u64]) -> (Vec<Option<[f64; 4]>>, f64) {
+    /// model, the shared weight plus each kind's copy by its share, the text being of `kind`
+    /// when known; `None` for a token the model does not know) and the factor the score
+    /// multiplies their sum by: what an explanation weighs each token's pull with.
+    pub(crate) fn token_contributions(
+        &self,
+        tokens: &[u64],
+        kind: Option<TextKind>,
+    ) -> (Vec<Option<[f64; 4]>>, f64) {
         let mut sum = ScoreSum::default();
         tokens.iter().for_each(|&t| sum.add(self, t));
-        let shares = sum.copy_shares(self);
+        let shares = sum.copy_shares(self, kind);
         let table = &self.log_likelihood;
         let weights = tokens
             .iter()
@@ -994,22 +1009,29 @@ impl TextModel {
     }
 
     /// The four layers' scores for `text` (log-posteriors for naive Bayes, logits for logistic
-    /// regression), shifted so the best is 0.
-    pub fn scores(&self, text: &str) -> [f64; 4] {
+    /// regression), shifted so the best is 0. `kind` is the text's kind when the caller knows
+    /// it: a kind-aware model then reads the text with that kind's weights alone instead of
+    /// weighing both by its own guess. Other models ignore it.
+    pub fn scores(&self, text: &str, kind: Option<TextKind>) -> [f64; 4] {
         let mut sum = ScoreSum::default();
         for_each_token(text, |t| sum.add(self, t));
-        sum.scores(self)
+        sum.scores(self, kind)
     }
 
-    /// `(self.scores(text), other.scores(text))` from one pass over the text's tokens: a
-    /// project's correction is scored this way beside its router's text model.
-    pub(crate) fn scores_with(&self, other: &TextModel, text: &str) -> ([f64; 4], [f64; 4]) {
+    /// `(self.scores(text, kind), other.scores(text, kind))` from one pass over the text's
+    /// tokens: a project's correction is scored this way beside its router's text model.
+    pub(crate) fn scores_with(
+        &self,
+        other: &TextModel,
+        text: &str,
+        kind: Option<TextKind>,
+    ) -> ([f64; 4], [f64; 4]) {
         let (mut mine, mut theirs) = (ScoreSum::default(), ScoreSum::default());
         for_each_token(text, |t| {
             mine.add(self, t);
             theirs.add(other, t);
         });
-        (mine.scores(self), theirs.scores(other))
+        (mine.scores(self, kind), theirs.scores(other, kind))
     }
 
     /// Known tokens.
@@ -1084,10 +1106,12 @@ impl ScoreSum {
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// How much each kind's copies count: `[1 - p, p]` for a kind-aware model, none otherwise.
-    fn copy_shares(&self, model: &TextModel) -> [f64; 2] {
+    /// How much each kind's copies count: `[1 - p, p]` for a kind-aware model (p the
+    /// probability of a code comment: 0 or 1 when the `kind` is known, the classifier's
+    /// otherwise), none for other models.
+    fn copy_shares(&self, model: &TextModel, kind: Option<TextKind>) -> [f64; 2] {
         if model.kinded {
-            let p = self.code_probability(model);
+            let p = kind.map_or_else(|| self.code_probability(model), TextKind::code_probability);
             [1.0 - p, p]
         } else {
             [0.0; 2]
@@ -1107,8 +1131,8 @@ impl ScoreSum {
     }
 
     /// The model's scores from the sums, shifted so the best is 0.
-    fn scores(&self, model: &TextModel) -> [f64; 4] {
-        let shares = self.copy_shares(model);
+    fn scores(&self, model: &TextModel, kind: Option<TextKind>) -> [f64; 4] {
+        let shares = self.copy_shares(model, kind);
         let scale = self.scale(model, shares);
         let lp: [f64; 4] = std::array::from_fn(|c| {
             let copies: f64 = (0..2).map(|k| shares[k] * self.copies[k].sum[c]).sum();
@@ -1234,15 +1258,24 @@ mod tests {
             p("x")
         );
         assert!(p("add retries to the client") < 0.2);
-        let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
-        assert_eq!(
-            best("add retries to the client"),
-            Layer::Prospective.index()
+        let best_as = |t: &str, kind| m.scores(t, kind).iter().position(|v| *v == 0.0).unwrap();
+        let (note, code) = (
+            "add retries to the client",
+            "add retries to the client in `net::Pool`",
         );
-        assert_eq!(
-            best("add retries to the client in `net::Pool`"),
-            Layer::Episodic.index()
-        );
+        assert_eq!(best_as(note, None), Layer::Prospective.index());
+        assert_eq!(best_as(code, None), Layer::Episodic.index());
+        // A kind the caller knows overrides the classifier's guess.
+        let (as_note, as_code) = (Some(TextKind::Note), Some(TextKind::CodeComment));
+        assert_eq!(best_as(note, as_code), Layer::Episodic.index());
+        assert_eq!(best_as(code, as_note), Layer::Prospective.index());
+        for (text, kind, p) in [(note, as_note, 0.0), (code, as_code, 1.0)] {
+            let (got, want) = (m.scores(text, kind), scores_by_hand(&m, text, p));
+            assert!(
+                got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-9),
+                "{got:?} {want:?}"
+            );
+        }
         // "add" opening a note points to a next step, opening a code comment to a change.
         let add = token(SALT_FIRST, word_hash("add"));
         let copy = |k: usize| *m.log_likelihood.get(token(COPY_SALT[k], add)).unwrap();
@@ -1257,21 +1290,41 @@ mod tests {
         assert_eq!(back, m);
         assert!(back.is_kind_aware());
 
-        // The weights an explanation reads add up to the scores.
-        for text in [
-            "add retries to the client in `net::Pool`",
-            "the client keeps it",
-        ] {
-            let (weights, scale) = m.token_contributions(&tokens(text));
-            let lp: [f64; 4] = std::array::from_fn(|c| {
-                let sum: f64 = weights.iter().flatten().map(|w| w[c]).sum();
-                m.log_prior[c] + scale * sum
-            });
-            let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            for (a, b) in lp.iter().zip(m.scores(text)) {
-                assert!((a - best - b).abs() < 1e-9, "{text}: {lp:?}");
+        // The weights an explanation reads add up to the scores, the kind known or not.
+        for text in [code, "the client keeps it"] {
+            for kind in [None, as_note, as_code] {
+                let (weights, scale) = m.token_contributions(&tokens(text), kind);
+                let lp: [f64; 4] = std::array::from_fn(|c| {
+                    let sum: f64 = weights.iter().flatten().map(|w| w[c]).sum();
+                    m.log_prior[c] + scale * sum
+                });
+                let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                for (a, b) in lp.iter().zip(m.scores(text, kind)) {
+                    assert!((a - best - b).abs() < 1e-9, "{text} {kind:?}: {lp:?}");
+                }
             }
         }
+    }
+
+    /// A kind-aware model's scores of `text` computed by hand with the code-comment share `p`:
+    /// shared weights plus each kind's copies by their share, over √(tokens counted).
+    fn scores_by_hand(m: &TextModel, text: &str, p: f64) -> [f64; 4] {
+        let (mut sum, mut known) = ([0.0f64; 4], 0.0);
+        for t in tokens(text) {
+            for (key, share) in [
+                (t, 1.0),
+                (token(COPY_SALT[0], t), 1.0 - p),
+                (token(COPY_SALT[1], t), p),
+            ] {
+                if let Some(w) = m.log_likelihood.get(key) {
+                    known += share;
+                    (0..4).for_each(|c| sum[c] += share * f64::from(w[c]));
+                }
+            }
+        }
+        let lp: [f64; 4] = std::array::from_fn(|c| m.log_prior[c] + sum[c] / known.max(1.0).sqrt());
+        let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        lp.map(|v| v - best)
     }
 
     #[test]
@@ -1279,6 +1332,12 @@ mod tests {
         let rows = two_kinds(MIN_PER_KIND - 1);
         let kinded = fit_kinded(&rows);
         assert!(!kinded.is_kind_aware());
+        let text = "add retries to the client";
+        assert_eq!(
+            kinded.scores(text, Some(TextKind::CodeComment)),
+            kinded.scores(text, None),
+            "a model without kinds ignores the kind it is told"
+        );
         assert_eq!(kinded.code_comment_probability("add it"), None);
         let plain = rows.iter().map(|(t, l, w, _)| (t.as_str(), *l, *w));
         assert_eq!(kinded, TextModel::fit_logistic(plain, 10.0, 20, 1).unwrap());
@@ -1293,7 +1352,8 @@ mod tests {
         };
         let m = fit(1.0, 1);
         assert_eq!(m.learner(), TextLearner::Logistic);
-        let best = |m: &TextModel, t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
+        let best =
+            |m: &TextModel, t: &str| m.scores(t, None).iter().position(|v| *v == 0.0).unwrap();
         assert_eq!(best(&m, "Returns the size"), Layer::Semantic.index());
         assert_eq!(best(&m, "Added serde support"), Layer::Episodic.index());
         assert_eq!(
@@ -1351,7 +1411,7 @@ mod tests {
         let rows = || labels.iter().map(|(t, l)| (t.as_str(), *l, offset));
         let c = TextModel::fit_correction(rows(), 10.0, 3, 1).unwrap();
         let best = |text: &str| {
-            let s = c.scores(text);
+            let s = c.scores(text, None);
             let z: [f64; 4] = std::array::from_fn(|k| offset[k] + s[k]);
             let p = softmax(z);
             (0..4).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap()
@@ -1366,8 +1426,8 @@ mod tests {
         let other = TextModel::fit(LABELLED.iter().map(|(t, l)| (*t, *l)), 0.5, 1).unwrap();
         for text in ["The zork 7 holds", "Returns the value", ""] {
             assert_eq!(
-                other.scores_with(&c, text),
-                (other.scores(text), c.scores(text))
+                other.scores_with(&c, text, None),
+                (other.scores(text, None), c.scores(text, None))
             );
         }
         let err = TextModel::fit_correction(
@@ -1462,7 +1522,7 @@ mod tests {
     fn learns_which_words_mean_which_layer() {
         let data = LABELLED;
         let m = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5, 1).unwrap();
-        let best = |t: &str| m.scores(t).iter().position(|v| *v == 0.0).unwrap();
+        let best = |t: &str| m.scores(t, None).iter().position(|v| *v == 0.0).unwrap();
         assert_eq!(best("Returns the size"), Layer::Semantic.index());
         assert_eq!(best("Added serde support"), Layer::Episodic.index());
         assert_eq!(best("To deploy, run the script"), Layer::Procedural.index());

@@ -128,6 +128,7 @@ mod tests {
             activation: 0.5,
             importance: 0.25,
             age_seconds: 3.0,
+            kind: None,
         };
         let f = extract_v2_base(&input);
         assert_eq!(

@@ -202,11 +202,16 @@ pub fn adapt_text(
         })?;
     let rows = corpus
         .iter()
-        .map(|e| (e.content.as_str(), e.layer, e.weight, e.kind))
-        .chain(labels.iter().map(|e| {
-            let weight = e.weight * params.label_weight;
-            (e.content.as_str(), e.layer, weight, e.kind)
-        }));
+        .map(|e| (e, e.weight))
+        .chain(labels.iter().map(|e| (e, e.weight * params.label_weight)))
+        .map(|(e, weight)| {
+            (
+                e.content.as_str(),
+                e.layer,
+                weight,
+                e.kind.unwrap_or_default(),
+            )
+        });
     let refitted =
         TextModel::fit_logistic_kinded(rows, text.regularisation(), params.epochs, params.seed)?;
     TreeModel::new(

@@ -87,7 +87,7 @@ impl Explanation {
         decision: &RouteDecision,
     ) -> Self {
         let content = input.content;
-        let pulls = pulls_towards(models, content, decision);
+        let pulls = pulls_towards(models, input, decision);
         let (words, shape) = pick_cues(content, pulls);
         let words: Vec<Cue> = words
             .into_iter()
@@ -200,21 +200,21 @@ fn shape_words(id: u64) -> String {
     }
 }
 
-/// Each known token of `content` that pulls towards the decided layer rather than the
+/// Each known token of `input`'s text (read as its kind, when known) that pulls towards the decided layer rather than the
 /// runner-up, with the strength of its pull summed over `models` (the text model and a project
 /// correction, when there is one); strongest first, ties by position, so explanations never
 /// depend on hashing.
 fn pulls_towards(
     models: &[&TextModel],
-    content: &str,
+    input: &RouteInput<'_>,
     decision: &RouteDecision,
 ) -> Vec<(TokenSpan, f64)> {
     let (c, r) = (decision.layer.index(), decision.runner_up.index());
-    let tokens = spanned_tokens(content);
+    let tokens = spanned_tokens(input.content);
     let mut pull = vec![0.0f64; tokens.len()];
     for model in models {
         let hashes: Vec<u64> = tokens.iter().map(|(t, _)| *t).collect();
-        let (weights, scale) = model.token_contributions(&hashes);
+        let (weights, scale) = model.token_contributions(&hashes, input.kind);
         for (p, w) in pull.iter_mut().zip(&weights) {
             if let Some(w) = w {
                 *p += scale * (w[c] - w[r]);
@@ -278,6 +278,7 @@ mod tests {
             activation: 1.0,
             importance: 0.5,
             age_seconds: 0.0,
+            kind: None,
         }
     }
 

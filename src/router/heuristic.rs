@@ -85,6 +85,7 @@ mod tests {
             activation: 1.0,
             importance: 0.5,
             age_seconds: 0.0,
+            kind: None,
         };
         let d = HeuristicRouter.route(&input);
         assert_eq!(d.layer, Layer::Prospective);

@@ -45,10 +45,11 @@ pub struct Example {
     /// How much the example counts in training, relative to others (1 unless it was weighted
     /// up, as a project's own labels are when its model adapts the shipped corpus).
     pub weight: f64,
-    /// What kind of text it is (a note unless marked otherwise). When the training examples
-    /// hold at least [`crate::MIN_PER_KIND`] of each kind, the text model is kind-aware
-    /// ([`TextModel::fit_logistic_kinded`]).
-    pub kind: TextKind,
+    /// What kind of text it is, when known; training counts an example of unknown kind as a
+    /// note. When the training examples hold at least [`crate::MIN_PER_KIND`] of each kind, the
+    /// text model is kind-aware ([`TextModel::fit_logistic_kinded`]), and an example of known
+    /// kind is routed (in evaluation, calibration) knowing it.
+    pub kind: Option<TextKind>,
 }
 
 impl Example {
@@ -62,7 +63,7 @@ impl Example {
             age_seconds: input.age_seconds,
             layer,
             weight: 1.0,
-            kind: TextKind::Note,
+            kind: input.kind,
         }
     }
 
@@ -74,7 +75,7 @@ impl Example {
 
     /// The same example marked as text of `kind`.
     pub fn of_kind(mut self, kind: TextKind) -> Self {
-        self.kind = kind;
+        self.kind = Some(kind);
         self
     }
 
@@ -90,7 +91,7 @@ impl Example {
             age_seconds: 0.0,
             layer,
             weight: 1.0,
-            kind: TextKind::Note,
+            kind: None,
         }
     }
 
@@ -102,6 +103,7 @@ impl Example {
             activation: self.activation,
             importance: self.importance,
             age_seconds: self.age_seconds,
+            kind: self.kind,
         }
     }
 }
@@ -483,6 +485,9 @@ fn fit_features(
     let fold_of = assign_folds(examples, fit, folds, rng);
     // The folds' text models are independent (each is seeded by `params.seed`, not by the
     // order they run in), so they are fitted on threads of their own: the same scores, sooner.
+    // Held-out scores read the text without its kind: trees that learn on the kind-aware
+    // model's own guesses route well whether or not a caller gives the kind (a known kind only
+    // sharpens the scores; measured in the README, "A kind-aware text model").
     let held_out = |fold: usize| -> Result<Vec<HeldOut>> {
         let rest = (0..fit.len())
             .filter(|&p| fold_of[p] != fold)
@@ -490,7 +495,7 @@ fn fit_features(
         let model = fit_text(examples, rest, params)?;
         Ok((0..fit.len())
             .filter(|&p| fold_of[p] == fold)
-            .map(|p| (p, model.scores(&examples[fit[p]].content)))
+            .map(|p| (p, model.scores(&examples[fit[p]].content, None)))
             .collect())
     };
     let scored = per_fold(folds, held_out)?;
@@ -560,7 +565,14 @@ fn fit_text(
             params.text_min_count,
         ),
         TextLearner::Logistic => TextModel::fit_logistic_kinded(
-            rows.map(|e| (e.content.as_str(), e.layer, e.weight, e.kind)),
+            rows.map(|e| {
+                (
+                    e.content.as_str(),
+                    e.layer,
+                    e.weight,
+                    e.kind.unwrap_or_default(),
+                )
+            }),
             params.text_c,
             params.text_epochs,
             params.seed,
@@ -928,7 +940,7 @@ mod tests {
                     importance: (i % 3) as f64 / 2.0,
                     age_seconds: 1.0,
                     weight: 1.0,
-                    kind: TextKind::Note,
+                    kind: None,
                     layer,
                 }
             })

@@ -517,6 +517,7 @@ mod tests {
                 activation: 1.0,
                 importance: 0.5,
                 age_seconds: 0.0,
+                kind: None,
             })
         };
         assert_eq!(route(&stump(), "zork step 99").layer, Layer::Semantic);

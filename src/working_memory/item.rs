@@ -8,7 +8,7 @@ use crate::db::items::ItemRow;
 use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
-use crate::features::RouteInput;
+use crate::features::{RouteInput, TextKind};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;
 use crate::working_memory::spatial::{file_info, FileInfo};
@@ -55,6 +55,8 @@ pub struct Item {
     pub metadata: Value,
     /// Caller-supplied embedding.
     pub embedding: Option<Vec<f32>>,
+    /// What kind of text it is, when the caller said (see [`NewItem::kind`]).
+    pub kind: Option<TextKind>,
 }
 
 impl Item {
@@ -87,6 +89,7 @@ impl Item {
             activation: self.activation,
             importance: self.importance,
             age_seconds: self.age_seconds(now),
+            kind: self.kind,
         }
     }
 }
@@ -110,6 +113,7 @@ impl From<ItemRow> for Item {
             last_accessed_at: r.last_accessed_at,
             metadata: r.metadata,
             embedding: r.embedding.map(|b| decode_embedding(&b)),
+            kind: r.text_kind,
         }
     }
 }
@@ -140,6 +144,7 @@ pub struct NewItem {
     pub(crate) sources: Vec<i64>,
     pub(crate) metadata: Value,
     pub(crate) embedding: Option<Vec<f32>>,
+    pub(crate) kind: Option<TextKind>,
 }
 
 impl NewItem {
@@ -156,6 +161,7 @@ impl NewItem {
             sources: Vec::new(),
             metadata: Value::Object(Default::default()),
             embedding: None,
+            kind: None,
         }
     }
 
@@ -206,6 +212,15 @@ impl NewItem {
     /// An embedding for similarity search.
     pub fn embedding(mut self, embedding: Vec<f32>) -> Self {
         self.embedding = Some(embedding);
+        self
+    }
+
+    /// What kind of text the item is: an agent's note or a comment from source code (default:
+    /// not said). A router whose text model is kind-aware reads the text with that kind's
+    /// weights instead of guessing the kind from the words; "Add retry to the client" is a next
+    /// step in a note and a past change in a changelog comment. Other routers ignore it.
+    pub fn kind(mut self, kind: TextKind) -> Self {
+        self.kind = Some(kind);
         self
     }
 

@@ -504,6 +504,7 @@ fn new_row(project_id: i64, item: &NewItem, decay_rate: f64, now: Millis) -> New
         sources: &item.sources,
         metadata: &item.metadata,
         embedding: item.embedding.as_deref().map(encode_embedding),
+        text_kind: item.kind,
         now,
     }
 }

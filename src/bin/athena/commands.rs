@@ -38,9 +38,10 @@ async fn dispatch(store: &Store, command: Command) -> Result<Report> {
             importance,
             component,
             file,
+            kind,
         } => {
             let item = store
-                .add(&text, importance, component, file.as_deref())
+                .add(&text, importance, component, file.as_deref(), kind)
                 .await?;
             let text = format!("added item {} to the {}", item.id, item.component);
             Ok(Report::ok(to_json(&item), text))

@@ -17,7 +17,7 @@ mod store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use athena_memory::{Component, Layer};
+use athena_memory::{Component, Layer, TextKind};
 use clap::{Parser, Subcommand};
 
 /// Working memory and a learned consolidation router for AI agents.
@@ -55,6 +55,10 @@ enum Command {
         /// A file the note is about (makes it a visuospatial item unless --component says).
         #[arg(long)]
         file: Option<String>,
+        /// What kind of text it is: note (an agent's note) or code_comment (a comment or doc
+        /// line from source code). Unset, the router guesses from the words.
+        #[arg(long)]
+        kind: Option<TextKind>,
     },
     /// Working memory: items with their current activation, and each component's capacity.
     List,

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use athena_memory::{Component, Error, Layer, Result};
+use athena_memory::{Component, Error, Layer, Result, TextKind};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, ProgressNotificationParam, RequestMetaObject,
@@ -148,6 +148,9 @@ pub struct RememberArgs {
     pub component: Option<String>,
     /// A file path the note is about; makes it a visuospatial item.
     pub file: Option<String>,
+    /// What kind of text it is: "note" (default guess: an agent's note) or "code_comment" (a
+    /// comment or doc line copied from source code). Unset, the router guesses from the words.
+    pub kind: Option<String>,
 }
 
 /// `working_memory`.
@@ -225,8 +228,9 @@ impl Athena {
     async fn remember(&self, Parameters(a): Parameters<RememberArgs>) -> CallToolResult {
         let run = async {
             let component: Option<Component> = parse(a.component.as_deref())?;
+            let kind: Option<TextKind> = parse(a.kind.as_deref())?;
             self.store
-                .add(&a.text, a.importance, component, a.file.as_deref())
+                .add(&a.text, a.importance, component, a.file.as_deref(), kind)
                 .await
         };
         answer(run.await)

@@ -7,7 +7,7 @@ use athena_memory::{
     corpus, BatchReport, CapacityStatus, Component, ComponentStats, Consolidated, Engine, Error,
     Goal, Item, ItemState, Layer, LayerCounts, Memory, ModelScope, NewGoal, NewItem, Project,
     ProspectiveTask, RecallHit, Result, RouteRecord, RoutingStats, StoredModel, TaskStatus,
-    TrainingReport,
+    TextKind, TrainingReport,
 };
 use serde::Serialize;
 
@@ -43,6 +43,9 @@ pub struct ItemView {
     pub activation: f64,
     /// Importance, 0..=1.
     pub importance: f64,
+    /// Its kind of text, when the caller said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TextKind>,
 }
 
 impl ItemView {
@@ -54,6 +57,7 @@ impl ItemView {
             state: item.state,
             activation: item.activation_at(now),
             importance: item.importance,
+            kind: item.kind,
         }
     }
 }
@@ -176,13 +180,15 @@ pub struct TrainView {
 }
 
 impl Store {
-    /// Adds a note; a `file` makes it a visuospatial item unless `component` says otherwise.
+    /// Adds a note; a `file` makes it a visuospatial item unless `component` says otherwise;
+    /// a `kind` tells the router what kind of text it is.
     pub async fn add(
         &self,
         text: &str,
         importance: Option<f64>,
         component: Option<Component>,
         file: Option<&str>,
+        kind: Option<TextKind>,
     ) -> Result<ItemView> {
         let mut item = NewItem::new(text);
         if let Some(path) = file {
@@ -193,6 +199,9 @@ impl Store {
         }
         if let Some(i) = importance {
             item = item.importance(i);
+        }
+        if let Some(k) = kind {
+            item = item.kind(k);
         }
         let wm = self.engine.working_memory();
         let added = wm.add(self.project.id, item).await?;
