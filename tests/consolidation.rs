@@ -355,14 +355,26 @@ async fn an_items_kind_is_kept_with_it_its_route_and_its_label(db: TestDb) {
         .unwrap()
         .id;
     let plain = wm.add(p, NewItem::new(text)).await.unwrap().id;
+    let note = wm
+        .add(p, NewItem::new(text).kind(TextKind::Note))
+        .await
+        .unwrap()
+        .id;
     let item = wm.get(p, code).await.unwrap();
     assert_eq!(item.kind, Some(TextKind::CodeComment));
     let now = athena_memory::time::now_ms();
     assert_eq!(item.route_input(now).kind, Some(TextKind::CodeComment));
     assert_eq!(wm.get(p, plain).await.unwrap().kind, None);
 
+    // The default router reads the kind: the same words are a past change in a code comment
+    // and a next step in a note.
+    let as_note = engine.consolidate(p, note).await.unwrap();
+    assert_eq!(as_note.layer, Layer::Prospective);
     for (id, kind) in [(code, Some(TextKind::CodeComment)), (plain, None)] {
         let done = engine.consolidate(p, id).await.unwrap();
+        if kind.is_some() {
+            assert_eq!(done.layer, Layer::Episodic, "read as a code comment");
+        }
         let route = engine.route_log().get(p, done.route_id).await.unwrap();
         assert_eq!(route.kind, kind, "item {id}");
         let fed = engine
