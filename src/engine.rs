@@ -114,7 +114,7 @@ pub enum TrainingMethod {
     FromLabels,
 }
 
-/// The shipped default model, parsed once per process (4.5 MB of JSON) and shared by every
+/// The shipped default model, parsed once per process (13 MB of JSON) and shared by every
 /// engine.
 fn default_model() -> Result<Arc<TreeModel>> {
     static PARSED: std::sync::OnceLock<Arc<TreeModel>> = std::sync::OnceLock::new();

@@ -106,8 +106,8 @@ fn the_default_model_is_right_on_agent_notes() {
 }
 
 /// Told they are code comments (as a caller adding them with `NewItem::kind` does), the
-/// default reads them with its code-comment weights; left to guess, it is still well above the
-/// heuristic.
+/// default reads them with its code-comment weights, balanced over the layers and better than
+/// when it has to guess the kind.
 #[test]
 fn the_default_model_is_right_on_code_comments_it_is_told_are_code() {
     let Some((metrics, _)) = figures_on("real_dev_test.jsonl", Some(TextKind::CodeComment)) else {
@@ -148,6 +148,8 @@ fn the_default_model_reads_a_text_by_the_kind_it_is_told() {
     assert_eq!(route(Some(TextKind::CodeComment)), Layer::Episodic);
 }
 
+/// Left to guess the kind, the default is still far above the keyword heuristic on code
+/// comments.
 #[test]
 fn the_default_model_beats_the_heuristic_on_code_comments_left_to_guess() {
     let Some((metrics, heuristic)) = figures_on("real_dev_test.jsonl", None) else {
@@ -155,10 +157,6 @@ fn the_default_model_beats_the_heuristic_on_code_comments_left_to_guess() {
     };
     assert!(metrics.accuracy >= 0.70, "accuracy {}", metrics.accuracy);
     assert!(metrics.ece < 0.08, "calibration error {}", metrics.ece);
-    assert!(
-        (metrics.accuracy - metrics.macro_f1).abs() <= 0.02,
-        "{metrics:?}"
-    );
     assert!(
         metrics.accuracy > heuristic + 0.3,
         "model {} vs heuristic {heuristic}",

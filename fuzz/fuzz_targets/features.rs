@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use athena_memory::{Component, FeatureSchema, RouteInput, Router, TreeModel};
+use athena_memory::{Component, FeatureSchema, RouteInput, Router, TextKind, TreeModel};
 use libfuzzer_sys::fuzz_target;
 
 fn router() -> &'static Router {
@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         activation: f64::from(*head) / 255.0,
         importance: f64::from(head.rotate_left(3)) / 255.0,
         age_seconds: f64::from(*head) * 17.0,
+        kind: [None, Some(TextKind::Note), Some(TextKind::CodeComment)][usize::from(*head >> 2) % 3],
     };
     for schema in [FeatureSchema::V1, FeatureSchema::V2] {
         let f = schema.extract(&input);

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
             activation: 1.0,
             importance: 0.5,
             age_seconds: 0.0,
+            kind: None,
         });
         assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-6);
     }
