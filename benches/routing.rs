@@ -1,5 +1,6 @@
 //! Routing benchmarks: feature extraction per schema and content length, routing one item
-//! (beside the previously shipped model, `benches/data/router-previous.json`, in the same run)
+//! (beside the previously shipped model, `benches/data/router-previous.json`, in the same run,
+//! and with the kind of text given)
 //! and batches with the shipped default model, routing with a project's adapted model (its
 //! refitted text model and project correction), explaining a decision, adapting the default to
 //! a project's 20 labels (what `Engine::train` does), and training on 1k/10k/20k synthetic rows.
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use athena_memory::corpus;
 use athena_memory::router::{adapt, adapt_model, train, AdaptParams};
-use athena_memory::{Component, FeatureSchema, Layer, RouteInput, Router, TreeModel};
+use athena_memory::{Component, FeatureSchema, Layer, RouteInput, Router, TextKind, TreeModel};
 use athena_memory::{Example, TextLearner, TrainParams};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
@@ -128,6 +129,13 @@ fn route(c: &mut Criterion) {
         );
     }
     let text = text_of(200);
+    let told = RouteInput {
+        kind: Some(TextKind::Note),
+        ..input(&text)
+    };
+    group.bench_function("one_item_told_kind/200", |b| {
+        b.iter(|| router.route(black_box(&told)))
+    });
     group.bench_function("one_item_adapted/200", |b| {
         b.iter(|| adapted.route(black_box(&input(&text))))
     });

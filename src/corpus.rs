@@ -31,8 +31,9 @@ pub struct CorpusItem {
     /// style, so it groups cross-validation folds and the per-project adaptation benchmark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
-    /// What kind of text the item is, `"note"` or `"code_comment"`, when the file says; a note
-    /// otherwise. Training on both kinds makes the text model kind-aware (see
+    /// What kind of text the item is, `"note"` or `"code_comment"`, when the file says. Routing
+    /// reads a given kind with that kind's weights and guesses otherwise; training counts an
+    /// unmarked row as a note. Training on both kinds makes the text model kind-aware (see
     /// [`crate::TextModel::fit_logistic_kinded`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<TextKind>,

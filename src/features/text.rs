@@ -954,7 +954,7 @@ impl TextModel {
     /// The model's probability that `text` is a code comment rather than a note; `None` when
     /// the model is not kind-aware.
     pub fn code_comment_probability(&self, text: &str) -> Option<f64> {
-        let mut sum = ScoreSum::default();
+        let mut sum = ScoreSum::of_kind(None);
         for_each_token(text, |t| sum.add(self, t));
         self.kinded.then(|| sum.code_probability(self))
     }
@@ -978,9 +978,9 @@ impl TextModel {
         tokens: &[u64],
         kind: Option<TextKind>,
     ) -> (Vec<Option<[f64; 4]>>, f64) {
-        let mut sum = ScoreSum::default();
+        let mut sum = ScoreSum::of_kind(kind);
         tokens.iter().for_each(|&t| sum.add(self, t));
-        let shares = sum.copy_shares(self, kind);
+        let shares = sum.copy_shares(self);
         let table = &self.log_likelihood;
         let weights = tokens
             .iter()
@@ -1013,9 +1013,9 @@ impl TextModel {
     /// it: a kind-aware model then reads the text with that kind's weights alone instead of
     /// weighing both by its own guess. Other models ignore it.
     pub fn scores(&self, text: &str, kind: Option<TextKind>) -> [f64; 4] {
-        let mut sum = ScoreSum::default();
+        let mut sum = ScoreSum::of_kind(kind);
         for_each_token(text, |t| sum.add(self, t));
-        sum.scores(self, kind)
+        sum.scores(self)
     }
 
     /// `(self.scores(text, kind), other.scores(text, kind))` from one pass over the text's
@@ -1026,12 +1026,12 @@ impl TextModel {
         text: &str,
         kind: Option<TextKind>,
     ) -> ([f64; 4], [f64; 4]) {
-        let (mut mine, mut theirs) = (ScoreSum::default(), ScoreSum::default());
+        let (mut mine, mut theirs) = (ScoreSum::of_kind(kind), ScoreSum::of_kind(kind));
         for_each_token(text, |t| {
             mine.add(self, t);
             theirs.add(other, t);
         });
-        (mine.scores(self, kind), theirs.scores(other, kind))
+        (mine.scores(self), theirs.scores(other))
     }
 
     /// Known tokens.
@@ -1058,9 +1058,10 @@ impl TextModel {
 }
 
 /// A text model's running sum of token weights over one text: the shared weights and, for a
-/// kind-aware model, the kind classifier's and each kind's copies.
-#[derive(Default)]
+/// kind-aware model, the kind classifier's and each kind's copies; when the text's kind is
+/// given, only that kind's copies (the classifier and the other copies would count 0).
 struct ScoreSum {
+    given: Option<TextKind>,
     shared: WeightSum,
     kind: WeightSum,
     copies: [WeightSum; 2],
@@ -1085,10 +1086,26 @@ impl WeightSum {
 }
 
 impl ScoreSum {
+    /// An empty sum over a text of `kind`, when known.
+    fn of_kind(given: Option<TextKind>) -> Self {
+        ScoreSum {
+            given,
+            shared: WeightSum::default(),
+            kind: WeightSum::default(),
+            copies: [WeightSum::default(); 2],
+        }
+    }
+
     fn add(&mut self, model: &TextModel, t: u64) {
         let table = &model.log_likelihood;
         self.shared.add(table.get(t));
-        if model.kinded {
+        if !model.kinded {
+            return;
+        }
+        if let Some(kind) = self.given {
+            let k = kind as usize;
+            self.copies[k].add(table.get(token(COPY_SALT[k], t)));
+        } else {
             self.kind.add(table.get(token(SALT_KIND, t)));
             for (copy, salt) in self.copies.iter_mut().zip(COPY_SALT) {
                 copy.add(table.get(token(salt, t)));
@@ -1107,11 +1124,13 @@ impl ScoreSum {
     }
 
     /// How much each kind's copies count: `[1 - p, p]` for a kind-aware model (p the
-    /// probability of a code comment: 0 or 1 when the `kind` is known, the classifier's
+    /// probability of a code comment: 0 or 1 when the kind is given, the classifier's
     /// otherwise), none for other models.
-    fn copy_shares(&self, model: &TextModel, kind: Option<TextKind>) -> [f64; 2] {
+    fn copy_shares(&self, model: &TextModel) -> [f64; 2] {
         if model.kinded {
-            let p = kind.map_or_else(|| self.code_probability(model), TextKind::code_probability);
+            let p = self
+                .given
+                .map_or_else(|| self.code_probability(model), TextKind::code_probability);
             [1.0 - p, p]
         } else {
             [0.0; 2]
@@ -1131,8 +1150,8 @@ impl ScoreSum {
     }
 
     /// The model's scores from the sums, shifted so the best is 0.
-    fn scores(&self, model: &TextModel, kind: Option<TextKind>) -> [f64; 4] {
-        let shares = self.copy_shares(model, kind);
+    fn scores(&self, model: &TextModel) -> [f64; 4] {
+        let shares = self.copy_shares(model);
         let scale = self.scale(model, shares);
         let lp: [f64; 4] = std::array::from_fn(|c| {
             let copies: f64 = (0..2).map(|k| shares[k] * self.copies[k].sum[c]).sum();
