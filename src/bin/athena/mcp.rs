@@ -148,7 +148,7 @@ pub struct RememberArgs {
     pub component: Option<String>,
     /// A file path the note is about; makes it a visuospatial item.
     pub file: Option<String>,
-    /// What kind of text it is: "note" (default guess: an agent's note) or "code_comment" (a
+    /// What kind of text it is: "note" (an agent's own note) or "code_comment" (a
     /// comment or doc line copied from source code). Unset, the router guesses from the words.
     pub kind: Option<String>,
 }
