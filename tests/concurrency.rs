@@ -74,9 +74,17 @@ fn model() -> TreeModel {
 }
 
 /// 8 stores of one scope at once (what two trainings, or background retraining beside a manual
-/// one, amount to): every one succeeds, with versions 1..=8, and one of them is active.
+/// one, amount to): every one succeeds, with versions 1..=8, and one of them is active. Each
+/// stores the 13 MB default model; on SQLite the writers queue on the busy timeout, so on a
+/// loaded machine (a debug build, the whole suite beside it) the eighth can wait longer than
+/// the default 5 s: the store opens with a longer one, as a deployment storing such models
+/// concurrently should.
 async fn concurrent_model_stores_get_consecutive_versions(db: TestDb) {
-    let engine = Engine::open(&db.url).await.unwrap();
+    let config = Config::builder(&db.url)
+        .busy_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
     let p = engine
         .projects()
         .get_or_create("/concurrent/models", None)

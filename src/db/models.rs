@@ -121,7 +121,7 @@ impl ModelRegistry {
             "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1";
         const INSERT: &str = "INSERT INTO router_models (project_id, version, feature_schema, metrics, model, active, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
+             RETURNING id, project_id, version, feature_schema, metrics, CAST('' AS TEXT) AS model, active, created_at";
         on_pool!(self.db, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(pool.advisory_lock_sql())
@@ -138,7 +138,8 @@ impl ModelRegistry {
                     .execute(&mut *tx)
                     .await?;
             }
-            let row = sqlx::query_as::<_, StoredModel>(INSERT)
+            // The model's JSON (megabytes) is not read back: the lock is held for one copy of it.
+            let mut row = sqlx::query_as::<_, StoredModel>(INSERT)
                 .bind(scope.project_id())
                 .bind(version)
                 .bind(model.feature_schema().as_str())
@@ -149,6 +150,7 @@ impl ModelRegistry {
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
+            row.model = json;
             Ok(row)
         })
     }
