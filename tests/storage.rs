@@ -406,7 +406,11 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
     let acquire_timeout = Duration::from_secs(1);
     let config = athena_memory::Config::builder(&db.url)
         .max_connections(2)
-        .min_connections(0)
+        // Both connections are open before the test starts, so the adds below take idle
+        // connections at once: counted in use, they hold a connection, not a slot still
+        // connecting (a connect slower than the 1 s acquire timeout on a loaded machine would
+        // fail an add and free its slot for the probe).
+        .min_connections(2)
         .acquire_timeout(acquire_timeout)
         .busy_timeout(Duration::from_secs(60))
         .build()
@@ -418,6 +422,7 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
         .await
         .unwrap()
         .id;
+    assert_eq!(engine.pool_stats().size, 2, "{:?}", engine.pool_stats());
     // The outside holder of the write lock.
     enum Holder {
         Sqlite(sqlx::SqliteConnection),
@@ -437,7 +442,7 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
         .unwrap();
         Holder::Postgres(c)
     };
-    let adds: Vec<_> = (0..2)
+    let mut adds: Vec<_> = (0..2)
         .map(|i| {
             let wm = engine.working_memory();
             tokio::spawn(async move { wm.add(p, NewItem::new(format!("blocked {i}"))).await })
@@ -450,8 +455,14 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let started = Instant::now();
-    let err = engine.projects().list().await.unwrap_err();
+    let probe = engine.projects().list().await;
     let waited = started.elapsed();
+    // An add that ended while the lock was held would have freed its connection: name it.
+    if let Some(i) = adds.iter().position(|add| add.is_finished()) {
+        let ended = adds.swap_remove(i).await.unwrap();
+        panic!("add {i} ended before the lock was released: {ended:?}");
+    }
+    let err = probe.expect_err("both connections are held by the waiting adds");
     assert!(
         matches!(err, Error::Database(sqlx::Error::PoolTimedOut)),
         "{err}"
