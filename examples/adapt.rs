@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release --example adapt -- --data FILE.jsonl --labels K [--json]
-//!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--min-labels N]
+//!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
+//!     [--min-labels N]
 //!     [--label-weight W] [--correction-c C] [--correction-epochs N]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
@@ -25,7 +26,9 @@
 //! designed (README, "Feedback that pays off"). `--min-labels`, `--label-weight`,
 //! `--correction-c` and `--correction-epochs` change [`AdaptParams`] in either mode. `--kind K`
 //! after a `--base-train FILE` marks its rows without a `kind` field as notes or code comments,
-//! as `examples/train --kind` does (both kinds make the base's text model kind-aware).
+//! as `examples/train --kind` does (both kinds make the base's text model kind-aware), and
+//! `--fixed-fields` trains the base on rows with fresh working-memory fields, as the shipped
+//! default is trained (`examples/train --fixed-fields`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,6 +48,8 @@ struct Args {
     /// Files to train the simulation's base router on, each with the kind of text of its rows
     /// without one; empty: the engine and its default.
     base_train: Vec<(PathBuf, Option<TextKind>)>,
+    /// Train the simulation's base on fresh fields ([`Example::with_fresh_fields`]).
+    fixed_fields: bool,
     adapt: AdaptParams,
 }
 
@@ -56,6 +61,7 @@ fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
 fn parse_args() -> Result<Args, String> {
     let (mut data, mut labels, mut database_url) = (None, None, None);
     let (mut base_train, mut adapt) = (Vec::new(), AdaptParams::default());
+    let mut fixed_fields = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -72,7 +78,9 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--kind follows a --base-train FILE")?
                     .1 = Some(kind);
             }
+            "--fixed-fields" => fixed_fields = true,
             "--min-labels" => adapt.min_labels = number(&flag, value()?)?,
+            "--max-p" => adapt.max_p = number(&flag, value()?)?,
             "--label-weight" => adapt.label_weight = number(&flag, value()?)?,
             "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
             "--correction-epochs" => adapt.correction_epochs = number(&flag, value()?)?,
@@ -85,6 +93,7 @@ fn parse_args() -> Result<Args, String> {
         labels: labels.ok_or("--labels K is required")?,
         database_url,
         base_train,
+        fixed_fields,
         adapt,
     })
 }
@@ -233,7 +242,15 @@ fn simulate(
         evaluation_fraction: 0.0,
         ..TrainParams::default()
     };
-    let base = train(&corpus_rows, FeatureSchema::LATEST, &params)
+    let fit_rows: Vec<Example> = match args.fixed_fields {
+        true => corpus_rows
+            .iter()
+            .cloned()
+            .map(Example::with_fresh_fields)
+            .collect(),
+        false => corpus_rows.clone(),
+    };
+    let base = train(&fit_rows, FeatureSchema::LATEST, &params)
         .map_err(|e| e.to_string())?
         .model
         .with_label("base");
@@ -307,6 +324,7 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
         "data": args.data,
         "labels": args.labels,
         "base_train": args.base_train.iter().map(|(path, _)| path).collect::<Vec<_>>(),
+        "fixed_fields": args.fixed_fields,
         "min_labels": args.adapt.min_labels,
         "label_weight": args.adapt.label_weight,
         "correction_c": args.adapt.correction_c,

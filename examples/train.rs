@@ -30,8 +30,8 @@ use std::time::Instant;
 
 use athena_memory::router::{evaluate, train};
 use athena_memory::{corpus, CorpusItem};
-use athena_memory::{Component, FeatureSchema, Layer, TextKind, TreeModel};
 use athena_memory::{Example, HeuristicRouter, Metrics, TextLearner, TrainParams};
+use athena_memory::{FeatureSchema, Layer, TextKind, TreeModel};
 use serde_json::json;
 
 struct Args {
@@ -153,16 +153,6 @@ fn examples(items: &[CorpusItem], path: &Path) -> Result<Vec<Example>, String> {
 
 /// The example with the working-memory fields of a note consolidated as soon as it was added
 /// (phonological, activation 1, importance 0.5, age 0): what every agent-notes row already has.
-fn fresh(e: Example) -> Example {
-    Example {
-        component: Component::Phonological,
-        activation: 1.0,
-        importance: 0.5,
-        age_seconds: 0.0,
-        ..e
-    }
-}
-
 fn heuristic_accuracy(examples: &[Example]) -> f64 {
     let right = examples
         .iter()
@@ -274,7 +264,13 @@ fn run() -> Result<serde_json::Value, String> {
             data.extend(
                 examples(&items, path)?
                     .into_iter()
-                    .map(|e| if args.fixed_fields { fresh(e) } else { e })
+                    .map(|e| {
+                        if args.fixed_fields {
+                            e.with_fresh_fields()
+                        } else {
+                            e
+                        }
+                    })
                     .map(|e| e.weighted(*weight)),
             );
             projects.extend(items.into_iter().map(|i| i.project));

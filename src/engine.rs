@@ -415,12 +415,11 @@ impl Engine {
                 activate,
             )
             .await?;
-        let evidence = outcome.evidence.describe();
-        let reason = if activate {
-            format!("activated: more labels right than the baseline; {evidence}")
-        } else {
-            format!("kept inactive: not more labels right than the baseline, or too few labels; {evidence}")
-        };
+        let reason = format!(
+            "{}; {}",
+            outcome.evidence.verdict(),
+            outcome.evidence.describe()
+        );
         if activate {
             self.refresh_router(project_id).await?;
         }
@@ -435,7 +434,7 @@ impl Engine {
             method: outcome.method,
             corpus_rows: outcome.corpus_rows,
             folds: outcome.evidence.folds,
-            evidence,
+            evidence: outcome.evidence.describe(),
             metrics: outcome.evidence.cross_validated,
             feature_importance: outcome.feature_importance,
         })

@@ -62,6 +62,9 @@ pub struct AdaptParams {
     pub epochs: usize,
     /// Seed of the folds and the optimiser's order. Default 42.
     pub seed: u64,
+    /// Largest one-sided sign-test p-value ([`Evidence::p_value`]) at which an adapted router
+    /// is activated. Default 1: more labels right than the baseline is enough.
+    pub max_p: f64,
     /// Inverse L2 strength C of the project correction. Default 10.
     pub correction_c: f64,
     /// Passes of the project correction's optimiser. Default 3 (few passes over few labels keep
@@ -78,6 +81,7 @@ impl Default for AdaptParams {
             min_labels: 20,
             epochs: 10,
             seed: 42,
+            max_p: 1.0,
             correction_c: 10.0,
             correction_epochs: 3,
         }
@@ -106,6 +110,12 @@ impl AdaptParams {
             return Err(Error::invalid(
                 "min_labels",
                 format!("must be at least 2, got {}", self.min_labels),
+            ));
+        }
+        if !(self.max_p > 0.0 && self.max_p <= 1.0) {
+            return Err(Error::invalid(
+                "max_p",
+                format!("must be within (0, 1], got {}", self.max_p),
             ));
         }
         if self.epochs == 0 {
@@ -140,20 +150,54 @@ pub struct Evidence {
     pub labels: usize,
     /// The rule's fewest labels ([`AdaptParams::min_labels`]).
     pub min_labels: usize,
+    /// Labels the candidate routed right and the baseline wrong.
+    pub wins: usize,
+    /// Labels the baseline routed right and the candidate wrong.
+    pub losses: usize,
+    /// The rule's largest sign-test p-value ([`AdaptParams::max_p`]).
+    pub max_p: f64,
 }
 
 impl Evidence {
     /// Whether the evidence says the candidate is better than the baseline: at least
-    /// [`AdaptParams::min_labels`] labels, and strictly more of them routed right when
-    /// cross-validated than by the baseline. A tie keeps the baseline: switching needs evidence.
+    /// [`AdaptParams::min_labels`] labels, strictly more of them routed right when
+    /// cross-validated than by the baseline (a tie keeps the baseline: switching needs
+    /// evidence), and a sign-test p-value of at most [`AdaptParams::max_p`].
     pub fn better(&self) -> bool {
-        self.labels >= self.min_labels && self.cross_validated.correct() > self.baseline.correct()
+        self.labels >= self.min_labels && self.wins > self.losses && self.p_value() <= self.max_p
+    }
+
+    /// What the rule decided and which part of it decided, for training reports.
+    pub fn verdict(&self) -> String {
+        if self.labels < self.min_labels {
+            format!(
+                "kept inactive: {} labels, activation needs at least {}",
+                self.labels, self.min_labels
+            )
+        } else if self.wins <= self.losses {
+            "kept inactive: not more labels right than the baseline".to_owned()
+        } else if self.p_value() > self.max_p {
+            format!(
+                "kept inactive: more labels right than the baseline, but by too few to trust (sign test p = {:.3} > {})",
+                self.p_value(),
+                self.max_p
+            )
+        } else {
+            "activated: more labels right than the baseline".to_owned()
+        }
+    }
+
+    /// The one-sided sign test's p-value on the labels where the two routers disagree about
+    /// being right: the chance of at least [`Evidence::wins`] wins in `wins + losses` fair coin
+    /// tosses, i.e. of the candidate doing this well were it no better than the baseline.
+    pub fn p_value(&self) -> f64 {
+        sign_test_p(self.wins, self.losses)
     }
 
     /// The evidence in one sentence, for training reports.
     pub fn describe(&self) -> String {
         format!(
-            "{}-fold cross-validation on all {} labels (activation needs at least {}): candidate {}/{} right ({:.3}), {} {}/{} ({:.3})",
+            "{}-fold cross-validation on all {} labels (activation needs at least {}): candidate {}/{} right ({:.3}), {} {}/{} ({:.3}); the candidate alone right on {}, the baseline alone on {} (sign test p = {:.3}, activation needs p <= {})",
             self.folds,
             self.labels,
             self.min_labels,
@@ -164,6 +208,10 @@ impl Evidence {
             self.baseline.correct(),
             self.labels,
             self.baseline.accuracy,
+            self.wins,
+            self.losses,
+            self.p_value(),
+            self.max_p,
         )
     }
 }
@@ -279,6 +327,21 @@ fn log_probabilities(model: &TreeModel, example: &Example) -> [f64; 4] {
         .map(|p| p.max(f64::MIN_POSITIVE).ln())
 }
 
+/// P(X >= wins) for X ~ Binomial(wins + losses, 1/2); 1 when there are no disagreements.
+fn sign_test_p(wins: usize, losses: usize) -> f64 {
+    let n = wins + losses;
+    // C(n, k) / 2^n summed from k = wins, each term from the last in floating point.
+    let mut term = 0.5f64.powi(n as i32);
+    let mut tail = 0.0;
+    for k in 0..=n {
+        if k >= wins {
+            tail += term;
+        }
+        term *= (n - k) as f64 / (k + 1) as f64;
+    }
+    tail.min(1.0)
+}
+
 /// Each of `n` labels' fold, and the number of folds: `params.folds` (at most `n`), the labels
 /// seeded, shuffled and dealt in turn.
 fn deal_folds(n: usize, params: &AdaptParams) -> (Vec<usize>, usize) {
@@ -316,7 +379,8 @@ pub fn gather_evidence(
         });
     }
     let (fold_of, folds) = deal_folds(labels.len(), params);
-    let mut outcomes: Vec<(Layer, Layer, f64)> = Vec::with_capacity(labels.len());
+    let mut outcomes: Vec<(Layer, Layer, f64)> =
+        vec![(Layer::Semantic, Layer::Semantic, 0.0); labels.len()];
     for fold in 0..folds {
         let rest: Vec<Example> = (0..labels.len())
             .filter(|&i| fold_of[i] != fold)
@@ -325,16 +389,24 @@ pub fn gather_evidence(
         let model = fit(&rest)?;
         for i in (0..labels.len()).filter(|&i| fold_of[i] == fold) {
             let d = model.route(&labels[i].input());
-            outcomes.push((labels[i].layer, d.layer, d.confidence));
+            outcomes[i] = (labels[i].layer, d.layer, d.confidence);
         }
     }
-    let baseline_metrics = Metrics::compute(labels.iter().map(|e| {
-        let d = baseline.route(&e.input());
-        (e.layer, d.layer, d.confidence)
-    }));
+    let baseline_outcomes: Vec<(Layer, Layer, f64)> = labels
+        .iter()
+        .map(|e| {
+            let d = baseline.route(&e.input());
+            (e.layer, d.layer, d.confidence)
+        })
+        .collect();
+    let right = |o: &(Layer, Layer, f64)| o.0 == o.1;
+    let pairs = || outcomes.iter().zip(&baseline_outcomes);
     Ok(Evidence {
-        cross_validated: Metrics::compute(outcomes),
-        baseline: baseline_metrics,
+        wins: pairs().filter(|(c, b)| right(c) && !right(b)).count(),
+        losses: pairs().filter(|(c, b)| !right(c) && right(b)).count(),
+        max_p: params.max_p,
+        cross_validated: Metrics::compute(outcomes.iter().copied()),
+        baseline: Metrics::compute(baseline_outcomes),
         baseline_model: baseline.model_label().to_owned(),
         folds,
         labels: labels.len(),
@@ -433,6 +505,28 @@ mod tests {
         assert!(e
             .describe()
             .starts_with("5-fold cross-validation on all 20 labels"));
+        // Wins and losses pair each label's two decisions: their difference is the difference
+        // in labels right.
+        assert_eq!(
+            e.wins as i64 - e.losses as i64,
+            e.cross_validated.correct() as i64 - e.baseline.correct() as i64
+        );
+        assert!(e.describe().contains(&format!(
+            "the candidate alone right on {}, the baseline alone on {}",
+            e.wins, e.losses
+        )));
+        // Asking for stronger evidence than these labels give keeps the baseline.
+        let strict = Evidence {
+            max_p: e.p_value() / 2.0,
+            ..e.clone()
+        };
+        assert!(!strict.better(), "{}", strict.describe());
+        assert!(
+            strict.verdict().contains("by too few to trust"),
+            "{}",
+            strict.verdict()
+        );
+        assert!(e.verdict().starts_with("activated"), "{}", e.verdict());
         let probe = example("The zork 99 keeps the deploy steps", Layer::Procedural);
         assert_ne!(baseline.route(&probe.input()).layer, Layer::Procedural);
         let decision = adapted.model.route(&probe.input());
@@ -495,6 +589,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sign_test_counts_disagreements_only() {
+        assert_eq!(sign_test_p(0, 0), 1.0);
+        assert_eq!(sign_test_p(3, 0), 0.125);
+        // P(X >= 5) for X ~ Binomial(6, 1/2) = (6 + 1) / 64.
+        assert!((sign_test_p(5, 1) - 7.0 / 64.0).abs() < 1e-12);
+        assert!((sign_test_p(1, 1) - 0.75).abs() < 1e-12);
+        // The same lead is stronger evidence over fewer disagreements.
+        assert!(sign_test_p(6, 0) < sign_test_p(16, 10));
+        assert_eq!(sign_test_p(0, 4), 1.0);
+    }
+
+    #[test]
     fn bad_settings_and_unadaptable_models_are_named() {
         let corpus = corpus();
         let base = base(&corpus);
@@ -527,6 +633,13 @@ mod tests {
                     ..AdaptParams::default()
                 },
                 "epochs",
+            ),
+            (
+                AdaptParams {
+                    max_p: 0.0,
+                    ..AdaptParams::default()
+                },
+                "max_p",
             ),
         ] {
             let err = adapt(&base, &corpus, &project_labels(12), &baseline, &params).unwrap_err();

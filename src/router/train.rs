@@ -79,8 +79,22 @@ impl Example {
         self
     }
 
-    /// A phonological note with full activation, middling importance and no age, as the agent
-    /// corpora hold them; for tests.
+    /// The same example with the working-memory fields of a note consolidated as soon as it was
+    /// added (phonological, activation 1, importance 0.5, age 0), as the agent corpora hold
+    /// them. A model trained on such rows only cannot split on the fields, so it routes an item
+    /// the same whatever its fields are (`examples/train --fixed-fields`).
+    pub fn with_fresh_fields(self) -> Self {
+        Example {
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+            ..self
+        }
+    }
+
+    /// A note with fresh fields ([`Example::with_fresh_fields`]), as the agent corpora hold
+    /// them; for tests.
     #[cfg(test)]
     pub(crate) fn note(content: impl Into<String>, layer: Layer) -> Self {
         Example {
@@ -863,17 +877,16 @@ mod tests {
                 ..Example::note(format!("note {} about the cache", i % 7), layer)
             }
         };
+        // Old items were prospective; `with_fresh_fields` wipes that out of the training rows.
         let data = |informative: bool| -> Vec<Example> {
             (0..200)
-                .map(|i| {
-                    note(
-                        i,
-                        if informative && i % 2 == 1 {
-                            900.0
-                        } else {
-                            0.0
-                        },
-                    )
+                .map(|i| note(i, if i % 2 == 1 { 900.0 } else { 0.0 }))
+                .map(|e| {
+                    if informative {
+                        e
+                    } else {
+                        e.with_fresh_fields()
+                    }
                 })
                 .collect()
         };
