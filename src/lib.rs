@@ -111,8 +111,8 @@ pub use features::{
 pub use layer::Layer;
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,
-    LayerMetrics, Metrics, Node, PathStep, RouteDecision, Router, TrainParams, TrainedModel, Tree,
-    TreeModel, ValidTrainParams,
+    LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,
+    TrainedModel, Tree, TreeModel, ValidTrainParams,
 };
 pub use working_memory::{
     AddOutcome, CapacityLevel, CapacityStatus, ComponentStats, FileInfo, Focus, FocusTarget, Goal,

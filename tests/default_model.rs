@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use athena_memory::router::evaluate;
 use athena_memory::HeuristicRouter;
-use athena_memory::{corpus, Component, Engine, Example, Layer, RouteInput, TextKind, TreeModel};
+use athena_memory::{
+    corpus, Component, Engine, Example, Layer, RouteInput, Router, TextKind, TreeModel,
+};
 use common::TestDb;
 
 on_both_backends!(the_default_model_round_trips_through_the_database);
@@ -146,6 +148,62 @@ fn the_default_model_reads_a_text_by_the_kind_it_is_told() {
     };
     assert_eq!(route(Some(TextKind::Note)), Layer::Prospective);
     assert_eq!(route(Some(TextKind::CodeComment)), Layer::Episodic);
+}
+
+/// An explanation says how the text was read: as the kind the caller gave, or as the model's
+/// guess with its probability.
+#[test]
+fn the_default_models_explanations_say_how_a_text_was_read() {
+    let router = Router::Model(std::sync::Arc::new(
+        TreeModel::load(&manifest_path("models/router-default.json")).unwrap(),
+    ));
+    let input = |content, kind| RouteInput {
+        content,
+        component: Component::Phonological,
+        activation: 1.0,
+        importance: 0.5,
+        age_seconds: 0.0,
+        kind,
+    };
+    let read = |content, kind| {
+        let input = input(content, kind);
+        router
+            .explain(&input, &router.route(&input))
+            .read_as
+            .expect("the default is kind-aware")
+    };
+    let told = read(
+        "Add retries to the HTTP client",
+        Some(TextKind::CodeComment),
+    );
+    assert_eq!(
+        (told.kind, told.given, told.code_probability),
+        (TextKind::CodeComment, true, 1.0)
+    );
+    let told = read("Add retries to the HTTP client", Some(TextKind::Note));
+    assert_eq!((told.kind, told.given), (TextKind::Note, true));
+    // Left to guess, a guess is a probability and the kind read is the likelier one.
+    let note = read("Next: add caching to search", None);
+    let code = read(
+        "Returns the number of bytes written, or an error if the writer is closed",
+        None,
+    );
+    for guess in [note, code] {
+        assert!(!guess.given);
+        assert!(guess.code_probability > 0.0 && guess.code_probability < 1.0);
+        assert_eq!(
+            guess.kind == TextKind::CodeComment,
+            guess.code_probability >= 0.5
+        );
+    }
+    assert!(
+        code.code_probability > note.code_probability,
+        "{note:?} {code:?}"
+    );
+    // The keyword heuristic has no kinds.
+    let input = input("Next: add caching to search", None);
+    let d = Router::Heuristic.route(&input);
+    assert_eq!(Router::Heuristic.explain(&input, &d).read_as, None);
 }
 
 /// Left to guess the kind, the default is still far above the keyword heuristic on code

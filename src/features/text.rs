@@ -102,7 +102,7 @@ impl Default for TextKind {
 
 impl TextKind {
     /// The probability of a code comment that a known kind stands for.
-    fn code_probability(self) -> f64 {
+    pub(crate) fn code_probability(self) -> f64 {
         match self {
             TextKind::Note => 0.0,
             TextKind::CodeComment => 1.0,
@@ -1016,6 +1016,18 @@ impl TextModel {
         let mut sum = ScoreSum::of_kind(kind);
         for_each_token(text, |t| sum.add(self, t));
         sum.scores(self)
+    }
+
+    /// A kind-aware model's probability that `text` is a code comment, by its own classifier
+    /// (what it weighs the two kinds' copies by when the caller does not say); `None` for
+    /// other models.
+    pub fn code_probability(&self, text: &str) -> Option<f64> {
+        if !self.kinded {
+            return None;
+        }
+        let mut sum = ScoreSum::of_kind(None);
+        for_each_token(text, |t| sum.add(self, t));
+        Some(sum.code_probability(self))
     }
 
     /// `(self.scores(text, kind), other.scores(text, kind))` from one pass over the text's

@@ -605,43 +605,17 @@ mod tests {
         let corpus = corpus();
         let base = base(&corpus);
         let baseline = Router::Heuristic;
-        for (params, field) in [
-            (
-                AdaptParams {
-                    label_weight: 0.0,
-                    ..AdaptParams::default()
-                },
-                "label_weight",
-            ),
-            (
-                AdaptParams {
-                    folds: 1,
-                    ..AdaptParams::default()
-                },
-                "folds",
-            ),
-            (
-                AdaptParams {
-                    min_labels: 1,
-                    ..AdaptParams::default()
-                },
-                "min_labels",
-            ),
-            (
-                AdaptParams {
-                    epochs: 0,
-                    ..AdaptParams::default()
-                },
-                "epochs",
-            ),
-            (
-                AdaptParams {
-                    max_p: 0.0,
-                    ..AdaptParams::default()
-                },
-                "max_p",
-            ),
-        ] {
+        type Spoil = fn(&mut AdaptParams);
+        let bad: [(Spoil, &str); 5] = [
+            (|p| p.label_weight = 0.0, "label_weight"),
+            (|p| p.folds = 1, "folds"),
+            (|p| p.min_labels = 1, "min_labels"),
+            (|p| p.epochs = 0, "epochs"),
+            (|p| p.max_p = 0.0, "max_p"),
+        ];
+        for (spoil, field) in bad {
+            let mut params = AdaptParams::default();
+            spoil(&mut params);
             let err = adapt(&base, &corpus, &project_labels(12), &baseline, &params).unwrap_err();
             assert!(
                 matches!(err, Error::InvalidInput { field: f, .. } if f == field),

@@ -8,7 +8,7 @@
 //! tree path ([`crate::router::RouteDecision::path`]) stays beside it for the numbers.
 
 use crate::features::text::{spanned_tokens, TextModel, TokenSpan};
-use crate::features::RouteInput;
+use crate::features::{RouteInput, TextKind};
 use crate::layer::Layer;
 use crate::router::RouteDecision;
 
@@ -50,6 +50,41 @@ pub struct Cue {
     pub weight: f64,
 }
 
+/// How a kind-aware text model read an item's text ([`TextKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Reading {
+    /// The kind the text was read as: the one given, else the likelier by the model's guess.
+    pub kind: TextKind,
+    /// Whether the caller gave the kind; else the model guessed it from the words.
+    pub given: bool,
+    /// How much the text was read as a code comment: 0 or 1 when given, the model's
+    /// probability otherwise.
+    pub code_probability: f64,
+}
+
+impl Reading {
+    /// How `model` reads `input`'s text; `None` when `model` is not kind-aware.
+    pub(crate) fn of(model: &TextModel, input: &RouteInput<'_>) -> Option<Self> {
+        let guess = model.code_probability(input.content)?;
+        Some(match input.kind {
+            Some(kind) => Reading {
+                kind,
+                given: true,
+                code_probability: kind.code_probability(),
+            },
+            None => Reading {
+                kind: if guess >= 0.5 {
+                    TextKind::CodeComment
+                } else {
+                    TextKind::Note
+                },
+                given: false,
+                code_probability: guess,
+            },
+        })
+    }
+}
+
 /// Why an item was routed where it was, in words.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Explanation {
@@ -64,6 +99,9 @@ pub struct Explanation {
     /// All of it in one line, e.g.
     /// `prospective rather than procedural: "remember to", "friday"; ends with a period`.
     pub summary: String,
+    /// How a kind-aware text model read the text (told its kind, or guessing it); `None` for
+    /// other models, the heuristic and overrides.
+    pub read_as: Option<Reading>,
 }
 
 impl Explanation {
@@ -75,6 +113,7 @@ impl Explanation {
             words: Vec::new(),
             shape: Vec::new(),
             summary: format!("{}: {reason}", decision.layer),
+            read_as: None,
         }
     }
 
@@ -111,6 +150,7 @@ impl Explanation {
             words,
             shape,
             summary,
+            read_as: models.first().and_then(|m| Reading::of(m, input)),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
 pub use adapt::{adapt, adapt_model, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence};
-pub use explain::{Cue, CueKind, Explanation};
+pub use explain::{Cue, CueKind, Explanation, Reading};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
 pub use train::{evaluate, train, Example, TrainParams, TrainedModel, ValidTrainParams};
