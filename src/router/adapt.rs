@@ -44,21 +44,23 @@ use crate::router::Router;
 /// How a project's labels adapt the base router, and how much evidence activation needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdaptParams {
-    /// How many corpus examples one project label counts as. Default 20: a project's 20 labels
-    /// then weigh like 400 of the ~6,000 corpus notes, enough to move the words it uses without
-    /// forgetting the rest (chosen on per-project simulations of `agent_dev_train`; weights of
-    /// 5 to 150 were within a point of each other there).
+    /// How many corpus examples one project label counts as. Default 5: a project's 20 labels
+    /// then weigh like 100 of the ~6,000 corpus notes, enough to move the words it uses without
+    /// forgetting the rest. Chosen on the per-project simulations of the training files with a
+    /// kind-aware base (README): weights 5 and 20 gained the same on average (8.4 points over
+    /// the four runs), and 5 activated 7 worse routers where 20 activated 12 (the refit of a
+    /// kind-aware model moves the project's own word copies more than a plain one did).
     pub label_weight: f64,
     /// Folds of the labels for the cross-validated evidence. Default 5 (fewer when there are
     /// fewer labels).
     pub folds: usize,
     /// Fewest labels an adapted router is ever activated on. Default 20: with 10 labels the
     /// cross-validated evidence rests on one or two labels' difference, and in the
-    /// `examples/adapt` simulation on `agent_dev_test` 2 of the 9 routers it activated at 10
-    /// labels were worse on the project's other notes; at 20 and 40 labels none was.
+    /// training-file simulations (README) 7 of the 47 routers activated at 10 labels were worse
+    /// on their project's other notes, one by 13 of 44.
     pub min_labels: usize,
-    /// Passes of the text model's optimiser. Default 10 (training's default is 5; labels weighted
-    /// 20× take AdaGrad longer to settle).
+    /// Passes of the text model's optimiser. Default 10 (training's default is 5; heavily
+    /// weighted labels take AdaGrad longer to settle).
     pub epochs: usize,
     /// Seed of the folds and the optimiser's order. Default 42.
     pub seed: u64,
@@ -76,7 +78,7 @@ pub struct AdaptParams {
 impl Default for AdaptParams {
     fn default() -> Self {
         AdaptParams {
-            label_weight: 20.0,
+            label_weight: 5.0,
             folds: 5,
             min_labels: 20,
             epochs: 10,
