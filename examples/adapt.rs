@@ -242,15 +242,18 @@ fn simulate(
         evaluation_fraction: 0.0,
         ..TrainParams::default()
     };
-    let fit_rows: Vec<Example> = match args.fixed_fields {
-        true => corpus_rows
+    let fresh: Vec<Example>;
+    let fit_rows = if args.fixed_fields {
+        fresh = corpus_rows
             .iter()
             .cloned()
             .map(Example::with_fresh_fields)
-            .collect(),
-        false => corpus_rows.clone(),
+            .collect();
+        &fresh
+    } else {
+        &corpus_rows
     };
-    let base = train(&fit_rows, FeatureSchema::LATEST, &params)
+    let base = train(fit_rows, FeatureSchema::LATEST, &params)
         .map_err(|e| e.to_string())?
         .model
         .with_label("base");

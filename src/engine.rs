@@ -415,11 +415,8 @@ impl Engine {
                 activate,
             )
             .await?;
-        let reason = format!(
-            "{}; {}",
-            outcome.evidence.verdict(),
-            outcome.evidence.describe()
-        );
+        let evidence = outcome.evidence.describe();
+        let reason = format!("{}; {evidence}", outcome.evidence.verdict());
         if activate {
             self.refresh_router(project_id).await?;
         }
@@ -434,7 +431,7 @@ impl Engine {
             method: outcome.method,
             corpus_rows: outcome.corpus_rows,
             folds: outcome.evidence.folds,
-            evidence: outcome.evidence.describe(),
+            evidence,
             metrics: outcome.evidence.cross_validated,
             feature_importance: outcome.feature_importance,
         })

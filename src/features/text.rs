@@ -102,7 +102,7 @@ impl Default for TextKind {
 
 impl TextKind {
     /// The probability of a code comment that a known kind stands for.
-    pub(crate) fn code_probability(self) -> f64 {
+    fn code_probability(self) -> f64 {
         match self {
             TextKind::Note => 0.0,
             TextKind::CodeComment => 1.0,
@@ -969,15 +969,13 @@ impl TextModel {
         self.learner
     }
 
-    /// Each of `tokens`' layer weights in this model as its score uses them (for a kind-aware
-    /// model, the shared weight plus each kind's copy by its share, the text being of `kind`
-    /// when known; `None` for a token the model does not know) and the factor the score
-    /// multiplies their sum by: what an explanation weighs each token's pull with.
+    /// How each of `tokens` counts in this model's score of a text of `kind` (when known): what
+    /// an explanation weighs each token's pull with, and how a kind-aware model read the text.
     pub(crate) fn token_contributions(
         &self,
         tokens: &[u64],
         kind: Option<TextKind>,
-    ) -> (Vec<Option<[f64; 4]>>, f64) {
+    ) -> Contributions {
         let mut sum = ScoreSum::of_kind(kind);
         tokens.iter().for_each(|&t| sum.add(self, t));
         let shares = sum.copy_shares(self);
@@ -1005,7 +1003,11 @@ impl TextModel {
                 })
             })
             .collect();
-        (weights, sum.scale(self, shares))
+        Contributions {
+            weights,
+            scale: sum.scale(self, shares),
+            code_share: self.kinded.then_some(shares[1]),
+        }
     }
 
     /// The four layers' scores for `text` (log-posteriors for naive Bayes, logits for logistic
@@ -1016,18 +1018,6 @@ impl TextModel {
         let mut sum = ScoreSum::of_kind(kind);
         for_each_token(text, |t| sum.add(self, t));
         sum.scores(self)
-    }
-
-    /// A kind-aware model's probability that `text` is a code comment, by its own classifier
-    /// (what it weighs the two kinds' copies by when the caller does not say); `None` for
-    /// other models.
-    pub fn code_probability(&self, text: &str) -> Option<f64> {
-        if !self.kinded {
-            return None;
-        }
-        let mut sum = ScoreSum::of_kind(None);
-        for_each_token(text, |t| sum.add(self, t));
-        Some(sum.code_probability(self))
     }
 
     /// `(self.scores(text, kind), other.scores(text, kind))` from one pass over the text's
@@ -1067,6 +1057,18 @@ impl TextModel {
         }
         Ok(())
     }
+}
+
+/// How a text's tokens count in a model's score of it ([`TextModel::token_contributions`]).
+pub(crate) struct Contributions {
+    /// Each token's layer weights as the score uses them (for a kind-aware model, the shared
+    /// weight plus each kind's copy by its share); `None` for a token the model does not know.
+    pub(crate) weights: Vec<Option<[f64; 4]>>,
+    /// The factor the score multiplies their sum by.
+    pub(crate) scale: f64,
+    /// For a kind-aware model, the share the code-comment copies counted with: 0 or 1 when the
+    /// kind was given, the model's probability of a code comment otherwise.
+    pub(crate) code_share: Option<f64>,
 }
 
 /// A text model's running sum of token weights over one text: the shared weights and, for a
@@ -1324,7 +1326,8 @@ mod tests {
         // The weights an explanation reads add up to the scores, the kind known or not.
         for text in [code, "the client keeps it"] {
             for kind in [None, as_note, as_code] {
-                let (weights, scale) = m.token_contributions(&tokens(text), kind);
+                let Contributions { weights, scale, .. } =
+                    m.token_contributions(&tokens(text), kind);
                 let lp: [f64; 4] = std::array::from_fn(|c| {
                     let sum: f64 = weights.iter().flatten().map(|w| w[c]).sum();
                     m.log_prior[c] + scale * sum

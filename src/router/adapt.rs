@@ -166,26 +166,34 @@ impl Evidence {
     /// cross-validated than by the baseline (a tie keeps the baseline: switching needs
     /// evidence), and a sign-test p-value of at most [`AdaptParams::max_p`].
     pub fn better(&self) -> bool {
-        self.labels >= self.min_labels && self.wins > self.losses && self.p_value() <= self.max_p
+        self.refusal().is_none()
     }
 
     /// What the rule decided and which part of it decided, for training reports.
     pub fn verdict(&self) -> String {
+        match self.refusal() {
+            None => "activated: more labels right than the baseline".to_owned(),
+            Some(why) => format!("kept inactive: {why}"),
+        }
+    }
+
+    /// The part of the rule the candidate fails, or `None` when it is better.
+    fn refusal(&self) -> Option<String> {
         if self.labels < self.min_labels {
-            format!(
-                "kept inactive: {} labels, activation needs at least {}",
+            Some(format!(
+                "{} labels, activation needs at least {}",
                 self.labels, self.min_labels
-            )
+            ))
         } else if self.wins <= self.losses {
-            "kept inactive: not more labels right than the baseline".to_owned()
+            Some("not more labels right than the baseline".to_owned())
         } else if self.p_value() > self.max_p {
-            format!(
-                "kept inactive: more labels right than the baseline, but by too few to trust (sign test p = {:.3} > {})",
+            Some(format!(
+                "more labels right than the baseline, but by too few to trust (sign test p = {:.3} > {})",
                 self.p_value(),
                 self.max_p
-            )
+            ))
         } else {
-            "activated: more labels right than the baseline".to_owned()
+            None
         }
     }
 
@@ -332,14 +340,26 @@ fn log_probabilities(model: &TreeModel, example: &Example) -> [f64; 4] {
 /// P(X >= wins) for X ~ Binomial(wins + losses, 1/2); 1 when there are no disagreements.
 fn sign_test_p(wins: usize, losses: usize) -> f64 {
     let n = wins + losses;
-    // C(n, k) / 2^n summed from k = wins, each term from the last in floating point.
-    let mut term = 0.5f64.powi(n as i32);
+    // Each term C(n, k) / 2^n from the last. 2^-n underflows past ~1,000 disagreements, so
+    // there the terms are carried in logarithms (below, exactly as they are).
+    let ratio = |k: usize| (n - k) as f64 / (k + 1) as f64;
     let mut tail = 0.0;
-    for k in 0..=n {
-        if k >= wins {
-            tail += term;
+    if n <= 1000 {
+        let mut term = 0.5f64.powi(n as i32);
+        for k in 0..=n {
+            if k >= wins {
+                tail += term;
+            }
+            term *= ratio(k);
         }
-        term *= (n - k) as f64 / (k + 1) as f64;
+    } else {
+        let mut ln_term = -(n as f64) * std::f64::consts::LN_2;
+        for k in 0..=n {
+            if k >= wins {
+                tail += ln_term.exp();
+            }
+            ln_term += ratio(k).ln();
+        }
     }
     tail.min(1.0)
 }
@@ -600,6 +620,10 @@ mod tests {
         // The same lead is stronger evidence over fewer disagreements.
         assert!(sign_test_p(6, 0) < sign_test_p(16, 10));
         assert_eq!(sign_test_p(0, 4), 1.0);
+        // Thousands of disagreements: an even split is no evidence, a clear lead is.
+        let even = sign_test_p(1000, 1000);
+        assert!(even > 0.5 && even < 0.51, "{even}");
+        assert!(sign_test_p(1100, 1000) < 0.02);
     }
 
     #[test]

@@ -63,25 +63,19 @@ pub struct Reading {
 }
 
 impl Reading {
-    /// How `model` reads `input`'s text; `None` when `model` is not kind-aware.
-    pub(crate) fn of(model: &TextModel, input: &RouteInput<'_>) -> Option<Self> {
-        let guess = model.code_probability(input.content)?;
-        Some(match input.kind {
-            Some(kind) => Reading {
-                kind,
-                given: true,
-                code_probability: kind.code_probability(),
-            },
-            None => Reading {
-                kind: if guess >= 0.5 {
-                    TextKind::CodeComment
-                } else {
-                    TextKind::Note
-                },
-                given: false,
-                code_probability: guess,
-            },
-        })
+    /// The reading of a text whose kind was `given` (or not), scored with `code_share` of the
+    /// code-comment copies.
+    fn new(given: Option<TextKind>, code_share: f64) -> Self {
+        let guessed = if code_share >= 0.5 {
+            TextKind::CodeComment
+        } else {
+            TextKind::Note
+        };
+        Reading {
+            kind: given.unwrap_or(guessed),
+            given: given.is_some(),
+            code_probability: code_share,
+        }
     }
 }
 
@@ -126,7 +120,7 @@ impl Explanation {
         decision: &RouteDecision,
     ) -> Self {
         let content = input.content;
-        let pulls = pulls_towards(models, input, decision);
+        let (pulls, code_share) = pulls_towards(models, input, decision);
         let (words, shape) = pick_cues(content, pulls);
         let words: Vec<Cue> = words
             .into_iter()
@@ -150,7 +144,7 @@ impl Explanation {
             words,
             shape,
             summary,
-            read_as: models.first().and_then(|m| Reading::of(m, input)),
+            read_as: code_share.map(|share| Reading::new(input.kind, share)),
         }
     }
 }
@@ -243,21 +237,26 @@ fn shape_words(id: u64) -> String {
 /// Each known token of `input`'s text (read as its kind, when known) that pulls towards the decided layer rather than the
 /// runner-up, with the strength of its pull summed over `models` (the text model and a project
 /// correction, when there is one); strongest first, ties by position, so explanations never
-/// depend on hashing.
+/// depend on hashing. Also the code-comment share the first model (the text model) read the
+/// text with, when it is kind-aware.
 fn pulls_towards(
     models: &[&TextModel],
     input: &RouteInput<'_>,
     decision: &RouteDecision,
-) -> Vec<(TokenSpan, f64)> {
+) -> (Vec<(TokenSpan, f64)>, Option<f64>) {
     let (c, r) = (decision.layer.index(), decision.runner_up.index());
     let tokens = spanned_tokens(input.content);
+    let hashes: Vec<u64> = tokens.iter().map(|(t, _)| *t).collect();
     let mut pull = vec![0.0f64; tokens.len()];
-    for model in models {
-        let hashes: Vec<u64> = tokens.iter().map(|(t, _)| *t).collect();
-        let (weights, scale) = model.token_contributions(&hashes, input.kind);
-        for (p, w) in pull.iter_mut().zip(&weights) {
+    let mut code_share = None;
+    for (i, model) in models.iter().enumerate() {
+        let counted = model.token_contributions(&hashes, input.kind);
+        if i == 0 {
+            code_share = counted.code_share;
+        }
+        for (p, w) in pull.iter_mut().zip(&counted.weights) {
             if let Some(w) = w {
-                *p += scale * (w[c] - w[r]);
+                *p += counted.scale * (w[c] - w[r]);
             }
         }
     }
@@ -268,7 +267,7 @@ fn pulls_towards(
         .filter(|(_, pull)| *pull > 0.0)
         .collect();
     pulls.sort_by(|a, b| b.1.total_cmp(&a.1).then(start(a.0).cmp(&start(b.0))));
-    pulls
+    (pulls, code_share)
 }
 
 /// The word cues (no stop words, no overlapping or repeated text, at most
