@@ -155,8 +155,8 @@ fn route(c: &mut Criterion) {
     group.finish();
 }
 
-/// What `Engine::train` costs a project with 20 labels: the cross-validated evidence (5 folds,
-/// each an adapted model with its own inner folds) and the final adapted model.
+/// What `Engine::train` costs a project with 20 labels: the cross-validated evidence (10 folds,
+/// each an adapted model with its own 5 inner folds) and the final adapted model.
 fn adaptation(c: &mut Criterion) {
     let base = default_model();
     let baseline = Router::Model(base.clone());

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example adapt -- --data FILE.jsonl --labels K [--json]
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
-//!     [--min-labels N]
+//!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
 //!     [--label-weight W] [--correction-c C] [--correction-epochs N]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
@@ -23,8 +23,9 @@
 //! `athena_memory::router::adapt` (what `Engine::train` runs) and the evidence rule decides
 //! activation, as in the engine. Adapting `agent_dev_train`'s projects from a base trained on
 //! `agent_more_train` + `real_dev_train`, and the other way round, is how the adaptation was
-//! designed (README, "Feedback that pays off"). `--min-labels`, `--label-weight`,
-//! `--correction-c` and `--correction-epochs` change [`AdaptParams`] in either mode. `--kind K`
+//! designed (README, "Feedback that pays off"). `--min-labels`, `--min-lead`, `--max-p`,
+//! `--folds`, `--correction-folds`, `--label-weight`, `--correction-c` and `--correction-epochs`
+//! change the [`AdaptParams`] field of the same name in either mode. `--kind K`
 //! after a `--base-train FILE` marks its rows without a `kind` field as notes or code comments,
 //! as `examples/train --kind` does (both kinds make the base's text model kind-aware), and
 //! `--fixed-fields` trains the base on rows with fresh working-memory fields, as the shipped
@@ -80,6 +81,9 @@ fn parse_args() -> Result<Args, String> {
             }
             "--fixed-fields" => fixed_fields = true,
             "--min-labels" => adapt.min_labels = number(&flag, value()?)?,
+            "--folds" => adapt.folds = number(&flag, value()?)?,
+            "--correction-folds" => adapt.correction_folds = number(&flag, value()?)?,
+            "--min-lead" => adapt.min_lead = number(&flag, value()?)?,
             "--max-p" => adapt.max_p = number(&flag, value()?)?,
             "--label-weight" => adapt.label_weight = number(&flag, value()?)?,
             "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
@@ -329,6 +333,10 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
         "base_train": args.base_train.iter().map(|(path, _)| path).collect::<Vec<_>>(),
         "fixed_fields": args.fixed_fields,
         "min_labels": args.adapt.min_labels,
+        "min_lead": args.adapt.min_lead,
+        "max_p": args.adapt.max_p,
+        "folds": args.adapt.folds,
+        "correction_folds": args.adapt.correction_folds,
         "label_weight": args.adapt.label_weight,
         "correction_c": args.adapt.correction_c,
         "correction_epochs": args.adapt.correction_epochs,

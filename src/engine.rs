@@ -373,11 +373,12 @@ impl Engine {
     /// from the labels, so even a few labels help and nothing the default knew is forgotten.
     /// With it off, a model trained from the labels alone.
     ///
-    /// The evidence: every label routed by a candidate fitted without it (5-fold
-    /// cross-validation, fewer folds below 5 labels), against the baseline (the active global
+    /// The evidence: every label routed by a candidate fitted without it (10-fold
+    /// cross-validation, fewer folds below 10 labels), against the baseline (the active global
     /// model, else the shipped default or the heuristic) on the same labels. The model is
     /// activated only with at least [`crate::router::AdaptParams::min_labels`] labels (default
-    /// 20) and strictly more of them right. The report says what evidence it used.
+    /// 20) and at least [`crate::router::AdaptParams::min_lead`] (default 2) more of them
+    /// right. The report says what evidence it used.
     ///
     /// # Errors
     /// [`Error::TrainingDeclined`] with too few labels (default minimum 10) or only one layer

@@ -135,8 +135,11 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
         (first.version, first.model.as_str()),
         (1, format!("p{}-v1", p.id).as_str())
     );
-    assert_eq!(first.metrics.accuracy, 1.0);
-    assert!(first.previous_accuracy < 1.0);
+    // Cross-validated over 10 folds of 8 notes, the trees trained from labels alone route all but
+    // one fold right; in the one whose other 72 notes hold 16 prospective ones, they split on
+    // shape features and misroute 7 of 8 (the final model, trained on all 80, routes them right).
+    assert!(first.metrics.accuracy >= 0.9, "{}", first.evidence);
+    assert!(first.previous_accuracy < first.metrics.accuracy);
     let d = engine
         .route(p.id, &input("todo at noon: review pull request 999"))
         .await
@@ -402,7 +405,7 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         athena_memory::corpus::shipped().len(),
         "adapted from the whole shipped corpus"
     );
-    assert_eq!((report.train_n, report.folds), (20, 5));
+    assert_eq!((report.train_n, report.folds), (20, 10));
     let stored = engine
         .models()
         .list(athena_memory::ModelScope::Project(p.id))
@@ -416,7 +419,7 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
     assert!(
         report
             .evidence
-            .starts_with("5-fold cross-validation on all 20 labels"),
+            .starts_with("10-fold cross-validation on all 20 labels"),
         "{}",
         report.evidence
     );
