@@ -608,7 +608,7 @@ pub fn evaluate<'a>(model: &TreeModel, examples: impl IntoIterator<Item = &'a Ex
 /// `HashMap` order, so two splits of exactly equal quality could be told apart by rounding noise
 /// that differs from run to run; distinct weights make exact ties between different partitions
 /// practically impossible, and [`canonicalise`] settles the remaining ones (different features
-/// that cut the rows the same way) in favour of the lowest feature index.
+/// that cut the rows the same way) in favour of the widest margin.
 #[allow(clippy::too_many_arguments)]
 fn fit_tree(
     features: &[Vec<f64>],
@@ -646,9 +646,10 @@ fn fit_tree(
     Ok((flat, tree.feature_importance()))
 }
 
-/// Rewrites the tree in a canonical form: each split becomes the lowest-index feature that cuts
-/// the node's fitted rows into the same two groups (in either orientation; the group with the
-/// lower values goes left, the threshold is the midpoint of the gap, as linfa places it), and
+/// Rewrites the tree in a canonical form: each split becomes the feature that cuts the node's
+/// fitted rows into the same two groups (in either orientation) with the widest gap relative to
+/// its span there ([`canonical_split`]; the group with the lower values goes left, the threshold
+/// is the midpoint of the gap, as linfa places it), and
 /// nodes are renumbered depth-first, left before right. Equivalent splits that linfa may pick
 /// differently from run to run (its sums run in `HashMap` order) so always come out the same.
 fn canonicalise(tree: &mut Tree, features: &[Vec<f64>], own: &[usize]) {
@@ -693,9 +694,16 @@ fn canonicalise(tree: &mut Tree, features: &[Vec<f64>], own: &[usize]) {
 /// A split's rows as `(child, rows)` per side.
 type Side = (usize, Vec<usize>);
 
-/// The lowest-numbered feature that separates the two sides' rows, with the midpoint of the gap
-/// as threshold and the side with the lower values first; the given split when none does
-/// before it. Returns `(feature, threshold, first child, its rows, second child, its rows)`.
+/// Of the features that separate the two sides' rows, the one whose gap between the sides is
+/// widest relative to the span of the node's values on it (ties to the lower index), with the
+/// midpoint of the gap as threshold and the side with the lower values first. `feature` itself
+/// always separates them (the sides are its partition); the given split stays when a side is
+/// empty. Returns `(feature, threshold, first child, its rows, second child, its rows)`.
+///
+/// The relative gap is a margin that does not depend on a feature's units: a text score that
+/// parts the rows by half its span is kept over a length that parts them by one character in
+/// forty. The lowest separating index was the rule before; on small, cleanly separable label sets
+/// it chose the note's length over the text scores, and such trees routed unseen notes worse.
 fn canonical_split(
     features: &[Vec<f64>],
     (feature, threshold): (usize, f64),
@@ -709,16 +717,30 @@ fn canonical_split(
                 (lo.min(v), hi.max(v))
             })
     };
-    for g in 0..=feature {
+    if l.is_empty() || r.is_empty() {
+        return (feature, threshold, left, l, right, r);
+    }
+    // (relative gap, feature, threshold, whether the left side holds the lower values)
+    let mut best: Option<(f64, usize, f64, bool)> = None;
+    let width = features[l[0]].len();
+    for g in 0..width {
         let ((l_lo, l_hi), (r_lo, r_hi)) = (range(&l, g), range(&r, g));
-        if l_hi < r_lo {
-            return (g, (l_hi + r_lo) / 2.0, left, l, right, r);
-        }
-        if r_hi < l_lo {
-            return (g, (r_hi + l_lo) / 2.0, right, r, left, l);
+        let found = if l_hi < r_lo {
+            ((r_lo - l_hi) / (r_hi - l_lo), (l_hi + r_lo) / 2.0, true)
+        } else if r_hi < l_lo {
+            ((l_lo - r_hi) / (l_hi - r_lo), (r_hi + l_lo) / 2.0, false)
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(gap, ..)| found.0 > gap) {
+            best = Some((found.0, g, found.1, found.2));
         }
     }
-    (feature, threshold, left, l, right, r)
+    match best {
+        Some((_, g, t, true)) => (g, t, left, l, right, r),
+        Some((_, g, t, false)) => (g, t, right, r, left, l),
+        None => (feature, threshold, left, l, right, r),
+    }
 }
 
 /// Copies linfa's tree into our flat form; leaves get placeholder probabilities.
@@ -978,6 +1000,47 @@ mod tests {
                 reference
             );
         }
+    }
+
+    /// The canonical split is the separating feature with the widest gap relative to its span,
+    /// not the lowest-index one: a length that parts the rows by one character in five loses to
+    /// a score that parts them by 3.5 in 5.
+    #[test]
+    fn the_canonical_split_keeps_the_widest_relative_gap() {
+        // Columns: length, a flag that does not separate, a score.
+        let features = vec![
+            vec![40.0, 1.0, -5.0],
+            vec![41.0, 0.0, -4.0],
+            vec![42.0, 1.0, 0.0],
+            vec![45.0, 0.0, -0.5],
+        ];
+        let (low, high) = (vec![0, 1], vec![2, 3]);
+        let pick = |feature, (left, l): (usize, &Vec<usize>), (right, r): (usize, &Vec<usize>)| {
+            let (g, t, first, first_rows, second, _) = canonical_split(
+                &features,
+                (feature, 41.5),
+                (left, l.clone()),
+                (right, r.clone()),
+            );
+            (g, t, first, first_rows, second)
+        };
+        // linfa chose the length; the score separates the same rows with a wider margin.
+        assert_eq!(
+            pick(0, (1, &low), (2, &high)),
+            (2, -2.25, 1, low.clone(), 2)
+        );
+        // The side with the lower values goes first whichever side linfa put them on.
+        assert_eq!(
+            pick(0, (2, &high), (1, &low)),
+            (2, -2.25, 1, low.clone(), 2)
+        );
+        // Equal relative gaps: the lower index.
+        let twins = vec![vec![0.0, 10.0], vec![1.0, 20.0]];
+        let (g, t, ..) = canonical_split(&twins, (1, 15.0), (1, vec![0]), (2, vec![1]));
+        assert_eq!((g, t), (0, 0.5));
+        // A side with no rows leaves linfa's split as it is.
+        let kept = canonical_split(&features, (0, 41.5), (1, low.clone()), (2, Vec::new()));
+        assert_eq!((kept.0, kept.1, kept.2), (0, 41.5, 1));
     }
 
     #[test]
