@@ -100,6 +100,14 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
     assert_eq!(done["not_found"], serde_json::json!([999]));
     let first = &done["consolidated"][0];
     assert!(first["why"].as_str().unwrap().contains("rather than"));
+    // The first item was added as a note; the second's kind was guessed from its words.
+    assert_eq!(
+        first["read_as"],
+        serde_json::json!({ "kind": "note", "given": true, "code_probability": 0.0 })
+    );
+    let second = &done["consolidated"][1]["read_as"];
+    assert_eq!(second["given"], false, "{done}");
+    assert!((0.0..=1.0).contains(&second["code_probability"].as_f64().unwrap()));
     assert_eq!(
         json(url, p, &["consolidate", "--pending"])["consolidated"],
         serde_json::json!([])

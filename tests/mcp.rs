@@ -181,6 +181,11 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
         assert!(c["route_id"].is_i64() && c["memory_id"].is_i64(), "{c}");
         assert!(c["why"].as_str().unwrap().contains(" rather than "), "{c}");
     }
+    // Only the first note was given its kind; the router guessed the others' from their words.
+    let given = consolidated
+        .iter()
+        .filter(|c| c["read_as"]["given"] == true);
+    assert_eq!(given.count(), 1, "{consolidated:?}");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // Ten notes in a loop of seven: the three weakest were displaced to pending.
     assert_eq!(

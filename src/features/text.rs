@@ -1074,6 +1074,7 @@ pub(crate) struct Contributions {
 /// A text model's running sum of token weights over one text: the shared weights and, for a
 /// kind-aware model, the kind classifier's and each kind's copies; when the text's kind is
 /// given, only that kind's copies (the classifier and the other copies would count 0).
+#[derive(Default)]
 struct ScoreSum {
     given: Option<TextKind>,
     shared: WeightSum,
@@ -1104,9 +1105,7 @@ impl ScoreSum {
     fn of_kind(given: Option<TextKind>) -> Self {
         ScoreSum {
             given,
-            shared: WeightSum::default(),
-            kind: WeightSum::default(),
-            copies: [WeightSum::default(); 2],
+            ..ScoreSum::default()
         }
     }
 

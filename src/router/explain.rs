@@ -79,6 +79,22 @@ impl Reading {
     }
 }
 
+/// `read as a note (given)`, `read as a code comment (guessed: 81 % code comment)`.
+impl std::fmt::Display for Reading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            TextKind::Note => "a note",
+            TextKind::CodeComment => "a code comment",
+        };
+        if self.given {
+            write!(f, "read as {kind} (given)")
+        } else {
+            let share = (self.code_probability * 100.0).round();
+            write!(f, "read as {kind} (guessed: {share} % code comment)")
+        }
+    }
+}
+
 /// Why an item was routed where it was, in words.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Explanation {
@@ -443,5 +459,18 @@ mod tests {
         }
         assert_eq!(shape_words(100), "is 0-3 words long");
         assert_eq!(shape_words(106), "is 24 words or longer");
+    }
+
+    #[test]
+    fn a_reading_says_the_kind_and_whether_it_was_given() {
+        let given = Reading::new(Some(TextKind::Note), 0.0);
+        assert_eq!(given.to_string(), "read as a note (given)");
+        let guessed = Reading::new(None, 0.814);
+        assert_eq!(guessed.kind, TextKind::CodeComment);
+        assert_eq!(
+            guessed.to_string(),
+            "read as a code comment (guessed: 81 % code comment)"
+        );
+        assert_eq!(Reading::new(None, 0.2).kind, TextKind::Note);
     }
 }

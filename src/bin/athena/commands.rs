@@ -166,13 +166,14 @@ async fn consolidate(
     for c in &view.consolidated {
         let _ = writeln!(
             text,
-            "item {} → {} {} (confidence {}, route {}): {}",
+            "item {} → {} {} (confidence {}, route {}): {}{}",
             c.item_id,
             c.layer,
             c.memory_id,
             fixed2(c.confidence),
             c.route_id,
-            c.why
+            c.why,
+            c.read_as.map(|r| format!("; {r}")).unwrap_or_default()
         );
     }
     if !view.not_found.is_empty() {

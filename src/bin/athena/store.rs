@@ -6,8 +6,8 @@ use std::path::Path;
 use athena_memory::{
     corpus, BatchReport, CapacityStatus, Component, ComponentStats, Consolidated, Engine, Error,
     Goal, Item, ItemState, Layer, LayerCounts, Memory, ModelScope, NewGoal, NewItem, Project,
-    ProspectiveTask, RecallHit, Result, RouteRecord, RoutingStats, StoredModel, TaskStatus,
-    TextKind, TrainingReport,
+    ProspectiveTask, Reading, RecallHit, Result, RouteRecord, RoutingStats, StoredModel,
+    TaskStatus, TextKind, TrainingReport,
 };
 use serde::Serialize;
 
@@ -88,6 +88,10 @@ pub struct ConsolidatedView {
     pub confidence: f64,
     /// Why, in words.
     pub why: String,
+    /// How the router's text model read the item (its kind given or guessed); absent for the
+    /// keyword heuristic and models without a kind-aware text model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<Reading>,
 }
 
 impl From<&Consolidated> for ConsolidatedView {
@@ -99,6 +103,7 @@ impl From<&Consolidated> for ConsolidatedView {
             route_id: c.route_id,
             confidence: c.confidence,
             why: c.explanation.summary.clone(),
+            read_as: c.explanation.read_as,
         }
     }
 }
