@@ -62,7 +62,7 @@ pub struct AdaptParams {
     pub correction_folds: usize,
     /// Fewest labels an adapted router is ever activated on. Default 20: with 10 labels the
     /// cross-validated evidence rests on one or two labels' difference, and in the
-    /// training-file simulations (README) 4 of the 35 routers activated at 10 labels were worse
+    /// training-file simulations (README) 4 of the 36 routers activated at 10 labels were worse
     /// on their project's other notes.
     pub min_labels: usize,
     /// How many more labels the candidate must route right than the baseline, cross-validated.
@@ -108,55 +108,45 @@ impl AdaptParams {
     /// # Errors
     /// [`Error::InvalidInput`] naming the setting that is out of range.
     pub fn validate(&self) -> Result<()> {
-        if !(self.label_weight.is_finite() && self.label_weight > 0.0) {
-            return Err(Error::invalid(
-                "label_weight",
-                format!("must be a finite number > 0, got {}", self.label_weight),
-            ));
-        }
-        if self.folds < 2 {
-            return Err(Error::invalid(
-                "folds",
-                format!("must be at least 2, got {}", self.folds),
-            ));
-        }
-        if self.correction_folds < 2 {
-            return Err(Error::invalid(
-                "correction_folds",
-                format!("must be at least 2, got {}", self.correction_folds),
-            ));
-        }
+        let at_least = |field: &'static str, v: usize, min: usize| {
+            if v >= min {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("must be at least {min}, got {v}"),
+                ))
+            }
+        };
+        let positive = |field: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    field,
+                    format!("must be a finite number > 0, got {v}"),
+                ))
+            }
+        };
+        positive("label_weight", self.label_weight)?;
+        at_least("folds", self.folds, 2)?;
+        at_least("correction_folds", self.correction_folds, 2)?;
         if self.min_lead == 0 {
             return Err(Error::invalid(
                 "min_lead",
                 "must be at least 1 (a candidate no better than the baseline is never activated)",
             ));
         }
-        if self.min_labels < 2 {
-            return Err(Error::invalid(
-                "min_labels",
-                format!("must be at least 2, got {}", self.min_labels),
-            ));
-        }
+        at_least("min_labels", self.min_labels, 2)?;
         if !(self.max_p > 0.0 && self.max_p <= 1.0) {
             return Err(Error::invalid(
                 "max_p",
                 format!("must be within (0, 1], got {}", self.max_p),
             ));
         }
-        if self.epochs == 0 {
-            return Err(Error::invalid("epochs", "must be at least 1"));
-        }
-        if !(self.correction_c.is_finite() && self.correction_c > 0.0) {
-            return Err(Error::invalid(
-                "correction_c",
-                format!("must be a finite number > 0, got {}", self.correction_c),
-            ));
-        }
-        if self.correction_epochs == 0 {
-            return Err(Error::invalid("correction_epochs", "must be at least 1"));
-        }
-        Ok(())
+        at_least("epochs", self.epochs, 1)?;
+        positive("correction_c", self.correction_c)?;
+        at_least("correction_epochs", self.correction_epochs, 1)
     }
 }
 
