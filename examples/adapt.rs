@@ -237,9 +237,7 @@ fn simulate(
     let mut corpus_rows = Vec::new();
     for (path, kind) in &args.base_train {
         let mut items = corpus::load(path).map_err(|e| e.to_string())?;
-        for item in &mut items {
-            item.kind = item.kind.or(*kind);
-        }
+        corpus::mark_kind(&mut items, *kind);
         corpus_rows.extend(items.iter().filter_map(CorpusItem::example));
     }
     let params = TrainParams {

@@ -237,19 +237,16 @@ fn cross_validate(
     }))
 }
 
-/// `items`, those without a kind marked `kind`.
-fn of_kind(mut items: Vec<CorpusItem>, kind: Option<TextKind>) -> Vec<CorpusItem> {
-    for item in &mut items {
-        item.kind = item.kind.or(kind);
-    }
-    items
-}
-
 fn run() -> Result<serde_json::Value, String> {
     let args = parse_args()?;
-    let load = |p: &Path| corpus::load(p).map_err(|e| e.to_string());
+    // A file's items, those without a kind marked as `--kind` said.
+    let load = |p: &Path, kind: Option<TextKind>| {
+        let mut items = corpus::load(p).map_err(|e| e.to_string())?;
+        corpus::mark_kind(&mut items, kind);
+        Ok::<_, String>(items)
+    };
     let test = match &args.test {
-        Some((path, kind)) => Some(examples(&of_kind(load(path)?, *kind), path)?),
+        Some((path, kind)) => Some(examples(&load(path, *kind)?, path)?),
         None => None,
     };
     let mut report = json!({});
@@ -260,7 +257,7 @@ fn run() -> Result<serde_json::Value, String> {
     } else {
         let (mut data, mut projects) = (Vec::new(), Vec::new());
         for (path, weight, kind) in &args.train {
-            let items = of_kind(load(path)?, *kind);
+            let items = load(path, *kind)?;
             data.extend(
                 examples(&items, path)?
                     .into_iter()

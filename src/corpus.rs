@@ -125,6 +125,15 @@ pub fn read(reader: impl BufRead, origin: &Path) -> Result<Vec<CorpusItem>> {
     Ok(items)
 }
 
+/// Gives every item of `items` that does not say its kind of text the kind `kind`, as a caller
+/// who knows a whole file holds notes (or code comments) would; items that say their kind keep
+/// it, and `None` changes nothing. The examples' `--kind` flags do this.
+pub fn mark_kind(items: &mut [CorpusItem], kind: Option<TextKind>) {
+    for item in items {
+        item.kind = item.kind.or(kind);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +167,12 @@ mod tests {
         let items = read(without.as_bytes(), Path::new("k")).unwrap();
         assert_eq!(items[0].kind, None);
         assert_eq!(items[0].example().unwrap().kind, None);
+        let mut both = read(format!("{line}\n{without}").as_bytes(), Path::new("k")).unwrap();
+        mark_kind(&mut both, None);
+        assert_eq!(both[1].kind, None);
+        mark_kind(&mut both, Some(TextKind::Note));
+        let kinds: Vec<_> = both.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, [Some(TextKind::CodeComment), Some(TextKind::Note)]);
         let err = read(
             line.replace("code_comment", "poem").as_bytes(),
             Path::new("bad.jsonl"),

@@ -361,9 +361,22 @@ fn long_work_stays_quiet_when_piped() {
         "no progress on a pipe: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().count(),
+        stdout.lines().count(),
         5,
         "12 notes in a loop of 7: 5 displaced"
     );
+    // Each readable line names the item, its layer and why, and how its text was read: these
+    // notes were added without a kind, so the kind was guessed.
+    for line in stdout.lines() {
+        assert!(
+            line.starts_with("item ")
+                && line.contains(" → ")
+                && line.contains("rather than")
+                && line.ends_with("% code comment)")
+                && line.contains("; read as a"),
+            "{line}"
+        );
+    }
 }
