@@ -22,9 +22,9 @@
 //!
 //! Refitting the text model is two logistic regressions (the layers and the kind of text, about
 //! 0.2 s of CPU on the shipped corpus) and the correction fits in microseconds, which is what
-//! keeps cross-validated evidence affordable (seconds per project, on a blocking thread):
-//! [`adapt`] adapts once per fold of the labels and scores every label with a model that did not
-//! see it, and compares that with the baseline router on the same labels. See
+//! keeps cross-validated evidence affordable (seconds per project; `Engine::train` runs it on a
+//! blocking thread): [`adapt`] adapts once per fold of the labels and scores every label with a
+//! model that did not see it, and compares that with the baseline router on the same labels. See
 //! [`Evidence::better`].
 //!
 //! The design was chosen on per-project simulations on the training files (a base model trained
