@@ -393,6 +393,18 @@ fn spawn_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::task
     })
 }
 
+/// Polls `engine`'s pool statistics every 20 ms until `reached` holds; panics with the last
+/// statistics after 10 s.
+async fn pool_reaches(engine: &Engine, reached: impl Fn(&athena_memory::PoolStats) -> bool) {
+    use std::time::{Duration, Instant};
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reached(&engine.pool_stats()) {
+        assert!(Instant::now() < deadline, "{:?}", engine.pool_stats());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A pool of 2 with both connections held: the next operation fails with the pool's timeout
 /// after the configured acquire timeout, and everything succeeds once they are released. The
 /// connections are held by two adds waiting for a write lock another connection (outside the
@@ -423,6 +435,11 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
         .unwrap()
         .id;
     assert_eq!(engine.pool_stats().size, 2, "{:?}", engine.pool_stats());
+    // sqlx returns a released connection to the idle queue from a spawned task (after a ping),
+    // and until then it holds its pool slot without counting as idle. Wait for both connections
+    // to be idle, so that the two in use counted below are the adds' and no add is still queued
+    // for the slot that get_or_create's connection frees (the probe could take it first).
+    pool_reaches(&engine, |s| s.idle == 2).await;
     // The outside holder of the write lock.
     enum Holder {
         Sqlite(sqlx::SqliteConnection),
@@ -449,11 +466,7 @@ async fn an_exhausted_pool_times_out_and_recovers_when_a_connection_is_released(
         })
         .collect();
     // Wait until both adds hold their connection.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while engine.pool_stats().in_use < 2 {
-        assert!(Instant::now() < deadline, "{:?}", engine.pool_stats());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    pool_reaches(&engine, |s| s.in_use == 2).await;
     let started = Instant::now();
     let probe = engine.projects().list().await;
     let waited = started.elapsed();
