@@ -194,21 +194,17 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
     );
     // The client handles notifications on its own task, so the last one may land after the
     // answer: wait for it (up to 10 s, for a loaded machine).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    common::eventually(std::time::Duration::from_secs(10), async || {
         let progress = agent.progress.lock().unwrap().clone();
-        if progress
+        progress
             .iter()
             .any(|p| p.progress == 3.0 && p.total == Some(3.0))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "draining pending items reports progress: {progress:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+            .then_some(())
+            .ok_or(format!(
+                "draining pending items reports progress: {progress:?}"
+            ))
+    })
+    .await;
 
     // Recall finds them.
     let hits = document(&call(&client, "recall", json!({ "query": "API keys rotate" })).await);

@@ -347,15 +347,14 @@ async fn feedback_retrains_in_the_background(db: TestDb) {
         .unwrap();
     route_and_label(&engine, p.id, &corpus(20)).await;
     let scope = athena_memory::ModelScope::Project(p.id);
-    let mut waited = Duration::ZERO;
-    while engine.models().list(scope).await.unwrap().is_empty() {
-        assert!(
-            waited < Duration::from_secs(30),
-            "no model was trained in the background"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += Duration::from_millis(50);
-    }
+    common::eventually(Duration::from_secs(30), async || {
+        if engine.models().list(scope).await.unwrap().is_empty() {
+            Err("no model was trained in the background".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
     let versions = engine.models().list(scope).await.unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].version, 1);

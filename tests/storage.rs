@@ -393,16 +393,13 @@ fn spawn_proxy(listener: tokio::net::TcpListener, target: String) -> tokio::task
     })
 }
 
-/// Polls `engine`'s pool statistics every 20 ms until `reached` holds; panics with the last
-/// statistics after 10 s.
+/// Waits up to 10 s for `engine`'s pool statistics to satisfy `reached`.
 async fn pool_reaches(engine: &Engine, reached: impl Fn(&athena_memory::PoolStats) -> bool) {
-    use std::time::{Duration, Instant};
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !reached(&engine.pool_stats()) {
-        assert!(Instant::now() < deadline, "{:?}", engine.pool_stats());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::eventually(std::time::Duration::from_secs(10), async || {
+        let stats = engine.pool_stats();
+        reached(&stats).then_some(()).ok_or(format!("{stats:?}"))
+    })
+    .await;
 }
 
 /// A pool of 2 with both connections held: the next operation fails with the pool's timeout

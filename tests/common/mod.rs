@@ -116,6 +116,23 @@ macro_rules! on_both_backends_sync {
     )+};
 }
 
+/// Runs `check` every 20 ms until it returns `Ok`; after `limit`, panics with the last `Err`
+/// (what was seen instead). For effects that land on another task: a background job, a
+/// connection on its way back to the pool, a notification.
+pub async fn eventually(
+    limit: std::time::Duration,
+    mut check: impl AsyncFnMut() -> Result<(), String>,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(seen) => assert!(std::time::Instant::now() < deadline, "{seen}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Rows in `table`, read over a separate raw connection (not through the library).
 pub async fn count(db: &TestDb, table: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
