@@ -26,10 +26,10 @@
 //! designed (README, "Feedback that pays off"). `--min-labels`, `--min-lead`, `--max-p`,
 //! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c` and
 //! `--correction-epochs` change the [`AdaptParams`] field of the same name in either mode.
-//! `--kind K` after a `--base-train FILE` marks its rows without a `kind` field as notes or code comments,
-//! as `examples/train --kind` does (both kinds make the base's text model kind-aware), and
-//! `--fixed-fields` trains the base on rows with fresh working-memory fields, as the shipped
-//! default is trained (`examples/train --fixed-fields`).
+//! `--kind K` after a `--base-train FILE` marks its rows without a `kind` field as notes or code
+//! comments, as `examples/train --kind` does (both kinds make the base's text model
+//! kind-aware), and `--fixed-fields` trains the base on rows with fresh working-memory fields,
+//! as the shipped default is trained (`examples/train --fixed-fields`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
