@@ -5,7 +5,7 @@
 //! cargo run --release --example adapt -- --data FILE.jsonl --labels K [--json]
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
 //!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
-//!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N]
+//!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N] [--seed N]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -24,8 +24,10 @@
 //! activation, as in the engine. Adapting `agent_dev_train`'s projects from a base trained on
 //! `agent_more_train` + `real_dev_train`, and the other way round, is how the adaptation was
 //! designed (README, "Feedback that pays off"). `--min-labels`, `--min-lead`, `--max-p`,
-//! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c` and
-//! `--correction-epochs` change the [`AdaptParams`] field of the same name in either mode.
+//! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c`,
+//! `--correction-epochs` and `--seed` change the [`AdaptParams`] field of the same name in either
+//! mode (another `--seed` deals other folds: how much of a difference between two settings is
+//! the folds' luck).
 //! `--kind K` after a `--base-train FILE` marks its rows without a `kind` field as notes or code
 //! comments, as `examples/train --kind` does (both kinds make the base's text model
 //! kind-aware), and `--fixed-fields` trains the base on rows with fresh working-memory fields,
@@ -89,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => adapt.epochs = number(&flag, value()?)?,
             "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
             "--correction-epochs" => adapt.correction_epochs = number(&flag, value()?)?,
+            "--seed" => adapt.seed = number(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -340,6 +343,7 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
         "correction_c": args.adapt.correction_c,
         "epochs": args.adapt.epochs,
         "correction_epochs": args.adapt.correction_epochs,
+        "seed": args.adapt.seed,
         "projects": rows.len(),
         "mean_before": mean("before"),
         "mean_after": mean("after"),
