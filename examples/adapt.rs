@@ -6,6 +6,7 @@
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
 //!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
 //!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N] [--seed N]
+//!     [--deals R]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -32,6 +33,19 @@
 //! comments, as `examples/train --kind` does (both kinds make the base's text model
 //! kind-aware), and `--fixed-fields` trains the base on rows with fresh working-memory fields,
 //! as the shipped default is trained (`examples/train --fixed-fields`).
+//!
+//! A project's first K notes are one sample of its notes (the files are shuffled within each
+//! project), and with 10 to 20 notes left to score, one project's figure moves by 5 to 10
+//! points with a single note. `--deals R` repeats the measurement on R deals of each project's
+//! n notes: deal d labels the K notes that start at note ⌊d·n/R⌋, taken cyclically, and scores
+//! the other n − K (deal 0 is the first K notes; with R ≥ n/(n − K) every note is scored).
+//! Each deal is a project of its own in the report (`project` names it, `deal` numbers it; in
+//! the engine a store project per deal); the means are over every deal, i.e. the mean over
+//! deals of the mean over projects, and the activation counts are over every deal.
+//!
+//! Every report also gives `best_rule_gain_points`: the mean gain of a rule that activated
+//! exactly the adapted models that are better on their project's scored notes, which no
+//! activation rule can beat.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,6 +67,8 @@ struct Args {
     base_train: Vec<(PathBuf, Option<TextKind>)>,
     /// Train the simulation's base on fresh fields ([`Example::with_fresh_fields`]).
     fixed_fields: bool,
+    /// Deals of each project's notes into labels and scored notes (1: the first K notes).
+    deals: usize,
     adapt: AdaptParams,
 }
 
@@ -64,7 +80,7 @@ fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
 fn parse_args() -> Result<Args, String> {
     let (mut data, mut labels, mut database_url) = (None, None, None);
     let (mut base_train, mut adapt) = (Vec::new(), AdaptParams::default());
-    let mut fixed_fields = false;
+    let (mut fixed_fields, mut deals) = (false, 1);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -92,16 +108,21 @@ fn parse_args() -> Result<Args, String> {
             "--correction-c" => adapt.correction_c = number(&flag, value()?)?,
             "--correction-epochs" => adapt.correction_epochs = number(&flag, value()?)?,
             "--seed" => adapt.seed = number(&flag, value()?)?,
+            "--deals" => deals = number(&flag, value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     adapt.validate().map_err(|e| e.to_string())?;
+    if deals == 0 {
+        return Err("--deals: must be at least 1".to_owned());
+    }
     Ok(Args {
         data: data.ok_or("--data FILE is required")?,
         labels: labels.ok_or("--labels K is required")?,
         database_url,
         base_train,
         fixed_fields,
+        deals,
         adapt,
     })
 }
@@ -127,6 +148,42 @@ fn projects(items: &[CorpusItem], labels: usize) -> BTreeMap<&str, Vec<&CorpusIt
     projects
 }
 
+/// One deal of a project's notes: the labelled ones and the ones scored after training.
+struct Deal<'a> {
+    project: &'a str,
+    /// Which deal of the project's notes (0: its first K notes labelled).
+    index: usize,
+    notes: usize,
+    labelled: Vec<&'a CorpusItem>,
+    rest: Vec<&'a CorpusItem>,
+}
+
+/// `deals` deals of every project's n notes, `labels` of them labelled: deal d labels the
+/// `labels` notes from note ⌊d·n/deals⌋ on, cyclically, and scores the others.
+fn deals<'a>(
+    projects: &BTreeMap<&'a str, Vec<&'a CorpusItem>>,
+    labels: usize,
+    deals: usize,
+) -> Vec<Deal<'a>> {
+    let mut out = Vec::new();
+    for index in 0..deals {
+        for (project, notes) in projects {
+            let n = notes.len();
+            let cycled = notes.iter().cycle().skip(index * n / deals);
+            let in_order: Vec<&CorpusItem> = cycled.take(n).copied().collect();
+            let (labelled, rest) = in_order.split_at(labels);
+            out.push(Deal {
+                project,
+                index,
+                notes: n,
+                labelled: labelled.to_vec(),
+                rest: rest.to_vec(),
+            });
+        }
+    }
+    out
+}
+
 /// What training did for one project, scored on its notes after the labelled ones.
 struct Outcome {
     before: f64,
@@ -138,12 +195,13 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn row(&self, project: &str, notes: usize, labelled: usize) -> serde_json::Value {
+    fn row(&self, deal: &Deal) -> serde_json::Value {
         json!({
-            "project": project,
-            "notes": notes,
-            "labelled": labelled,
-            "scored": notes - labelled,
+            "project": deal.project,
+            "deal": deal.index,
+            "notes": deal.notes,
+            "labelled": deal.labelled.len(),
+            "scored": deal.rest.len(),
             "before": self.before,
             "after": self.after,
             "adapted": self.adapted,
@@ -154,10 +212,7 @@ impl Outcome {
 }
 
 /// Every project through the engine: route and log its first notes, give feedback, train.
-async fn through_engine(
-    args: &Args,
-    projects: &BTreeMap<&str, Vec<&CorpusItem>>,
-) -> Result<Vec<serde_json::Value>, String> {
+async fn through_engine(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let url = args
         .database_url
@@ -172,24 +227,24 @@ async fn through_engine(
         .await
         .map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
-    for (name, notes) in projects {
-        let outcome = engine_outcome(&engine, name, notes, args.labels)
+    for deal in deals {
+        let outcome = engine_outcome(&engine, deal)
             .await
             .map_err(|e| e.to_string())?;
-        rows.push(outcome.row(name, notes.len(), args.labels));
+        rows.push(outcome.row(deal));
     }
     engine.close().await;
     Ok(rows)
 }
 
-async fn engine_outcome(
-    engine: &Engine,
-    name: &str,
-    notes: &[&CorpusItem],
-    labels: usize,
-) -> athena_memory::Result<Outcome> {
-    let (labelled, rest) = notes.split_at(labels);
-    let path = format!("/adapt/{}/{name}", std::process::id());
+async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Result<Outcome> {
+    let (labelled, rest) = (&deal.labelled, &deal.rest[..]);
+    let path = format!(
+        "/adapt/{}/{}/{}",
+        std::process::id(),
+        deal.project,
+        deal.index
+    );
     let project = engine.projects().get_or_create(&path, None).await?;
     let before = accuracy(&engine.router(project.id).await?, rest);
     for (n, item) in labelled.iter().enumerate() {
@@ -234,10 +289,7 @@ async fn engine_outcome(
 
 /// The design simulation: a base router trained on `args.base_train` stands in for the shipped
 /// default and its corpus, and each project adapts it as `Engine::train` would.
-fn simulate(
-    args: &Args,
-    projects: &BTreeMap<&str, Vec<&CorpusItem>>,
-) -> Result<Vec<serde_json::Value>, String> {
+fn simulate(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, String> {
     let mut corpus_rows = Vec::new();
     for (path, kind) in &args.base_train {
         let mut items = corpus::load(path).map_err(|e| e.to_string())?;
@@ -265,9 +317,9 @@ fn simulate(
         .with_label("base");
     let baseline = Router::Model(Arc::new(base.clone()));
     let mut rows = Vec::new();
-    for (name, notes) in projects {
-        let (labelled, rest) = notes.split_at(args.labels);
-        let labels: Vec<Example> = labelled.iter().filter_map(|i| i.example()).collect();
+    for deal in deals {
+        let rest = &deal.rest[..];
+        let labels: Vec<Example> = deal.labelled.iter().filter_map(|i| i.example()).collect();
         let before = accuracy(&baseline, rest);
         let outcome = match adapt(&base, &corpus_rows, &labels, &baseline, &args.adapt) {
             Ok(adapted) => {
@@ -289,7 +341,7 @@ fn simulate(
                 evidence: err.to_string(),
             },
         };
-        rows.push(outcome.row(name, notes.len(), args.labels));
+        rows.push(outcome.row(deal));
     }
     Ok(rows)
 }
@@ -298,16 +350,17 @@ async fn run() -> Result<serde_json::Value, String> {
     let args = parse_args()?;
     let items = corpus::load(&args.data).map_err(|e| e.to_string())?;
     let projects = projects(&items, args.labels);
+    let deals = deals(&projects, args.labels, args.deals);
     let rows = if args.base_train.is_empty() {
-        through_engine(&args, &projects).await?
+        through_engine(&args, &deals).await?
     } else {
-        simulate(&args, &projects)?
+        simulate(&args, &deals)?
     };
-    Ok(summary(&args, rows))
+    Ok(summary(&args, projects.len(), rows))
 }
 
 /// Means over projects, pooled figures and the activation rule's record.
-fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
+fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_json::Value {
     let mean = |key: &str| {
         let v: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
@@ -320,6 +373,15 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
         });
         right / f64::max(n, 1.0)
     };
+    // A rule that activated exactly the adapted models that help: no rule can do better.
+    let best_rule_gain = rows
+        .iter()
+        .map(|r| match (r["adapted"].as_f64(), r["before"].as_f64()) {
+            (Some(adapted), Some(before)) => (adapted - before).max(0.0),
+            _ => 0.0,
+        })
+        .sum::<f64>()
+        / rows.len().max(1) as f64;
     let activated = rows.iter().filter(|r| r["activated"] == true).count();
     let activated_worse = rows
         .iter()
@@ -344,11 +406,13 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
         "epochs": args.adapt.epochs,
         "correction_epochs": args.adapt.correction_epochs,
         "seed": args.adapt.seed,
-        "projects": rows.len(),
+        "deals": args.deals,
+        "projects": projects,
         "mean_before": mean("before"),
         "mean_after": mean("after"),
         "mean_gain_points": 100.0 * (mean("after") - mean("before")),
         "mean_adapted": mean("adapted"),
+        "best_rule_gain_points": 100.0 * best_rule_gain,
         "overall_before": pooled("before"),
         "overall_after": pooled("after"),
         "activated": activated,
@@ -360,14 +424,15 @@ fn summary(args: &Args, rows: Vec<serde_json::Value>) -> serde_json::Value {
 
 fn print_readable(report: &serde_json::Value) {
     println!(
-        "{} projects with at least {} notes, first {} labelled",
+        "{} projects with at least {} notes, {} labelled, {} deal(s) of each",
         report["projects"],
         report["labels"].as_u64().unwrap_or(0) + 10,
-        report["labels"]
+        report["labels"],
+        report["deals"]
     );
     println!(
-        "{:<12} {:>6} {:>8} {:>8} {:>8} {:>10}",
-        "project", "scored", "before", "after", "adapted", "activated"
+        "{:<12} {:>4} {:>6} {:>8} {:>8} {:>8} {:>10}",
+        "project", "deal", "scored", "before", "after", "adapted", "activated"
     );
     for r in report["per_project"].as_array().into_iter().flatten() {
         let pct = |k: &str| {
@@ -375,8 +440,9 @@ fn print_readable(report: &serde_json::Value) {
                 .map_or("-".to_owned(), |v| format!("{:.1}%", 100.0 * v))
         };
         println!(
-            "{:<12} {:>6} {:>8} {:>8} {:>8} {:>10}",
+            "{:<12} {:>4} {:>6} {:>8} {:>8} {:>8} {:>10}",
             r["project"].as_str().unwrap_or("?"),
+            r["deal"],
             r["scored"],
             pct("before"),
             pct("after"),
@@ -391,11 +457,12 @@ fn print_readable(report: &serde_json::Value) {
         pct("overall_after")
     );
     println!(
-        "mean over projects: before {:.1}%, after {:.1}% ({:+.1} points), adapted {:.1}%; activated {} (worse after activation: {}, better but kept inactive: {})",
+        "mean over projects: before {:.1}%, after {:.1}% ({:+.1} points), adapted {:.1}% (the best rule: {:+.1} points); activated {} (worse after activation: {}, better but kept inactive: {})",
         pct("mean_before"),
         pct("mean_after"),
         report["mean_gain_points"].as_f64().unwrap_or(0.0),
         pct("mean_adapted"),
+        report["best_rule_gain_points"].as_f64().unwrap_or(0.0),
         report["activated"],
         report["activated_and_worse"],
         report["inactive_but_better"]
@@ -413,5 +480,98 @@ async fn main() {
             eprintln!("error: {message}");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(name: &str, n: usize) -> Vec<CorpusItem> {
+        let lines: String = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"content": "note {i}", "component": "phonological", "activation": 1.0, "importance": 0.5, "age_s": 0, "layer": "semantic", "project": "{name}"}}"#
+                ) + "\n"
+            })
+            .collect();
+        corpus::read(lines.as_bytes(), std::path::Path::new("test.jsonl")).unwrap()
+    }
+
+    fn contents(items: &[&CorpusItem]) -> Vec<String> {
+        items.iter().map(|i| i.content.clone()).collect()
+    }
+
+    #[test]
+    fn deal_zero_labels_the_first_notes_and_later_deals_start_further_on() {
+        let items = project("p1", 12);
+        let by_project = projects(&items, 2);
+        let dealt = deals(&by_project, 2, 2);
+        assert_eq!(dealt.len(), 2);
+        assert_eq!(dealt[0].index, 0);
+        let notes = |range: &[usize]| -> Vec<String> {
+            range.iter().map(|i| format!("note {i}")).collect()
+        };
+        assert_eq!(contents(&dealt[0].labelled), notes(&[0, 1]));
+        assert_eq!(
+            contents(&dealt[0].rest),
+            notes(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+        );
+        // Deal 1 starts at note 12 / 2 = 6 and wraps round.
+        assert_eq!(contents(&dealt[1].labelled), notes(&[6, 7]));
+        assert_eq!(
+            contents(&dealt[1].rest),
+            notes(&[8, 9, 10, 11, 0, 1, 2, 3, 4, 5])
+        );
+    }
+
+    #[test]
+    fn enough_deals_score_every_note_and_small_projects_are_left_out() {
+        let mut items = project("big", 30);
+        items.extend(project("small", 29));
+        let by_project = projects(&items, 20);
+        assert_eq!(by_project.keys().copied().collect::<Vec<_>>(), ["big"]);
+        // n / (n - K) = 3 deals score every one of the 30 notes once.
+        let dealt = deals(&by_project, 20, 3);
+        let mut scored: Vec<String> = dealt.iter().flat_map(|d| contents(&d.rest)).collect();
+        scored.sort();
+        scored.dedup();
+        assert_eq!(scored.len(), 30);
+        for deal in &dealt {
+            assert_eq!((deal.labelled.len(), deal.rest.len()), (20, 10));
+            assert!(contents(&deal.labelled)
+                .iter()
+                .all(|l| !contents(&deal.rest).contains(l)));
+        }
+    }
+
+    #[test]
+    fn the_best_rule_counts_only_the_adapted_models_that_help() {
+        let args = Args {
+            data: PathBuf::from("x.jsonl"),
+            labels: 20,
+            database_url: None,
+            base_train: Vec::new(),
+            fixed_fields: false,
+            deals: 1,
+            adapt: AdaptParams::default(),
+        };
+        let row = |before: f64, adapted: Option<f64>, activated: bool| {
+            json!({"before": before, "after": if activated { adapted.unwrap() } else { before },
+                   "adapted": adapted, "activated": activated, "scored": 10})
+        };
+        let rows = vec![
+            row(0.5, Some(0.8), true),
+            row(0.7, Some(0.6), true),
+            row(0.6, Some(0.7), false),
+            row(0.9, None, false),
+        ];
+        let report = summary(&args, 4, rows);
+        // (0.3 + 0 + 0.1 + 0) / 4 rows.
+        assert!((report["best_rule_gain_points"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+        // The activated rows gain 0.3 and lose 0.1: (0.3 - 0.1) / 4.
+        assert!((report["mean_gain_points"].as_f64().unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(report["activated_and_worse"], 1);
+        assert_eq!(report["inactive_but_better"], 1);
     }
 }
