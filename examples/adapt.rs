@@ -6,7 +6,7 @@
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
 //!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
 //!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N] [--seed N]
-//!     [--deals R]
+//!     [--deals R] [--no-kind-share]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -28,7 +28,7 @@
 //! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c`,
 //! `--correction-epochs` and `--seed` change the [`AdaptParams`] field of the same name in either
 //! mode (another `--seed` deals other folds: how much of a difference between two settings is
-//! the folds' luck).
+//! the folds' luck), and `--no-kind-share` turns [`AdaptParams::learn_kind_share`] off.
 //! `--kind K` after a `--base-train FILE` marks its rows without a `kind` field as notes or code
 //! comments, as `examples/train --kind` does (both kinds make the base's text model
 //! kind-aware), and `--fixed-fields` trains the base on rows with fresh working-memory fields,
@@ -109,6 +109,7 @@ fn parse_args() -> Result<Args, String> {
             "--correction-epochs" => adapt.correction_epochs = number(&flag, value()?)?,
             "--seed" => adapt.seed = number(&flag, value()?)?,
             "--deals" => deals = number(&flag, value()?)?,
+            "--no-kind-share" => adapt.learn_kind_share = false,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -406,6 +407,7 @@ fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_
         "epochs": args.adapt.epochs,
         "correction_epochs": args.adapt.correction_epochs,
         "seed": args.adapt.seed,
+        "learn_kind_share": args.adapt.learn_kind_share,
         "deals": args.deals,
         "projects": projects,
         "mean_before": mean("before"),

@@ -668,6 +668,20 @@ impl TokenTable {
         }
     }
 
+    fn get_mut(&mut self, key: u64) -> Option<&mut [f32; 4]> {
+        if key == 0 {
+            return self.zero.as_mut();
+        }
+        let mut i = key as usize & self.mask;
+        loop {
+            match self.keys[i] {
+                k if k == key => return Some(&mut self.weights[i]),
+                0 => return None,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         self.keys.iter().filter(|k| **k != 0).count() + usize::from(self.zero.is_some())
     }
@@ -954,6 +968,15 @@ impl TextModel {
             ..layers
         }
         .with_kind_flag())
+    }
+
+    /// Moves a kind-aware model's prior log-odds of a code comment by `delta`; other models are
+    /// returned as they are.
+    pub fn with_kind_log_odds_shift(mut self, delta: f64) -> Self {
+        if let Some(w) = self.log_likelihood.get_mut(KIND_BIAS_KEY) {
+            w[0] += delta as f32;
+        }
+        self
     }
 
     /// Whether the model tells notes from code comments ([`TextModel::fit_logistic_kinded`]).

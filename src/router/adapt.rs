@@ -11,7 +11,12 @@
 //! - its **text model is refitted** on the corpus the base was trained on plus the project's
 //!   labels, each counting [`AdaptParams::label_weight`] times, with the base text model's
 //!   learner and regularisation. Words that mean something else in this project move; the rest
-//!   of the vocabulary stays as the corpus taught it;
+//!   of the vocabulary stays as the corpus taught it. A kind-aware text model guesses whether
+//!   a text of unknown kind is a note or a code comment, with the corpus's share of code
+//!   comments as its prior; the refit moves that prior to the share among the project's own
+//!   labels of unknown kind, estimated from the base's guesses
+//!   ([`AdaptParams::learn_kind_share`]), so that a project of notes is not read as partly code
+//!   comments;
 //! - a **project correction** is learned over the refitted router's probabilities: a small
 //!   logistic regression on the project's labels alone ([`TextModel::fit_correction`]) whose
 //!   scores are added to the router's log-probabilities. It learns what the refit cannot: how
@@ -41,6 +46,7 @@ use crate::router::metrics::Metrics;
 use crate::router::train::{per_fold, Example};
 use crate::router::tree::TreeModel;
 use crate::router::Router;
+use crate::TextKind;
 
 /// How a project's labels adapt the base router, and how much evidence activation needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +90,16 @@ pub struct AdaptParams {
     /// the correction small; 3 and 5 passes, C of 10 and 30 were within a point in the
     /// simulations).
     pub correction_epochs: usize,
+    /// Whether the refit learns the project's share of code comments. Default true. A
+    /// kind-aware text model guesses the kind of a text of unknown kind from its words, with the
+    /// share of code comments it was trained on as its prior (about a quarter of the shipped
+    /// corpus), so some of an agent's notes are read as code comments. With this on, the share
+    /// among the project's labels of unknown kind is estimated from the base's kind probabilities
+    /// (by Saerens, Latinne and Decaestecker's expectation-maximisation) and the refitted
+    /// classifier's prior moved to it. In the training-file simulations with 3 and 5 deals of each project's notes
+    /// (ADAPTATION.md) it made the adapted models better in all four runs (by 0.3 to 1.5
+    /// points), gained 0.75 points more on average and activated 22 worse routers instead of 26.
+    pub learn_kind_share: bool,
 }
 
 impl Default for AdaptParams {
@@ -99,6 +115,7 @@ impl Default for AdaptParams {
             max_p: 1.0,
             correction_c: 10.0,
             correction_epochs: 3,
+            learn_kind_share: true,
         }
     }
 }
@@ -305,12 +322,75 @@ pub fn adapt_text(
         });
     let refitted =
         TextModel::fit_logistic_kinded(rows, text.regularisation(), params.epochs, params.seed)?;
+    let refitted = if params.learn_kind_share {
+        refitted.with_kind_log_odds_shift(kind_share_shift(text, corpus, labels, params))
+    } else {
+        refitted
+    };
     TreeModel::new(
         base.feature_schema(),
         base.trees().to_vec(),
         Some(refitted),
         "",
     )
+}
+
+/// How far the refitted kind classifier's prior log-odds of a code comment move so that, for
+/// text of unknown kind, it expects the project's share of code comments rather than the refit
+/// rows' ([`AdaptParams::learn_kind_share`]): 0 when the base is not kind-aware or every label
+/// says its kind.
+fn kind_share_shift(
+    base_text: &TextModel,
+    corpus: &[Example],
+    labels: &[Example],
+    params: &AdaptParams,
+) -> f64 {
+    let unknown: Vec<f64> = labels
+        .iter()
+        .filter(|e| e.kind.is_none())
+        .filter_map(|e| base_text.code_comment_probability(&e.content))
+        .collect();
+    let code_weight = |rows: &[Example], weight: f64| {
+        let code = rows
+            .iter()
+            .filter(|e| e.kind == Some(TextKind::CodeComment));
+        let all: f64 = rows.iter().map(|e| e.weight * weight).sum();
+        (code.map(|e| e.weight * weight).sum::<f64>(), all)
+    };
+    let (corpus_code, corpus_all) = code_weight(corpus, 1.0);
+    if unknown.is_empty() || corpus_all <= 0.0 {
+        return 0.0;
+    }
+    let (label_code, label_all) = code_weight(labels, params.label_weight);
+    let clamp = |p: f64| p.clamp(0.005, 0.995);
+    let project = estimate_share(&unknown, clamp(corpus_code / corpus_all));
+    let refit = clamp((corpus_code + label_code) / (corpus_all + label_all));
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    logit(clamp(project)) - logit(refit)
+}
+
+/// The share of positives among items whose probabilities of being positive, `probabilities`,
+/// came from a classifier trained where positives were `trained_share` of the rows: Saerens,
+/// Latinne and Decaestecker's expectation-maximisation (2002), which re-weights each
+/// probability by the ratio of the new share to the trained one until the mean of the
+/// re-weighted probabilities is the share itself.
+fn estimate_share(probabilities: &[f64], trained_share: f64) -> f64 {
+    let mut share = trained_share;
+    for _ in 0..200 {
+        let up = share / trained_share;
+        let down = (1.0 - share) / (1.0 - trained_share);
+        let next = probabilities
+            .iter()
+            .map(|p| up * p / (up * p + down * (1.0 - p)))
+            .sum::<f64>()
+            / probabilities.len() as f64;
+        let settled = (next - share).abs() < 1e-9;
+        share = next;
+        if settled {
+            break;
+        }
+    }
+    share
 }
 
 /// `base` adapted to `labels`: its text model refitted ([`adapt_text`]) and a project
@@ -540,6 +620,83 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn the_share_estimate_moves_from_the_trained_share_towards_the_items() {
+        // A classifier trained where 40 % were positive, with likelihood ratios of 50 and 1/50.
+        let posterior = |ratio: f64| 0.4 * ratio / (0.4 * ratio + 0.6);
+        let items = |positives: usize, negatives: usize| -> Vec<f64> {
+            let pos = std::iter::repeat_n(posterior(50.0), positives);
+            pos.chain(std::iter::repeat_n(posterior(0.02), negatives))
+                .collect()
+        };
+        // 10 % positives: the estimate lands near 0.1, not at the trained 0.4.
+        let low = estimate_share(&items(10, 90), 0.4);
+        assert!((low - 0.1).abs() < 0.02, "{low}");
+        // More positives, a larger share; no positives, a share below the probabilities' mean.
+        let high = estimate_share(&items(60, 40), 0.4);
+        assert!((high - 0.6).abs() < 0.03, "{high}");
+        let none = items(0, 50);
+        assert!(estimate_share(&none, 0.4) < none[0] / 2.0);
+    }
+
+    /// A corpus of notes and code comments: the same openings mean other layers in the two kinds,
+    /// and the kinds have words of their own.
+    fn kinded_corpus() -> Vec<Example> {
+        let mut rows = corpus();
+        rows.extend((0..40).flat_map(|i| {
+            let comment = |content: String, layer| Example {
+                kind: Some(TextKind::CodeComment),
+                ..example(content, layer)
+            };
+            [
+                comment(format!("Returns the fn {i} result"), Layer::Semantic),
+                comment(format!("Add impl {i} for the struct"), Layer::Episodic),
+                comment(format!("Handle the unwrap {i} panic"), Layer::Prospective),
+            ]
+        }));
+        rows
+    }
+
+    #[test]
+    fn a_project_of_notes_teaches_the_refit_that_its_texts_are_notes() {
+        let corpus = kinded_corpus();
+        let base = base(&corpus);
+        let base_text = base.text_model().unwrap();
+        assert!(base_text.is_kind_aware());
+        // The project's labels say no kind and read like notes.
+        let labels = project_labels(20);
+        let shift = kind_share_shift(base_text, &corpus, &labels, &AdaptParams::default());
+        assert!(shift < -1.0, "{shift}");
+        // A note of the project that borrows a code comment's words.
+        let text = "Returns the zork fn result";
+        let code_probability = |learn_kind_share| {
+            let params = AdaptParams {
+                learn_kind_share,
+                ..AdaptParams::default()
+            };
+            let adapted = adapt_text(&base, &corpus, &labels, &params).unwrap();
+            adapted
+                .text_model()
+                .unwrap()
+                .code_comment_probability(text)
+                .unwrap()
+        };
+        let (learned, kept) = (code_probability(true), code_probability(false));
+        assert!(learned < kept, "{learned} against {kept}");
+        // Labels that all say their kind leave the prior as the refit learned it.
+        let told: Vec<Example> = labels
+            .into_iter()
+            .map(|e| Example {
+                kind: Some(TextKind::Note),
+                ..e
+            })
+            .collect();
+        assert_eq!(
+            kind_share_shift(base_text, &corpus, &told, &AdaptParams::default()),
+            0.0
+        );
     }
 
     #[test]
