@@ -96,9 +96,10 @@ pub struct AdaptParams {
     /// corpus), so some of an agent's notes are read as code comments. With this on, the share
     /// among the project's labels of unknown kind is estimated from the base's kind probabilities
     /// (by Saerens, Latinne and Decaestecker's expectation-maximisation) and the refitted
-    /// classifier's prior moved to it. In the training-file simulations with 3 and 5 deals of each project's notes
-    /// (ADAPTATION.md) it made the adapted models better in all four runs (by 0.3 to 1.5
-    /// points), gained 0.75 points more on average and activated 22 worse routers instead of 26.
+    /// classifier's prior moved to it. In the training-file simulations with 3 and 5 deals of
+    /// each project's notes (ADAPTATION.md) it made the adapted models better in all four runs
+    /// (by 0.3 to 1.5 points), gained 0.75 points more on average and activated 22 worse routers
+    /// instead of 26.
     pub learn_kind_share: bool,
 }
 
