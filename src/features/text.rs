@@ -653,33 +653,32 @@ impl TokenTable {
         table
     }
 
+    /// The slot holding nonzero `key`, if any.
     #[inline]
-    fn get(&self, key: u64) -> Option<&[f32; 4]> {
-        if key == 0 {
-            return self.zero.as_ref();
-        }
+    fn slot(&self, key: u64) -> Option<usize> {
         let mut i = key as usize & self.mask;
         loop {
             match self.keys[i] {
-                k if k == key => return Some(&self.weights[i]),
+                k if k == key => return Some(i),
                 0 => return None,
                 _ => i = (i + 1) & self.mask,
             }
         }
     }
 
+    #[inline]
+    fn get(&self, key: u64) -> Option<&[f32; 4]> {
+        if key == 0 {
+            return self.zero.as_ref();
+        }
+        self.slot(key).map(|i| &self.weights[i])
+    }
+
     fn get_mut(&mut self, key: u64) -> Option<&mut [f32; 4]> {
         if key == 0 {
             return self.zero.as_mut();
         }
-        let mut i = key as usize & self.mask;
-        loop {
-            match self.keys[i] {
-                k if k == key => return Some(&mut self.weights[i]),
-                0 => return None,
-                _ => i = (i + 1) & self.mask,
-            }
-        }
+        self.slot(key).map(|i| &mut self.weights[i])
     }
 
     fn len(&self) -> usize {
@@ -1601,5 +1600,25 @@ mod tests {
         let pruned = TextModel::fit(data.iter().map(|(t, l)| (*t, *l)), 0.5, 2).unwrap();
         assert!(pruned.vocabulary_size() < m.vocabulary_size());
         assert!(pruned.vocabulary_size() > 0);
+    }
+
+    #[test]
+    fn the_token_table_finds_colliding_keys_and_only_its_own() {
+        // 16 slots at least: keys 1, 17, 33 share a home slot and probe past each other.
+        let keys = [1u64, 17, 33, 0, 5];
+        let mut table = TokenTable::new(keys.iter().map(|&k| (k, [k as f32; 4])));
+        assert_eq!(table.len(), keys.len());
+        for k in keys {
+            assert_eq!(table.get(k), Some(&[k as f32; 4]), "key {k}");
+        }
+        for missing in [49u64, 2, 16] {
+            assert_eq!(table.get(missing), None, "key {missing}");
+            assert!(table.get_mut(missing).is_none());
+        }
+        table.get_mut(33).unwrap()[2] = -1.0;
+        table.get_mut(0).unwrap()[0] = 7.0;
+        assert_eq!(table.get(33), Some(&[33.0, 33.0, -1.0, 33.0]));
+        assert_eq!(table.get(17), Some(&[17.0; 4]));
+        assert_eq!(table.get(0), Some(&[7.0, 0.0, 0.0, 0.0]));
     }
 }
