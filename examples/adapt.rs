@@ -192,6 +192,9 @@ struct Outcome {
     /// The trained model's accuracy, activated or not (`None` when training declined).
     adapted: Option<f64>,
     activated: bool,
+    /// The adapted model's lead over the baseline in labels right, cross-validated (wins minus
+    /// losses; `None` when training declined).
+    lead: Option<i64>,
     evidence: String,
 }
 
@@ -207,6 +210,7 @@ impl Outcome {
             "after": self.after,
             "adapted": self.adapted,
             "activated": self.activated,
+            "lead": self.lead,
             "evidence": self.evidence,
         })
     }
@@ -267,6 +271,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
             after,
             adapted: None,
             activated: false,
+            lead: None,
             evidence,
         });
     };
@@ -284,6 +289,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         after,
         adapted: Some(accuracy(&Router::Model(Arc::new(model)), rest)),
         activated: report.activated,
+        lead: Some(report.wins as i64 - report.losses as i64),
         evidence: report.evidence,
     })
 }
@@ -331,6 +337,7 @@ fn simulate(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, S
                     after: if activated { candidate } else { before },
                     adapted: Some(candidate),
                     activated,
+                    lead: Some(adapted.evidence.wins as i64 - adapted.evidence.losses as i64),
                     evidence: adapted.evidence.describe(),
                 }
             }
@@ -339,6 +346,7 @@ fn simulate(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, S
                 after: before,
                 adapted: None,
                 activated: false,
+                lead: None,
                 evidence: err.to_string(),
             },
         };
@@ -420,8 +428,43 @@ fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_
         "activated": activated,
         "activated_and_worse": activated_worse,
         "inactive_but_better": inactive_better,
+        "by_lead": by_lead(&rows),
         "per_project": rows,
     })
+}
+
+/// How the adapted models did on their projects' other notes, activated or not, grouped by
+/// their cross-validated lead on the labels: how well the evidence foretells the outcome.
+fn by_lead(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let groups: [(&str, i64, i64); 5] = [
+        ("<=0", i64::MIN, 0),
+        ("1", 1, 1),
+        ("2", 2, 2),
+        ("3", 3, 3),
+        (">=4", 4, i64::MAX),
+    ];
+    groups
+        .iter()
+        .map(|&(name, low, high)| {
+            let gains: Vec<f64> = rows
+                .iter()
+                .filter(|r| {
+                    r["lead"]
+                        .as_i64()
+                        .is_some_and(|l| (low..=high).contains(&l))
+                })
+                .filter_map(|r| Some(r["adapted"].as_f64()? - r["before"].as_f64()?))
+                .collect();
+            let mean =
+                (!gains.is_empty()).then(|| 100.0 * gains.iter().sum::<f64>() / gains.len() as f64);
+            json!({
+                "lead": name,
+                "project_deals": gains.len(),
+                "adapted_worse": gains.iter().filter(|g| **g < 0.0).count(),
+                "mean_adapted_gain_points": mean,
+            })
+        })
+        .collect()
 }
 
 fn print_readable(report: &serde_json::Value) {
@@ -469,6 +512,15 @@ fn print_readable(report: &serde_json::Value) {
         report["activated_and_worse"],
         report["inactive_but_better"]
     );
+    for group in report["by_lead"].as_array().into_iter().flatten() {
+        println!(
+            "lead {:>3} on the labels: {} adapted, {} worse than before, {:+.1} points on average",
+            group["lead"].as_str().unwrap_or("?"),
+            group["project_deals"],
+            group["adapted_worse"],
+            group["mean_adapted_gain_points"].as_f64().unwrap_or(0.0)
+        );
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -558,15 +610,15 @@ mod tests {
             deals: 1,
             adapt: AdaptParams::default(),
         };
-        let row = |before: f64, adapted: Option<f64>, activated: bool| {
+        let row = |before: f64, adapted: Option<f64>, activated: bool, lead: Option<i64>| {
             json!({"before": before, "after": if activated { adapted.unwrap() } else { before },
-                   "adapted": adapted, "activated": activated, "scored": 10})
+                   "adapted": adapted, "activated": activated, "scored": 10, "lead": lead})
         };
         let rows = vec![
-            row(0.5, Some(0.8), true),
-            row(0.7, Some(0.6), true),
-            row(0.6, Some(0.7), false),
-            row(0.9, None, false),
+            row(0.5, Some(0.8), true, Some(5)),
+            row(0.7, Some(0.6), true, Some(2)),
+            row(0.6, Some(0.7), false, Some(-1)),
+            row(0.9, None, false, None),
         ];
         let report = summary(&args, 4, rows);
         // (0.3 + 0 + 0.1 + 0) / 4 rows.
@@ -575,5 +627,21 @@ mod tests {
         assert!((report["mean_gain_points"].as_f64().unwrap() - 5.0).abs() < 1e-9);
         assert_eq!(report["activated_and_worse"], 1);
         assert_eq!(report["inactive_but_better"], 1);
+        // One adapted model in each of three lead groups; the declined row is in none.
+        let groups = report["by_lead"].as_array().unwrap();
+        let group = |name: &str| groups.iter().find(|g| g["lead"] == name).unwrap().clone();
+        let counts = |name: &str| {
+            let g = group(name);
+            (
+                g["project_deals"].as_u64().unwrap(),
+                g["adapted_worse"].as_u64().unwrap(),
+            )
+        };
+        assert_eq!(
+            ["<=0", "1", "2", "3", ">=4"].map(counts),
+            [(1, 0), (0, 0), (1, 1), (0, 0), (1, 0)]
+        );
+        assert!((group("2")["mean_adapted_gain_points"].as_f64().unwrap() + 10.0).abs() < 1e-9);
+        assert!(group("1")["mean_adapted_gain_points"].is_null());
     }
 }

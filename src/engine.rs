@@ -98,6 +98,11 @@ pub struct TrainingReport {
     pub folds: usize,
     /// The evidence for the activation decision, in words.
     pub evidence: String,
+    /// Labels the candidate routed right (cross-validated) and the previous model wrong.
+    pub wins: usize,
+    /// Labels the previous model routed right and the candidate wrong (cross-validated). The
+    /// candidate's lead in labels right is `wins - losses`.
+    pub losses: usize,
     /// Each feature's share of the impurity decrease (empty for an adapted model, whose trees
     /// are the shipped model's).
     pub feature_importance: Vec<(&'static str, f64)>,
@@ -433,6 +438,8 @@ impl Engine {
             corpus_rows: outcome.corpus_rows,
             folds: outcome.evidence.folds,
             evidence,
+            wins: outcome.evidence.wins,
+            losses: outcome.evidence.losses,
             metrics: outcome.evidence.cross_validated,
             feature_importance: outcome.feature_importance,
         })

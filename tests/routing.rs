@@ -423,6 +423,15 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         report.evidence
     );
     assert!(report.metrics.accuracy > report.previous_accuracy);
+    // The counts behind the lead agree with the two accuracies on the same 20 labels.
+    let right = |accuracy: f64| (accuracy * 20.0).round() as i64;
+    assert_eq!(
+        report.wins as i64 - report.losses as i64,
+        right(report.metrics.accuracy) - right(report.previous_accuracy),
+        "{}",
+        report.evidence
+    );
+    assert!(report.wins >= 2, "{}", report.evidence);
     assert_eq!(report.previous_model, "default");
     let after = engine.route(p.id, &input(probe)).await.unwrap();
     assert_eq!(
