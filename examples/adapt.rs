@@ -513,12 +513,14 @@ fn print_readable(report: &serde_json::Value) {
         report["inactive_but_better"]
     );
     for group in report["by_lead"].as_array().into_iter().flatten() {
+        let mean = group["mean_adapted_gain_points"]
+            .as_f64()
+            .map_or("-".to_owned(), |m| format!("{m:+.1}"));
         println!(
-            "lead {:>3} on the labels: {} adapted, {} worse than before, {:+.1} points on average",
+            "lead {:>3} on the labels: {} adapted, {} worse than before, {mean} points on average",
             group["lead"].as_str().unwrap_or("?"),
             group["project_deals"],
             group["adapted_worse"],
-            group["mean_adapted_gain_points"].as_f64().unwrap_or(0.0)
         );
     }
 }
