@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::layer::Layer;
 use crate::router::{
-    adapt, gather_evidence, train, Evidence, Example, Metrics, RouteDecision, Router, TrainParams,
-    TreeModel,
+    adapt, gather_evidence, train, AdaptParams, Evidence, Example, InUse, Metrics, RouteDecision,
+    Router, TrainParams, TreeModel,
 };
 use crate::working_memory::{MemoryEvent, WorkingMemory};
 
@@ -103,6 +103,13 @@ pub struct TrainingReport {
     /// Labels the previous model routed right and the candidate wrong (cross-validated). The
     /// candidate's lead in labels right is `wins - losses`.
     pub losses: usize,
+    /// When the candidate was not activated and the project had an active model: how that model
+    /// did in use, on the labels of its own routes, beside the baseline ([`InUse::describe`]).
+    pub in_use_evidence: Option<String>,
+    /// The project model this training deactivated, because it did worse in use than the
+    /// baseline by the rule activation asks of a candidate ([`InUse::worse`]); `None` when none
+    /// was.
+    pub deactivated: Option<String>,
     /// Each feature's share of the impurity decrease (empty for an adapted model, whose trees
     /// are the shipped model's).
     pub feature_importance: Vec<(&'static str, f64)>,
@@ -140,6 +147,23 @@ struct Candidate {
     method: TrainingMethod,
     corpus_rows: usize,
     feature_importance: Vec<(&'static str, f64)>,
+}
+
+/// How `project_id`'s model `label` did in use: its own routes among `records` that have
+/// labels, beside `baseline`.
+fn in_use(
+    records: &[RouteRecord],
+    project_id: i64,
+    label: &str,
+    baseline: &Router,
+    params: &AdaptParams,
+) -> InUse {
+    let decided: Vec<(Example, Layer)> = records
+        .iter()
+        .filter(|r| r.project_id == project_id && r.model_version == label)
+        .filter_map(|r| Some((r.example()?, r.layer)))
+        .collect();
+    InUse::compare(label, &decided, baseline, params)
 }
 
 /// Trains a project's candidate model: adapted from `base` when given, else from the labels
@@ -385,6 +409,13 @@ impl Engine {
     /// 20) and at least [`crate::router::AdaptParams::min_lead`] (default 2) more of them
     /// right. The report says what evidence it used.
     ///
+    /// A candidate that is not activated leaves the project's active model in place only while
+    /// that model holds up in use: its own routes that have labels since (which it never
+    /// trained on) are routed again by the baseline, and when the baseline would have routed
+    /// them better by the same rule (at least `min_labels` of them, `min_lead` more right, the
+    /// sign test) the active model is deactivated and the project returns to the baseline
+    /// ([`InUse`]; the report's `in_use_evidence` and `deactivated`). Its versions stay stored.
+    ///
     /// # Errors
     /// [`Error::TrainingDeclined`] with too few labels (default minimum 10) or only one layer
     /// among them; [`Error::NotFound`] for an unknown project.
@@ -403,32 +434,65 @@ impl Engine {
             Router::Model(m) if cfg.use_default_model => Some(Arc::clone(m)),
             _ => None,
         };
-        let outcome = tokio::task::spawn_blocking(move || {
+        let scope = ModelScope::Project(project_id);
+        let active = self
+            .models()
+            .active(scope)
+            .await?
+            .map(|m| scope.label(m.version));
+        let (outcome, in_use) = tokio::task::spawn_blocking(move || {
             let examples: Vec<Example> = records.iter().filter_map(RouteRecord::example).collect();
-            train_project(&examples, base.as_deref(), &baseline, &cfg)
+            let outcome = train_project(&examples, base.as_deref(), &baseline, &cfg)?;
+            // The active model is judged in use only when the candidate does not replace it.
+            let in_use = active
+                .filter(|_| !outcome.evidence.better())
+                .map(|label| in_use(&records, project_id, &label, &baseline, &cfg.adapt));
+            Ok::<_, Error>((outcome, in_use))
         })
         .await
         .map_err(|e| Error::TrainingDeclined {
             reason: format!("training task failed: {e}"),
         })??;
+        self.settle(project_id, outcome, in_use).await
+    }
+
+    /// Stores a training's candidate (active when its evidence says it is better), deactivates
+    /// the project's model when it did worse in use, and reports what was done and why.
+    async fn settle(
+        &self,
+        project_id: i64,
+        outcome: Candidate,
+        in_use: Option<InUse>,
+    ) -> Result<TrainingReport> {
+        let scope = ModelScope::Project(project_id);
         let activate = outcome.evidence.better();
         let stored = self
             .models()
             .store(
-                ModelScope::Project(project_id),
+                scope,
                 &outcome.model,
                 &outcome.evidence.cross_validated,
                 activate,
             )
             .await?;
         let evidence = outcome.evidence.describe();
-        let reason = format!("{}; {evidence}", outcome.evidence.verdict());
+        let mut reason = format!("{}; {evidence}", outcome.evidence.verdict());
+        let mut deactivated = None;
+        if let Some(in_use) = &in_use {
+            reason = format!("{reason}; {}; {}", in_use.verdict(), in_use.describe());
+            if in_use.worse() {
+                deactivated = self
+                    .deactivate_model(project_id)
+                    .await?
+                    .map(|m| scope.label(m.version));
+            }
+        }
         if activate {
             self.refresh_router(project_id).await?;
         }
         Ok(TrainingReport {
             version: stored.version,
-            model: ModelScope::Project(project_id).label(stored.version),
+            model: scope.label(stored.version),
             activated: activate,
             reason,
             previous_accuracy: outcome.evidence.baseline.accuracy,
@@ -440,6 +504,8 @@ impl Engine {
             evidence,
             wins: outcome.evidence.wins,
             losses: outcome.evidence.losses,
+            in_use_evidence: in_use.as_ref().map(InUse::describe),
+            deactivated,
             metrics: outcome.evidence.cross_validated,
             feature_importance: outcome.feature_importance,
         })

@@ -111,7 +111,7 @@ pub use features::{
 pub use layer::Layer;
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,
-    LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,
+    InUse, LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,
     TrainedModel, Tree, TreeModel, ValidTrainParams,
 };
 pub use working_memory::{

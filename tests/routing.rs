@@ -19,6 +19,7 @@ on_both_backends!(
     feedback_retrains_in_the_background,
     a_project_router_adapts_the_default_and_reports_its_evidence,
     a_router_is_never_activated_without_enough_evidence,
+    an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_training,
 );
 
 /// Items the v1 features can separate but the heuristic cannot: prospective items carry a
@@ -518,4 +519,102 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
         "the candidate is stored, inactive, for inspection"
     );
     assert!(!stored[0].active);
+}
+
+/// Of `texts`, those the project's router and the default decide `alike` (or not), each
+/// labelled with the default's decision.
+async fn labelled_by_the_default(
+    engine: &Engine,
+    project_id: i64,
+    default_project: i64,
+    texts: impl IntoIterator<Item = String>,
+    alike: bool,
+) -> Vec<(String, Layer)> {
+    let mut kept = Vec::new();
+    for text in texts {
+        let own = engine.route(project_id, &input(&text)).await.unwrap().layer;
+        let default = engine.route(default_project, &input(&text)).await.unwrap();
+        assert_eq!(default.model, "default");
+        if (own == default.layer) == alike {
+            kept.push((text, default.layer));
+        }
+    }
+    kept
+}
+
+async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_training(db: TestDb) {
+    let config = Config::builder(&db.url)
+        .retrain_after(None)
+        .build()
+        .unwrap();
+    let engine = Engine::with_config(config).await.unwrap();
+    let projects = engine.projects();
+    let zork = projects.get_or_create("/in-use/zork", None).await.unwrap();
+    let p = projects.get_or_create("/in-use/app", None).await.unwrap();
+    let fresh = projects.get_or_create("/in-use/fresh", None).await.unwrap();
+    // A router that learned another project's use of "zork" (its procedures), made active here.
+    route_and_label(&engine, zork.id, &zork_notes(20)).await;
+    assert!(engine.train(zork.id).await.unwrap().activated);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zork.json");
+    engine.export_model(zork.id, &file).await.unwrap();
+    engine.import_model(p.id, &file, true).await.unwrap();
+    let v1 = format!("p{}-v1", p.id);
+
+    // In use it routes 20 notes as the default would, and each gets the default's layer: no
+    // candidate can beat the default on those labels, and the model in use did no worse.
+    let plain = (0..40).map(|i| format!("The table {i} keeps the user records"));
+    let agreed = labelled_by_the_default(&engine, p.id, fresh.id, plain, true).await;
+    assert!(agreed.len() >= 20, "{agreed:?}");
+    route_and_label(&engine, p.id, &agreed[..20]).await;
+    let kept = engine.train(p.id).await.unwrap();
+    assert!(!kept.activated, "{}", kept.reason);
+    assert_eq!(kept.deactivated, None);
+    let in_use = kept.in_use_evidence.as_deref().unwrap_or_default();
+    assert!(
+        in_use.starts_with(&format!(
+            "in use, on the 20 labels of its own routes: {v1} alone right on 0, default alone on 0"
+        )),
+        "{in_use}"
+    );
+    assert!(
+        kept.reason.contains(&format!("{v1} kept active")),
+        "{}",
+        kept.reason
+    );
+    assert_eq!(engine.routing_stats(p.id).await.unwrap().active_model, v1);
+
+    // Then notes where it sends "zork" to procedures and the project means what the default says.
+    let zorks = (100..140).map(|i| format!("The zork {i} keeps the deploy steps"));
+    let missed = labelled_by_the_default(&engine, p.id, fresh.id, zorks, false).await;
+    assert!(missed.len() >= 5, "{missed:?}");
+    route_and_label(&engine, p.id, &missed[..5]).await;
+    let report = engine.train(p.id).await.unwrap();
+    assert!(!report.activated, "{}", report.reason);
+    assert_eq!(
+        report.deactivated.as_deref(),
+        Some(v1.as_str()),
+        "{}",
+        report.reason
+    );
+    assert!(
+        report.reason.contains(&format!(
+            "{v1} deactivated: default would have routed 5 more of its routes right"
+        )),
+        "{}",
+        report.reason
+    );
+    let after = engine.route(p.id, &input(&missed[0].0)).await.unwrap();
+    assert_eq!(
+        (after.model.as_str(), after.layer),
+        ("default", missed[0].1)
+    );
+    // Its versions stay stored, none active.
+    let stored = engine
+        .models()
+        .list(athena_memory::ModelScope::Project(p.id))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(stored.iter().all(|m| !m.active));
 }

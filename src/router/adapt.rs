@@ -30,7 +30,8 @@
 //! keeps cross-validated evidence affordable (seconds per project; `Engine::train` runs it on a
 //! blocking thread): [`adapt`] adapts once per fold of the labels and scores every label with a
 //! model that did not see it, and compares that with the baseline router on the same labels. See
-//! [`Evidence::better`].
+//! [`Evidence::better`]. A model activated on that evidence is judged again at each later
+//! training that does not replace it, on the labels of its own routes ([`InUse::worse`]).
 //!
 //! The design was chosen on per-project simulations on the training files (a base model trained
 //! without `agent_dev_train`, adapted to its projects; and one trained without
@@ -223,28 +224,22 @@ impl Evidence {
 
     /// The part of the rule the candidate fails, or `None` when it is better.
     fn refusal(&self) -> Option<String> {
-        if self.labels < self.min_labels {
-            Some(format!(
+        let rule = Rule::of(self.min_labels, self.min_lead, self.max_p);
+        Some(match rule.refusal(self.labels, self.wins, self.losses)? {
+            Refusal::TooFewLabels => format!(
                 "{} labels, activation needs at least {}",
                 self.labels, self.min_labels
-            ))
-        } else if self.lead() == 0 {
-            Some("not more labels right than the baseline".to_owned())
-        } else if self.lead() < self.min_lead {
-            Some(format!(
-                "a lead of {} over the baseline in labels right, activation needs {}",
-                self.lead(),
+            ),
+            Refusal::NoLead => "not more labels right than the baseline".to_owned(),
+            Refusal::ShortLead(lead) => format!(
+                "a lead of {lead} over the baseline in labels right, activation needs {}",
                 self.min_lead
-            ))
-        } else if self.p_value() > self.max_p {
-            Some(format!(
-                "more labels right than the baseline, but by too few to trust (sign test p = {:.3} > {})",
-                self.p_value(),
+            ),
+            Refusal::Untrusted(p) => format!(
+                "more labels right than the baseline, but by too few to trust (sign test p = {p:.3} > {})",
                 self.max_p
-            ))
-        } else {
-            None
-        }
+            ),
+        })
     }
 
     /// The one-sided sign test's p-value on the labels where the two routers disagree about
@@ -273,6 +268,166 @@ impl Evidence {
             self.losses,
             self.p_value(),
             self.max_p,
+        )
+    }
+}
+
+/// The evidence rule, asked of one router's lead over another on labels they both routed:
+/// activation asks it of a candidate over the baseline ([`Evidence::better`]), deactivation of
+/// the baseline over the model in use ([`InUse::worse`]).
+struct Rule {
+    min_labels: usize,
+    min_lead: usize,
+    max_p: f64,
+}
+
+/// The part of the [`Rule`] a lead fails.
+enum Refusal {
+    /// Fewer labels than the rule's minimum.
+    TooFewLabels,
+    /// No lead at all (a tie included).
+    NoLead,
+    /// A lead, shorter than the rule's minimum.
+    ShortLead(usize),
+    /// A long enough lead whose sign-test p-value is above the rule's largest.
+    Untrusted(f64),
+}
+
+impl Rule {
+    fn of(min_labels: usize, min_lead: usize, max_p: f64) -> Self {
+        Rule {
+            min_labels,
+            min_lead,
+            max_p,
+        }
+    }
+
+    /// Why `wins` against `losses` on `labels` labels fail the rule, or `None` when they pass.
+    fn refusal(&self, labels: usize, wins: usize, losses: usize) -> Option<Refusal> {
+        let lead = wins.saturating_sub(losses);
+        if labels < self.min_labels {
+            Some(Refusal::TooFewLabels)
+        } else if lead == 0 {
+            Some(Refusal::NoLead)
+        } else if lead < self.min_lead {
+            Some(Refusal::ShortLead(lead))
+        } else if sign_test_p(wins, losses) > self.max_p {
+            Some(Refusal::Untrusted(sign_test_p(wins, losses)))
+        } else {
+            None
+        }
+    }
+}
+
+/// How a project's active model did in use, beside the baseline router: on the labels of the
+/// routes it decided itself. It never trained on those (it was fitted before it routed them),
+/// so they need no cross-validation. [`crate::Engine::train`] asks this of the active model
+/// when its new candidate is not activated: the evidence that kept the model active was on
+/// fewer labels, and a model that then does worse in use than the baseline is deactivated by
+/// the rule that activation asks of a candidate, with the two routers' roles swapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InUse {
+    /// The active model's label.
+    pub model: String,
+    /// The baseline router's label.
+    pub baseline_model: String,
+    /// Labels of the active model's own routes.
+    pub labels: usize,
+    /// Labels the active model routed right and the baseline routes wrong.
+    pub model_alone: usize,
+    /// Labels the baseline routes right and the active model routed wrong.
+    pub baseline_alone: usize,
+    /// The rule's fewest labels ([`AdaptParams::min_labels`]).
+    pub min_labels: usize,
+    /// The baseline's smallest lead in labels right ([`AdaptParams::min_lead`]).
+    pub min_lead: usize,
+    /// The rule's largest sign-test p-value ([`AdaptParams::max_p`]).
+    pub max_p: f64,
+}
+
+impl InUse {
+    /// Compares the decisions `model` made in use, `(labelled item, layer it decided)`, with
+    /// what `baseline` decides for the same items, under `params`' rule.
+    pub fn compare(
+        model: &str,
+        decided: &[(Example, Layer)],
+        baseline: &Router,
+        params: &AdaptParams,
+    ) -> Self {
+        let (mut model_alone, mut baseline_alone) = (0, 0);
+        for (example, layer) in decided {
+            let model_right = *layer == example.layer;
+            let baseline_right = baseline.route(&example.input()).layer == example.layer;
+            model_alone += usize::from(model_right && !baseline_right);
+            baseline_alone += usize::from(baseline_right && !model_right);
+        }
+        InUse {
+            model: model.to_owned(),
+            baseline_model: baseline.model_label().to_owned(),
+            labels: decided.len(),
+            model_alone,
+            baseline_alone,
+            min_labels: params.min_labels,
+            min_lead: params.min_lead,
+            max_p: params.max_p,
+        }
+    }
+
+    /// Whether the baseline did better than the active model on its routes' labels by the
+    /// rule activation asks of a candidate: at least [`AdaptParams::min_labels`] labels, at
+    /// least [`AdaptParams::min_lead`] more of them right, and a sign-test p-value of at most
+    /// [`AdaptParams::max_p`]. A tie keeps the active model.
+    pub fn worse(&self) -> bool {
+        self.refusal().is_none()
+    }
+
+    /// What the rule decided, for training reports.
+    pub fn verdict(&self) -> String {
+        match self.refusal() {
+            None => format!(
+                "{} deactivated: {} would have routed {} more of its routes right (deactivation needs {})",
+                self.model,
+                self.baseline_model,
+                self.baseline_alone - self.model_alone,
+                self.min_lead
+            ),
+            Some(why) => format!("{} kept active: {why}", self.model),
+        }
+    }
+
+    /// The part of the rule the baseline's lead fails, or `None` when the model is worse.
+    fn refusal(&self) -> Option<String> {
+        let rule = Rule::of(self.min_labels, self.min_lead, self.max_p);
+        let base = &self.baseline_model;
+        Some(
+            match rule.refusal(self.labels, self.baseline_alone, self.model_alone)? {
+                Refusal::TooFewLabels => format!(
+                    "{} of its routes have labels, deactivation needs at least {}",
+                    self.labels, self.min_labels
+                ),
+                Refusal::NoLead => format!("{base} would not have routed more of them right"),
+                Refusal::ShortLead(lead) => format!(
+                    "{base} would have routed {lead} more of them right, deactivation needs {}",
+                    self.min_lead
+                ),
+                Refusal::Untrusted(p) => format!(
+                    "{base} would have routed more of them right, but by too few to trust (sign test p = {p:.3} > {})",
+                    self.max_p
+                ),
+            },
+        )
+    }
+
+    /// The evidence in one sentence, for training reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "in use, on the {} labels of its own routes: {} alone right on {}, {} alone on {} (sign test p = {:.3})",
+            self.labels,
+            self.model,
+            self.model_alone,
+            self.baseline_model,
+            self.baseline_alone,
+            sign_test_p(self.baseline_alone, self.model_alone),
         )
     }
 }
@@ -814,6 +969,76 @@ mod tests {
         assert!(thin
             .verdict()
             .contains("14 labels, activation needs at least 15"));
+    }
+
+    /// The first 24 of `corpus`, each labelled with what `baseline` decides (so it is right on
+    /// all of them), beside a model in use that decided `wrong` of them otherwise and the rest
+    /// as the baseline does.
+    fn decided_in_use(
+        corpus: &[Example],
+        baseline: &Router,
+        wrong: usize,
+    ) -> Vec<(Example, Layer)> {
+        corpus
+            .iter()
+            .take(24)
+            .enumerate()
+            .map(|(i, e)| {
+                let right = baseline.route(&e.input()).layer;
+                let label = Example {
+                    layer: right,
+                    ..e.clone()
+                };
+                let other = Layer::ALL[(right.index() + 1) % 4];
+                (label, if i < wrong { other } else { right })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_model_in_use_is_judged_against_the_baseline_with_the_roles_swapped() {
+        let corpus = corpus();
+        let baseline = Router::Model(Arc::new(base(&corpus)));
+        let decided = |wrong: usize| decided_in_use(&corpus, &baseline, wrong);
+        let params = AdaptParams::default();
+        let worse = InUse::compare("p1-v1", &decided(5), &baseline, &params);
+        assert_eq!(
+            (worse.labels, worse.model_alone, worse.baseline_alone),
+            (24, 0, 5)
+        );
+        assert!(worse.worse(), "{}", worse.describe());
+        assert_eq!(
+            worse.verdict(),
+            "p1-v1 deactivated: default would have routed 5 more of its routes right \
+             (deactivation needs 2)"
+                .replace("default", baseline.model_label())
+        );
+        assert!(worse
+            .describe()
+            .starts_with("in use, on the 24 labels of its own routes: p1-v1 alone right on 0"));
+        // One label's lead is not enough, as for activation; nor are too few labels.
+        let narrow = InUse::compare("p1-v1", &decided(1), &baseline, &params);
+        assert!(!narrow.worse());
+        assert!(
+            narrow
+                .verdict()
+                .ends_with("1 more of them right, deactivation needs 2"),
+            "{}",
+            narrow.verdict()
+        );
+        let few = InUse::compare("p1-v1", &decided(5)[..19], &baseline, &params);
+        assert!(!few.worse());
+        assert!(
+            few.verdict()
+                .contains("19 of its routes have labels, deactivation needs at least 20"),
+            "{}",
+            few.verdict()
+        );
+        let same = InUse::compare("p1-v1", &decided(0), &baseline, &params);
+        assert!(!same.worse(), "a tie keeps the model in use");
+        assert!(same
+            .verdict()
+            .ends_with("would not have routed more of them right"));
     }
 
     #[test]

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
-pub use adapt::{adapt, adapt_model, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence};
+pub use adapt::{
+    adapt, adapt_model, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence, InUse,
+};
 pub use explain::{Cue, CueKind, Explanation, Reading};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use metrics::{LayerMetrics, Metrics};
