@@ -6,7 +6,7 @@
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
 //!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
 //!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N] [--seed N]
-//!     [--deals R] [--no-kind-share]
+//!     [--deals R] [--no-kind-share] [--retrain-from K1]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -43,6 +43,13 @@
 //! the engine a store project per deal); the means are over every deal, i.e. the mean over
 //! deals of the mean over projects, and the activation counts are over every deal.
 //!
+//! `--retrain-from K1` (design simulation only) trains each deal twice, as an engine with
+//! background retraining would: first on its first K1 labels, then on all K. When the second
+//! candidate is not activated and the first was, the first model keeps routing unless it did
+//! worse in use than the base on labels K1 + 1 to K (which it routed itself; [`InUse`], as
+//! `Engine::train` judges it); `retrain` in the report says how often that deactivated it, and
+//! the gain and the worse routers at the end with the check and without it.
+//!
 //! Every report also gives `best_rule_gain_points`: the mean gain of a rule that activated
 //! exactly the adapted models that are better on their project's scored notes, which no
 //! activation rule can beat.
@@ -51,11 +58,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use athena_memory::router::{adapt, train, AdaptParams, Example, TrainParams};
+use athena_memory::router::{adapt, train, AdaptParams, Example, InUse, TrainParams};
 use athena_memory::Config;
 use athena_memory::ModelScope;
 use athena_memory::{corpus, CorpusItem};
-use athena_memory::{Engine, FeatureSchema, Router, TextKind};
+use athena_memory::{Engine, FeatureSchema, Layer, Router, TextKind, TreeModel};
 use serde_json::json;
 
 struct Args {
@@ -69,6 +76,8 @@ struct Args {
     fixed_fields: bool,
     /// Deals of each project's notes into labels and scored notes (1: the first K notes).
     deals: usize,
+    /// A first training on this many of the K labels before the one on all K (simulation only).
+    retrain_from: Option<usize>,
     adapt: AdaptParams,
 }
 
@@ -80,7 +89,7 @@ fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
 fn parse_args() -> Result<Args, String> {
     let (mut data, mut labels, mut database_url) = (None, None, None);
     let (mut base_train, mut adapt) = (Vec::new(), AdaptParams::default());
-    let (mut fixed_fields, mut deals) = (false, 1);
+    let (mut fixed_fields, mut deals, mut retrain_from) = (false, 1, None);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -110,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => adapt.seed = number(&flag, value()?)?,
             "--deals" => deals = number(&flag, value()?)?,
             "--no-kind-share" => adapt.learn_kind_share = false,
+            "--retrain-from" => retrain_from = Some(number(&flag, value()?)?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -117,13 +127,23 @@ fn parse_args() -> Result<Args, String> {
     if deals == 0 {
         return Err("--deals: must be at least 1".to_owned());
     }
+    let labels = labels.ok_or("--labels K is required")?;
+    if retrain_from.is_some_and(|first| !(2..labels).contains(&first)) {
+        return Err(format!(
+            "--retrain-from: must be at least 2 and below --labels {labels}"
+        ));
+    }
+    if retrain_from.is_some() && base_train.is_empty() {
+        return Err("--retrain-from: the design simulation's option (with --base-train)".into());
+    }
     Ok(Args {
         data: data.ok_or("--data FILE is required")?,
-        labels: labels.ok_or("--labels K is required")?,
+        labels,
         database_url,
         base_train,
         fixed_fields,
         deals,
+        retrain_from,
         adapt,
     })
 }
@@ -327,32 +347,103 @@ fn simulate(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, S
     for deal in deals {
         let rest = &deal.rest[..];
         let labels: Vec<Example> = deal.labelled.iter().filter_map(|i| i.example()).collect();
-        let before = accuracy(&baseline, rest);
-        let outcome = match adapt(&base, &corpus_rows, &labels, &baseline, &args.adapt) {
-            Ok(adapted) => {
-                let candidate = accuracy(&Router::Model(Arc::new(adapted.model)), rest);
-                let activated = adapted.evidence.better();
-                Outcome {
-                    before,
-                    after: if activated { candidate } else { before },
-                    adapted: Some(candidate),
-                    activated,
-                    lead: Some(adapted.evidence.wins as i64 - adapted.evidence.losses as i64),
-                    evidence: adapted.evidence.describe(),
-                }
-            }
-            Err(err) => Outcome {
-                before,
-                after: before,
-                adapted: None,
-                activated: false,
-                lead: None,
-                evidence: err.to_string(),
-            },
-        };
-        rows.push(outcome.row(deal));
+        let mut outcome = simulated_outcome(&base, &corpus_rows, &labels, &baseline, args, rest);
+        let retrain = args.retrain_from.map(|first| {
+            let first = first_training(&base, &corpus_rows, &labels, first, &baseline, args);
+            retrain_row(first, &mut outcome, rest)
+        });
+        let mut row = outcome.row(deal);
+        if let Some(retrain) = retrain {
+            row["retrain"] = retrain;
+        }
+        rows.push(row);
     }
     Ok(rows)
+}
+
+/// One deal's training on all its labels, as `Engine::train` decides it.
+fn simulated_outcome(
+    base: &TreeModel,
+    corpus_rows: &[Example],
+    labels: &[Example],
+    baseline: &Router,
+    args: &Args,
+    rest: &[&CorpusItem],
+) -> Outcome {
+    let before = accuracy(baseline, rest);
+    match adapt(base, corpus_rows, labels, baseline, &args.adapt) {
+        Ok(adapted) => {
+            let candidate = accuracy(&Router::Model(Arc::new(adapted.model)), rest);
+            let activated = adapted.evidence.better();
+            Outcome {
+                before,
+                after: if activated { candidate } else { before },
+                adapted: Some(candidate),
+                activated,
+                lead: Some(adapted.evidence.wins as i64 - adapted.evidence.losses as i64),
+                evidence: adapted.evidence.describe(),
+            }
+        }
+        Err(err) => Outcome {
+            before,
+            after: before,
+            adapted: None,
+            activated: false,
+            lead: None,
+            evidence: err.to_string(),
+        },
+    }
+}
+
+/// `--retrain-from K1`: the model a first training on the first `first` labels activated, if it
+/// did, and how it then did in use on the others (labels it routed itself, as in the engine).
+fn first_training(
+    base: &TreeModel,
+    corpus_rows: &[Example],
+    labels: &[Example],
+    first: usize,
+    baseline: &Router,
+    args: &Args,
+) -> Option<(Router, InUse)> {
+    let adapted = adapt(base, corpus_rows, &labels[..first], baseline, &args.adapt).ok()?;
+    if !adapted.evidence.better() {
+        return None;
+    }
+    let model = Router::Model(Arc::new(adapted.model));
+    let decided: Vec<(Example, Layer)> = labels[first..]
+        .iter()
+        .map(|e| (e.clone(), model.route(&e.input()).layer))
+        .collect();
+    let in_use = InUse::compare("first", &decided, baseline, &args.adapt);
+    Some((model, in_use))
+}
+
+/// What the first training changes for one deal: when the training on all labels does not
+/// activate its candidate, the first model keeps routing unless in use it did worse
+/// (`outcome.after` becomes that); `after_without_check` is what routes when it always keeps
+/// routing, as before [`InUse`].
+fn retrain_row(
+    first: Option<(Router, InUse)>,
+    outcome: &mut Outcome,
+    rest: &[&CorpusItem],
+) -> serde_json::Value {
+    let first_activated = first.is_some();
+    let Some((model, in_use)) = first.filter(|_| !outcome.activated) else {
+        return json!({
+            "first_activated": first_activated,
+            "deactivated": false,
+            "after_without_check": outcome.after,
+        });
+    };
+    let kept = accuracy(&model, rest);
+    let deactivated = in_use.worse();
+    outcome.after = if deactivated { outcome.before } else { kept };
+    json!({
+        "first_activated": true,
+        "deactivated": deactivated,
+        "after_without_check": kept,
+        "in_use": in_use.describe(),
+    })
 }
 
 async fn run() -> Result<serde_json::Value, String> {
@@ -429,7 +520,30 @@ fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_
         "activated_and_worse": activated_worse,
         "inactive_but_better": inactive_better,
         "by_lead": by_lead(&rows),
+        "retrain": args.retrain_from.map(|first| retrain_summary(first, &rows)),
         "per_project": rows,
+    })
+}
+
+/// `--retrain-from`: what judging the first training's model in use changed, over every deal.
+fn retrain_summary(first: usize, rows: &[serde_json::Value]) -> serde_json::Value {
+    let count = |keep: &dyn Fn(&serde_json::Value) -> bool| rows.iter().filter(|r| keep(r)).count();
+    let without = |r: &serde_json::Value| r["retrain"]["after_without_check"].as_f64();
+    let mean_without = rows.iter().filter_map(without).sum::<f64>() / rows.len().max(1) as f64;
+    let mean_before = rows
+        .iter()
+        .filter_map(|r| r["before"].as_f64())
+        .sum::<f64>()
+        / rows.len().max(1) as f64;
+    json!({
+        "first_labels": first,
+        "first_activated": count(&|r| r["retrain"]["first_activated"] == true),
+        "judged_in_use": count(&|r| r["retrain"]["in_use"].is_string()),
+        "deactivated": count(&|r| r["retrain"]["deactivated"] == true),
+        "mean_after_without_check": mean_without,
+        "mean_gain_without_check_points": 100.0 * (mean_without - mean_before),
+        "worse_at_end": count(&|r| r["after"].as_f64() < r["before"].as_f64()),
+        "worse_at_end_without_check": count(&|r| without(r) < r["before"].as_f64()),
     })
 }
 
@@ -512,6 +626,22 @@ fn print_readable(report: &serde_json::Value) {
         report["activated_and_worse"],
         report["inactive_but_better"]
     );
+    let retrain = &report["retrain"];
+    if !retrain.is_null() {
+        println!(
+            "first trained on {} labels: {} activated, {} judged in use, {} deactivated; \
+             without the check {:+.1} points, {} worse at the end (with it: {})",
+            retrain["first_labels"],
+            retrain["first_activated"],
+            retrain["judged_in_use"],
+            retrain["deactivated"],
+            retrain["mean_gain_without_check_points"]
+                .as_f64()
+                .unwrap_or(0.0),
+            retrain["worse_at_end_without_check"],
+            retrain["worse_at_end"]
+        );
+    }
     for group in report["by_lead"].as_array().into_iter().flatten() {
         let mean = group["mean_adapted_gain_points"]
             .as_f64()
@@ -602,6 +732,67 @@ mod tests {
     }
 
     #[test]
+    fn the_first_model_keeps_routing_unless_it_did_worse_in_use() {
+        let judged = |baseline_alone: usize| InUse {
+            model: "first".to_owned(),
+            baseline_model: "base".to_owned(),
+            labels: 20,
+            model_alone: 1,
+            baseline_alone,
+            min_labels: 20,
+            min_lead: 2,
+            max_p: 1.0,
+        };
+        let items = project("p1", 4);
+        let rest: Vec<&CorpusItem> = items.iter().collect();
+        let kept = accuracy(&Router::Heuristic, &rest);
+        let outcome = |activated: bool| Outcome {
+            before: 0.25,
+            after: if activated { 0.9 } else { 0.25 },
+            adapted: Some(0.9),
+            activated,
+            lead: Some(2),
+            evidence: String::new(),
+        };
+        // The second candidate activated: the first model is replaced, not judged.
+        let mut replaced = outcome(true);
+        let row = retrain_row(Some((Router::Heuristic, judged(9))), &mut replaced, &rest);
+        assert_eq!(
+            (replaced.after, row["deactivated"].clone()),
+            (0.9, json!(false))
+        );
+        // Kept inactive: the first model routes on while it does no worse in use...
+        let mut held = outcome(false);
+        let row = retrain_row(Some((Router::Heuristic, judged(2))), &mut held, &rest);
+        assert_eq!(
+            (held.after, row["after_without_check"].as_f64()),
+            (kept, Some(kept))
+        );
+        // ...and stops when the base would have routed 2 more of its routes right.
+        let mut worse = outcome(false);
+        let row = retrain_row(Some((Router::Heuristic, judged(3))), &mut worse, &rest);
+        assert_eq!(
+            (worse.after, row["deactivated"].clone()),
+            (0.25, json!(true))
+        );
+        assert_eq!(row["after_without_check"].as_f64(), Some(kept));
+        let rows: Vec<serde_json::Value> = [(held.after, kept), (worse.after, kept)]
+            .iter()
+            .map(|&(after, without)| {
+                json!({"before": 0.25, "after": after,
+                       "retrain": {"first_activated": true, "in_use": "x",
+                                   "deactivated": after == 0.25, "after_without_check": without}})
+            })
+            .collect();
+        let summary = retrain_summary(20, &rows);
+        assert_eq!(summary["deactivated"], 1);
+        assert_eq!(summary["judged_in_use"], 2);
+        let worse_than_before = usize::from(kept < 0.25);
+        assert_eq!(summary["worse_at_end_without_check"], 2 * worse_than_before);
+        assert_eq!(summary["worse_at_end"], worse_than_before);
+    }
+
+    #[test]
     fn the_best_rule_counts_only_the_adapted_models_that_help() {
         let args = Args {
             data: PathBuf::from("x.jsonl"),
@@ -610,6 +801,7 @@ mod tests {
             base_train: Vec::new(),
             fixed_fields: false,
             deals: 1,
+            retrain_from: None,
             adapt: AdaptParams::default(),
         };
         let row = |before: f64, adapted: Option<f64>, activated: bool, lead: Option<i64>| {
