@@ -325,7 +325,7 @@ impl Athena {
     }
 
     #[tool(
-        description = "Train this project's router on its feedback. The new model is activated only when cross-validation shows it beats the current one; the report says why."
+        description = "Train this project's router on its feedback. The new model is activated only when cross-validation on the labels shows it beats the default (or global) router; when it does not, a model already active that did worse in use than that router on its own labelled routes is deactivated (deactivated in the report). The report says why."
     )]
     async fn train(
         &self,
