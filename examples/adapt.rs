@@ -461,10 +461,7 @@ async fn run() -> Result<serde_json::Value, String> {
 
 /// Means over projects, pooled figures and the activation rule's record.
 fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_json::Value {
-    let mean = |key: &str| {
-        let v: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
+    let mean = |key: &str| mean_of(&rows, |r| r[key].as_f64());
     // Pooled over every scored note, besides the mean over projects.
     let pooled = |key: &str| {
         let (right, n) = rows.iter().fold((0.0, 0.0), |(right, n), r| {
@@ -525,16 +522,18 @@ fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_
     })
 }
 
+/// The mean of `value` over the rows that have it (0 when none has).
+fn mean_of(rows: &[serde_json::Value], value: impl Fn(&serde_json::Value) -> Option<f64>) -> f64 {
+    let v: Vec<f64> = rows.iter().filter_map(value).collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
 /// `--retrain-from`: what judging the first training's model in use changed, over every deal.
 fn retrain_summary(first: usize, rows: &[serde_json::Value]) -> serde_json::Value {
     let count = |keep: &dyn Fn(&serde_json::Value) -> bool| rows.iter().filter(|r| keep(r)).count();
     let without = |r: &serde_json::Value| r["retrain"]["after_without_check"].as_f64();
-    let mean_without = rows.iter().filter_map(without).sum::<f64>() / rows.len().max(1) as f64;
-    let mean_before = rows
-        .iter()
-        .filter_map(|r| r["before"].as_f64())
-        .sum::<f64>()
-        / rows.len().max(1) as f64;
+    let mean_without = mean_of(rows, without);
+    let mean_before = mean_of(rows, |r| r["before"].as_f64());
     json!({
         "first_labels": first,
         "first_activated": count(&|r| r["retrain"]["first_activated"] == true),

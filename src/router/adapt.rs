@@ -306,16 +306,14 @@ impl Rule {
     fn refusal(&self, labels: usize, wins: usize, losses: usize) -> Option<Refusal> {
         let lead = wins.saturating_sub(losses);
         if labels < self.min_labels {
-            Some(Refusal::TooFewLabels)
+            return Some(Refusal::TooFewLabels);
         } else if lead == 0 {
-            Some(Refusal::NoLead)
+            return Some(Refusal::NoLead);
         } else if lead < self.min_lead {
-            Some(Refusal::ShortLead(lead))
-        } else if sign_test_p(wins, losses) > self.max_p {
-            Some(Refusal::Untrusted(sign_test_p(wins, losses)))
-        } else {
-            None
+            return Some(Refusal::ShortLead(lead));
         }
+        let p = sign_test_p(wins, losses);
+        (p > self.max_p).then_some(Refusal::Untrusted(p))
     }
 }
 
