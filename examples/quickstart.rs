@@ -201,8 +201,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nrecall \"API keys deploy\":");
     for hit in engine.recall(p, "API keys deploy", 5).await? {
         println!(
-            "  [{:<11}] {:.2} {}",
-            hit.layer.as_str(),
+            "  [{:<14}] {:.2} {}",
+            hit.place.as_str(),
             hit.score,
             hit.content
         );

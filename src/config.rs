@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::component::Component;
 use crate::error::{Error, Result};
+use crate::recall::RecallParams;
 use crate::router::{AdaptParams, TrainParams};
 
 /// Default decay rate, per second.
@@ -255,6 +256,7 @@ pub struct Config {
     pub(crate) pool: PoolConfig,
     pub(crate) router: RouterConfig,
     pub(crate) working_memory: WorkingMemoryConfig,
+    pub(crate) recall: RecallParams,
 }
 
 impl std::fmt::Debug for Config {
@@ -266,6 +268,7 @@ impl std::fmt::Debug for Config {
             .field("pool", &self.pool)
             .field("router", &self.router)
             .field("working_memory", &self.working_memory)
+            .field("recall", &self.recall)
             .finish()
     }
 }
@@ -293,7 +296,13 @@ impl Config {
             busy_timeout: None,
             router: RouterConfig::default(),
             working_memory: WorkingMemoryConfig::default(),
+            recall: RecallParams::default(),
         }
+    }
+
+    /// How recall ranks.
+    pub fn recall(&self) -> &RecallParams {
+        &self.recall
     }
 
     /// The database URL.
@@ -336,6 +345,7 @@ pub struct ConfigBuilder {
     busy_timeout: Option<Duration>,
     router: RouterConfig,
     working_memory: WorkingMemoryConfig,
+    recall: RecallParams,
 }
 
 impl ConfigBuilder {
@@ -441,6 +451,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// How recall ranks (default: [`RecallParams::default`], measured on LoCoMo's development
+    /// conversations). Checked by [`ConfigBuilder::build`].
+    pub fn recall(mut self, params: RecallParams) -> Self {
+        self.recall = params;
+        self
+    }
+
     /// Validates the settings.
     ///
     /// # Errors
@@ -452,6 +469,7 @@ impl ConfigBuilder {
         let pool = self.pool(backend, in_memory)?;
         check_router(&self.router)?;
         check_working_memory(&self.working_memory)?;
+        self.recall.validate()?;
         Ok(Config {
             database_url: self.url,
             backend,
@@ -459,6 +477,7 @@ impl ConfigBuilder {
             pool,
             router: self.router,
             working_memory: self.working_memory,
+            recall: self.recall,
         })
     }
 

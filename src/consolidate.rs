@@ -9,12 +9,15 @@
 //! item stays in working memory.
 //!
 //! Layer rows carry `project_id`, `source_item_id`, `route_id` and provenance metadata
-//! `{"source": "working_memory", "item_id", "importance", "item_metadata"}`:
+//! `{"source": "working_memory", "item_id", "importance", "speaker", "session", "occurred_at",
+//! "item_metadata"}`:
 //! semantic → `semantic_memories` (type fact); episodic → `episodic_events` (type action,
-//! occurred now, session from the item's `session` metadata or `consolidation`); procedural →
+//! occurred when the item did, session from the item's session, its `session` metadata or
+//! `consolidation`); procedural →
 //! `procedures` (name `Procedure from working memory #<id>`, category workflow, template = content);
 //! prospective → `prospective_tasks` (active form `Working on: ` + first 50 characters, status
-//! pending, priority medium).
+//! pending, priority medium). The item's recall-index row moves with it (same id, new place),
+//! in the same transaction.
 
 use std::collections::HashMap;
 
@@ -25,10 +28,12 @@ use crate::db::layers::{
     insert_events, insert_procedures, insert_semantic, insert_tasks, MemoryType, NewEvent,
     NewProcedure, NewSemantic, NewTask, Origin, TaskPriority,
 };
+use crate::db::recall::{relocate, Move};
 use crate::db::routes::{insert_routes, NewRoute};
 use crate::db::{Database, WriteTx};
 use crate::error::Result;
 use crate::layer::Layer;
+use crate::recall::Place;
 use crate::router::{Explanation, RouteDecision, Router};
 use crate::time::{now_ms, Millis};
 use crate::working_memory::Item;
@@ -70,14 +75,22 @@ pub struct BatchReport {
 }
 
 fn provenance(item: &Item) -> Value {
-    json!({ "source": "working_memory", "item_id": item.id, "importance": item.importance, "item_metadata": item.metadata })
+    json!({
+        "source": "working_memory", "item_id": item.id, "importance": item.importance,
+        "speaker": item.speaker, "session": item.session, "occurred_at": item.occurred_at,
+        "item_metadata": item.metadata,
+    })
 }
 
+/// The item's session: its own, else a `session`/`session_id` string in its metadata (how
+/// callers said it before items had one), else [`DEFAULT_SESSION`].
 fn session_of(item: &Item) -> &str {
-    ["session", "session_id"]
-        .iter()
-        .find_map(|k| item.metadata.get(*k).and_then(Value::as_str))
-        .unwrap_or(DEFAULT_SESSION)
+    item.session.as_deref().unwrap_or_else(|| {
+        ["session", "session_id"]
+            .iter()
+            .find_map(|k| item.metadata.get(*k).and_then(Value::as_str))
+            .unwrap_or(DEFAULT_SESSION)
+    })
 }
 
 /// An item and what was decided about it.
@@ -165,6 +178,15 @@ async fn write(
         .map(|(route_id, item_id)| (item_id, route_id))
         .collect();
     let memory_ids = store_in_layers(tx, project_id, &decided, &route_ids, now).await?;
+    let moves: Vec<Move> = decided
+        .iter()
+        .map(|d| Move {
+            item_id: d.item.id,
+            place: Place::from(d.decision.layer),
+            ref_id: memory_ids[&d.item.id],
+        })
+        .collect();
+    relocate(tx, project_id, &moves).await?;
     Ok(decided
         .into_iter()
         .map(|d| Consolidated {
@@ -214,7 +236,7 @@ impl Decided {
             content: &self.item.content,
             event_type: CONSOLIDATED_EVENT_TYPE,
             session_id: session_of(&self.item),
-            occurred_at: c.now,
+            occurred_at: self.item.occurred_at,
             origin: c.origin(&self.item),
             now: c.now,
         }

@@ -11,12 +11,13 @@ use crate::db::items::Claim;
 use crate::db::layers::Layers;
 use crate::db::models::{ModelRegistry, ModelScope, StoredModel};
 use crate::db::projects::Projects;
-use crate::db::recall::{self, RecallHit};
+use crate::db::recall::RecallIndex;
 use crate::db::routes::{RouteLog, RouteRecord, RoutingStats};
 use crate::db::{Database, HealthReport, PoolStats};
 use crate::error::{Error, Result};
 use crate::features::RouteInput;
 use crate::layer::Layer;
+use crate::recall::{Place, RecallHit};
 use crate::router::{
     adapt, gather_evidence, train, AdaptParams, Evidence, Example, InUse, Metrics, RouteDecision,
     Router, TrainParams, TreeModel,
@@ -732,17 +733,24 @@ impl Engine {
         Ok(consolidate::report(&[], done))
     }
 
-    /// Full-text recall across the long-term layers (all four), best first; see
-    /// `db/recall.rs` for the ranking.
+    /// Recall: the `k` memories that best answer `query`, wherever they live (working memory,
+    /// active or pending, and the four layers), best first. Each hit says where it lives and
+    /// carries the id the next call needs. A memory is recallable as soon as the call that
+    /// stored it returns. Ranking: BM25 over the analysed text, a share of the scores of the
+    /// memories before and after it in its session, a boost when the query names its speaker,
+    /// usefulness and recency (see [`RecallParams`]). A query of stop words only ("what was
+    /// it?") is answered with the most recent memories. Reads only.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a query without words or a `k` outside 1..=1000.
+    /// [`Error::InvalidInput`] naming `query` for an empty query, one over 10,000 characters,
+    /// one with a NUL or without any letter or digit, and naming `k` outside 1..=1000.
     #[tracing::instrument(skip(self))]
     pub async fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
-        recall::recall(&self.inner.db, project_id, query, k, &[]).await
+        self.recall_places(project_id, query, k, &[]).await
     }
 
-    /// [`Engine::recall`] restricted to `layers`.
+    /// [`Engine::recall`] restricted to memories in `layers` (working memory is left out; all
+    /// four layers and working memory when `layers` is empty).
     ///
     /// # Errors
     /// As [`Engine::recall`].
@@ -753,7 +761,37 @@ impl Engine {
         k: usize,
         layers: &[Layer],
     ) -> Result<Vec<RecallHit>> {
-        recall::recall(&self.inner.db, project_id, query, k, layers).await
+        let places: Vec<Place> = layers.iter().map(|l| Place::from(*l)).collect();
+        self.recall_places(project_id, query, k, &places).await
+    }
+
+    /// The terms memory `id` of `place` is indexed under, with their counts, in term order: what
+    /// the analyzer made of its text (see [`crate::recall::analyze`]), as the database holds it.
+    /// Empty for an unknown memory or one of another project.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn indexed_terms(
+        &self,
+        project_id: i64,
+        place: Place,
+        id: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        RecallIndex::new(self.inner.db.clone())
+            .stored_terms(project_id, place, id)
+            .await
+    }
+
+    async fn recall_places(
+        &self,
+        project_id: i64,
+        query: &str,
+        k: usize,
+        places: &[Place],
+    ) -> Result<Vec<RecallHit>> {
+        RecallIndex::new(self.inner.db.clone())
+            .search(project_id, query, k, places, &self.inner.config.recall)
+            .await
     }
 
     /// Connection-pool statistics.

@@ -77,6 +77,7 @@ mod enum_str;
 mod error;
 pub mod features;
 mod layer;
+pub mod recall;
 mod rng;
 pub mod router;
 pub mod time;
@@ -98,7 +99,6 @@ pub use db::layers::{
 };
 pub use db::models::{ModelRegistry, ModelScope, StoredModel};
 pub use db::projects::{Project, Projects};
-pub use db::recall::RecallHit;
 pub use db::routes::{LayerRouteStats, ModelRouteStats, RouteLog, RouteRecord, RoutingStats};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
 pub use engine::{Engine, TrainingMethod, TrainingReport, DEFAULT_MODEL_LABEL, MAX_BATCH};
@@ -109,6 +109,7 @@ pub use features::{
     FeatureSchema, RouteInput, TextKind, TextLearner, TextModel, V1Markers, MIN_PER_KIND,
 };
 pub use layer::Layer;
+pub use recall::{Place, RecallHit, RecallParams};
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,
     InUse, LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,

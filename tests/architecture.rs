@@ -3,7 +3,7 @@
 //!
 //! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`
-//! 2. pure routing: `router`, `corpus`
+//! 2. pure routing and ranking: `router`, `corpus`, `recall`
 //! 3. settings: `config`
 //! 4. repositories: `db`
 //! 5. policy: `working_memory`, `consolidate`
@@ -22,6 +22,7 @@ const RANKS: &[(&str, u8)] = &[
     ("rng", 0),
     ("features", 1),
     ("router", 2),
+    ("recall", 2),
     ("corpus", 2),
     ("config", 3),
     ("db", 4),

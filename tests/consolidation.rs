@@ -593,7 +593,7 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
         .unwrap();
 
     let hits = engine.recall(p, "API keys?", 10).await.unwrap();
-    let mut found: Vec<Layer> = hits.iter().map(|h| h.layer).collect();
+    let mut found: Vec<Layer> = hits.iter().map(|h| h.layer().unwrap()).collect();
     found.sort();
     assert_eq!(
         found,
@@ -612,7 +612,7 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
     assert_eq!(only.len(), 2);
     assert!(only
         .iter()
-        .all(|h| matches!(h.layer, Layer::Semantic | Layer::Prospective)));
+        .all(|h| matches!(h.layer(), Some(Layer::Semantic | Layer::Prospective))));
 
     layers
         .update_semantic(

@@ -165,7 +165,7 @@ async fn run(db: &TestDb, ops: &[(usize, Op)]) {
                     .map(|m| m.id)
                     .collect();
                 for hit in engine.recall(me, &q, 50).await.unwrap() {
-                    if hit.layer == Layer::Semantic {
+                    if hit.layer() == Some(Layer::Semantic) {
                         assert!(own.contains(&hit.id), "recalled another's fact {hit:?}");
                     }
                 }

@@ -8,14 +8,16 @@
 use serde_json::Value;
 
 use crate::component::{Component, ContentType, ItemState};
+use crate::db::recall::NewDoc;
 use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
 use crate::features::TextKind;
+use crate::recall::Place;
 use crate::time::Millis;
 
 /// Columns of a working-memory item row, in `SELECT` and `RETURNING` lists.
 macro_rules! item_columns {
     () => {
-        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind"
+        "id, project_id, content, content_type, component, activation, decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind, speaker, session, occurred_at"
     };
 }
 
@@ -50,6 +52,9 @@ pub(crate) struct ItemRow {
     pub(crate) metadata: Value,
     pub(crate) embedding: Option<Vec<u8>>,
     pub(crate) text_kind: Option<TextKind>,
+    pub(crate) speaker: Option<String>,
+    pub(crate) session: Option<String>,
+    pub(crate) occurred_at: Option<Millis>,
 }
 
 /// The values of a new, active row.
@@ -67,6 +72,9 @@ pub(crate) struct NewItemRow<'a> {
     pub(crate) metadata: &'a Value,
     pub(crate) embedding: Option<Vec<u8>>,
     pub(crate) text_kind: Option<TextKind>,
+    pub(crate) speaker: Option<&'a str>,
+    pub(crate) session: Option<&'a str>,
+    pub(crate) occurred_at: Option<Millis>,
     pub(crate) now: Millis,
 }
 
@@ -103,8 +111,8 @@ pub(crate) async fn is_chunk_source(
     Ok(n > 0)
 }
 
-/// Moves (with `forget`: deletes) the project's active items whose ln activation at `now` is
-/// below `ln_threshold`; returns `(id, content)` of each.
+/// Moves (with `forget`: deletes, and removes from the recall index) the project's active items
+/// whose ln activation at `now` is below `ln_threshold`; returns `(id, content)` of each.
 pub(crate) async fn sweep(
     tx: &mut WriteTx,
     project_id: i64,
@@ -123,12 +131,17 @@ pub(crate) async fn sweep(
         " < $3 RETURNING id, content"
     );
     let sql = if forget { FORGET } else { TO_PENDING };
-    Ok(on_tx!(tx, |conn| sqlx::query_as(sql)
+    let swept: Vec<(i64, String)> = on_tx!(tx, |conn| sqlx::query_as(sql)
         .bind(now)
         .bind(project_id)
         .bind(ln_threshold)
         .fetch_all(conn)
-        .await?))
+        .await?);
+    if forget {
+        let ids: Vec<i64> = swept.iter().map(|(id, _)| *id).collect();
+        crate::db::recall::unindex(tx, project_id, Place::WorkingMemory, &ids).await?;
+    }
+    Ok(swept)
 }
 
 /// Active items of `component` in the project.
@@ -176,13 +189,14 @@ pub(crate) async fn displace(
     })
 }
 
-/// Inserts an active item; returns its id.
+/// Inserts an active item and indexes it for recall; returns its id.
 pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Result<i64> {
     const SQL: &str = "INSERT INTO working_memory
          (project_id, content, content_type, component, activation, ln_activation, decay_rate, importance, state,
-          file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13, $14) RETURNING id";
-    Ok(on_tx!(tx, |conn| sqlx::query_scalar(SQL)
+          file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind,
+          speaker, session, occurred_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
+    let id: i64 = on_tx!(tx, |conn| sqlx::query_scalar(SQL)
         .bind(row.project_id)
         .bind(row.content)
         .bind(row.content_type.as_str())
@@ -197,8 +211,23 @@ pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Res
         .bind(sqlx::types::Json(row.metadata))
         .bind(row.embedding.as_deref())
         .bind(row.text_kind.map(TextKind::as_str))
+        .bind(row.speaker)
+        .bind(row.session)
+        .bind(row.occurred_at)
         .fetch_one(conn)
-        .await?))
+        .await?);
+    let doc = NewDoc {
+        project_id: row.project_id,
+        place: Place::WorkingMemory,
+        ref_id: id,
+        content: row.content,
+        speaker: row.speaker,
+        session: row.session,
+        occurred_at: row.occurred_at.unwrap_or(row.now),
+        now: row.now,
+    };
+    crate::db::recall::index(tx, &[doc]).await?;
+    Ok(id)
 }
 
 /// Claims items for consolidation by deleting them (`DELETE ... RETURNING`), so two workers

@@ -4,10 +4,12 @@
 
 use serde_json::Value;
 
-use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
+use crate::db::recall::{index, unindex, NewDoc};
+use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, WriteTx};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Error, Result};
 use crate::layer::Layer;
+use crate::recall::Place;
 use crate::time::{now_ms, Millis};
 
 /// Longest content accepted for a long-term memory, in characters.
@@ -402,12 +404,15 @@ pub(crate) async fn insert_tasks(tx: &mut WriteTx, rows: &[NewTask<'_>]) -> Resu
     ))
 }
 
-/// Runs one insert function on one row in its own transaction and returns the stored row.
+/// Runs one insert function on one row in its own transaction, indexes the row for recall as
+/// `|id| doc` describes it, and returns the stored row.
 macro_rules! insert_one {
-    ($db:expr, $insert:ident, $row:expr, $out:ty, $table:literal, $columns:ident) => {{
+    ($db:expr, $insert:ident, $row:expr, $out:ty, $table:literal, $columns:ident, |$id:ident| $doc:expr) => {{
         const SQL: &str = concat!("SELECT ", $columns!(), " FROM ", $table, " WHERE id = $1");
         let mut tx = $db.begin_write().await?;
         let (id, _) = $insert(&mut tx, &[$row]).await?[0];
+        let $id = id;
+        crate::db::recall::index(&mut tx, &[$doc]).await?;
         let stored: $out = on_tx!(&mut tx, |conn| sqlx::query_as(SQL)
             .bind(id)
             .fetch_one(conn)
@@ -449,13 +454,14 @@ impl Layers {
             crate::error::check_no_nul("tags", tag)?;
         }
         self.ensure_project(project_id).await?;
+        let now = now_ms();
         let row = NewSemantic {
             project_id,
             content,
             memory_type,
             tags,
             origin: Origin::direct(),
-            now: now_ms(),
+            now,
         };
         Ok(insert_one!(
             self.db,
@@ -463,7 +469,8 @@ impl Layers {
             row,
             SemanticMemory,
             "semantic_memories",
-            semantic_columns
+            semantic_columns,
+            |id| NewDoc::direct(project_id, Place::Semantic, id, content, None, now)
         ))
     }
 
@@ -550,28 +557,19 @@ impl Layers {
         const UNLINK_OLDER: &str = "UPDATE semantic_memories SET superseded_by = NULL WHERE project_id = $1 AND superseded_by = $2";
         const UNLINK_NEWER: &str = "UPDATE semantic_memories SET supersedes_id = NULL WHERE project_id = $1 AND supersedes_id = $2";
         const DELETE: &str = "DELETE FROM semantic_memories WHERE project_id = $1 AND id = $2";
-        on_pool!(self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query(UNLINK_OLDER)
+        let mut tx = self.db.begin_write().await?;
+        let mut affected = 0;
+        for sql in [UNLINK_OLDER, UNLINK_NEWER, DELETE] {
+            affected = on_tx!(&mut tx, |conn| sqlx::query(sql)
                 .bind(project_id)
                 .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(UNLINK_NEWER)
-                .bind(project_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let gone = sqlx::query(DELETE)
-                .bind(project_id)
-                .bind(id)
-                .execute(&mut *tx)
+                .execute(conn)
                 .await?
-                .rows_affected()
-                > 0;
-            tx.commit().await?;
-            Ok(gone)
-        })
+                .rows_affected());
+        }
+        unindex(&mut tx, project_id, Place::Semantic, &[id]).await?;
+        tx.commit().await?;
+        Ok(affected > 0)
     }
 
     /// Reconsolidation: writes `content` as the next version of the current semantic memory
@@ -602,44 +600,49 @@ impl Layers {
             semantic_columns!()
         );
         const SUPERSEDE: &str = "UPDATE semantic_memories SET superseded_by = $1 WHERE id = $2";
-        on_pool!(self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            // Locked, so concurrent updates of one memory take turns: the first supersedes it,
-            // the others then read it superseded and are refused below, never forking history.
-            let old_sql = format!("{OLD}{}", pool.for_update());
-            let old = sqlx::query_as::<_, SemanticMemory>(sqlx::AssertSqlSafe(old_sql))
-                .bind(project_id)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let old = old.ok_or(Error::NotFound {
-                entity: "semantic memory",
-                id,
-                project_id,
-            })?;
-            if let Some(newer) = old.superseded_by {
-                return Err(Error::invalid(
-                    "id",
-                    format!(
-                        "semantic memory {id} is superseded by {newer}; update the current version"
-                    ),
-                ));
-            }
-            let new = sqlx::query_as::<_, SemanticMemory>(INSERT)
-                .bind(content)
-                .bind(reason)
-                .bind(now_ms())
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(SUPERSEDE)
-                .bind(new.id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(new)
-        })
+        let mut tx = self.db.begin_write().await?;
+        // Locked, so concurrent updates of one memory take turns: the first supersedes it, the
+        // others then read it superseded and are refused below, never forking history.
+        let old_sql = format!("{OLD}{}", tx.backend().for_update());
+        let old: Option<SemanticMemory> = on_tx!(&mut tx, |conn| sqlx::query_as(
+            sqlx::AssertSqlSafe(old_sql.clone())
+        )
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?);
+        let old = old.ok_or(Error::NotFound {
+            entity: "semantic memory",
+            id,
+            project_id,
+        })?;
+        if let Some(newer) = old.superseded_by {
+            return Err(Error::invalid(
+                "id",
+                format!(
+                    "semantic memory {id} is superseded by {newer}; update the current version"
+                ),
+            ));
+        }
+        let now = now_ms();
+        let new: SemanticMemory = on_tx!(&mut tx, |conn| sqlx::query_as(INSERT)
+            .bind(content)
+            .bind(reason)
+            .bind(now)
+            .bind(id)
+            .fetch_one(conn)
+            .await?);
+        on_tx!(&mut tx, |conn| sqlx::query(SUPERSEDE)
+            .bind(new.id)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|_| ())?);
+        unindex(&mut tx, project_id, Place::Semantic, &[id]).await?;
+        let doc = NewDoc::direct(project_id, Place::Semantic, new.id, content, None, now);
+        index(&mut tx, &[doc]).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Every version of the semantic memory `id` belongs to, oldest first, each with the reason
@@ -695,6 +698,7 @@ impl Layers {
         check_text("event_type", event_type, 100)?;
         check_text("session_id", session_id, 200)?;
         self.ensure_project(project_id).await?;
+        let now = now_ms();
         let row = NewEvent {
             project_id,
             content,
@@ -702,7 +706,7 @@ impl Layers {
             session_id,
             occurred_at,
             origin: Origin::direct(),
-            now: now_ms(),
+            now,
         };
         Ok(insert_one!(
             self.db,
@@ -710,7 +714,12 @@ impl Layers {
             row,
             EpisodicEvent,
             "episodic_events",
-            event_columns
+            event_columns,
+            |id| NewDoc {
+                session: Some(session_id),
+                occurred_at,
+                ..NewDoc::direct(project_id, Place::Episodic, id, content, None, now)
+            }
         ))
     }
 
@@ -778,21 +787,24 @@ impl Layers {
                 format!("{name:?} is already used in this project"),
             ));
         }
+        let now = now_ms();
         let row = NewProcedure {
             project_id,
             name: name.to_owned(),
             category,
             template,
             origin: Origin::direct(),
-            now: now_ms(),
+            now,
         };
+        let text = format!("{name} {template}");
         Ok(insert_one!(
             self.db,
             insert_procedures,
             row,
             Procedure,
             "procedures",
-            procedure_columns
+            procedure_columns,
+            |id| NewDoc::direct(project_id, Place::Procedural, id, &text, None, now)
         ))
     }
 
@@ -846,13 +858,14 @@ impl Layers {
     ) -> Result<ProspectiveTask> {
         check_text("content", content, MAX_CONTENT_CHARS)?;
         self.ensure_project(project_id).await?;
+        let now = now_ms();
         let row = NewTask {
             project_id,
             content,
             priority,
             due_at,
             origin: Origin::direct(),
-            now: now_ms(),
+            now,
         };
         Ok(insert_one!(
             self.db,
@@ -860,7 +873,8 @@ impl Layers {
             row,
             ProspectiveTask,
             "prospective_tasks",
-            task_columns
+            task_columns,
+            |id| NewDoc::direct(project_id, Place::Prospective, id, content, None, now)
         ))
     }
 
@@ -1004,12 +1018,15 @@ impl Layers {
             Layer::Procedural => PROCEDURE,
             Layer::Prospective => TASK,
         };
-        let deleted = on_pool!(self.db, |pool| sqlx::query(sql)
+        let mut tx = self.db.begin_write().await?;
+        let deleted = on_tx!(&mut tx, |conn| sqlx::query(sql)
             .bind(project_id)
             .bind(id)
-            .execute(pool)
+            .execute(conn)
             .await?
             .rows_affected());
+        unindex(&mut tx, project_id, Place::from(layer), &[id]).await?;
+        tx.commit().await?;
         Ok(deleted > 0)
     }
 

@@ -154,11 +154,6 @@ pub(crate) trait PoolExt {
     /// Begins a transaction that will write.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
 
-    /// See [`Backend::for_update`].
-    fn for_update(&self) -> &'static str {
-        self.backend().for_update()
-    }
-
     /// See [`Backend::advisory_lock_sql`].
     fn advisory_lock_sql(&self) -> &'static str {
         self.backend().advisory_lock_sql()
@@ -364,12 +359,14 @@ impl Database {
             }
         };
         tracing::debug!(backend = config.backend.as_str(), "database opened");
-        Ok(Database {
+        let db = Database {
             pool,
             backend: config.backend,
             pool_config: pc,
             closed: Arc::new(AtomicBool::new(false)),
-        })
+        };
+        recall::backfill(&db).await?;
+        Ok(db)
     }
 
     /// Which backend this is.

@@ -1,171 +1,543 @@
-//! Recall: full-text search across the four long-term layers (SQLite FTS5, PostgreSQL
-//! `tsvector`), ranked by text relevance with usefulness and recency.
+//! The recall index: `recall_docs` (one row per recallable memory, wherever it lives),
+//! `recall_postings`, `recall_terms` and `recall_stats`. Every statement that reads or writes
+//! them is here; the terms come from [`crate::recall::analyze`], the ranking from
+//! [`crate::recall`].
 //!
-//! Each backend returns its best candidates by its own relevance (FTS5 `bm25`, PostgreSQL
-//! `ts_rank`); the final score is computed here the same way for both:
-//! `0.8 · relevance / best relevance + 0.1 · usefulness / (1 + usefulness) + 0.1 · exp(−age / 30 days)`.
-//! Query words are the query's alphanumeric words, any of which may match (an OR query), so
-//! punctuation in a query can never be a syntax error. Recall only reads.
+//! The index is written in the same transaction as the memory it describes (an add, a layer
+//! insert, a consolidation, a forget), so a committed memory is recallable at once, also after
+//! a crash, and by every process sharing the database: there is no second store to catch up.
+//!
+//! Why the posting lists live in the database rather than in FTS5 or `tsvector`: one analyzer
+//! for both backends (the same terms, so the same ranking), and a bound on a query's work at a
+//! million memories: FTS5's `OR` query scores every row that shares a word, here a term reads at
+//! most [`RecallParams::postings_per_term`] postings, newest first, through the primary key.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::json;
 
 use crate::config::Backend;
-use crate::db::{on_pool, Database, PoolExt};
+use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
 use crate::error::{check_text, Error, Result};
-use crate::layer::Layer;
+use crate::recall::{
+    best_candidates, bm25_scores, index_terms, query_terms, rank, CandidateDoc, Place, Posting,
+    QueryTerms, RecallHit, RecallParams, TermPostings,
+};
 use crate::time::{now_ms, Millis};
 
-/// Most query words used.
-const MAX_QUERY_WORDS: usize = 32;
-/// Weight of text relevance, usefulness and recency in the final score.
-const WEIGHTS: (f64, f64, f64) = (0.8, 0.1, 0.1);
-/// Recency decays with this time constant.
-const RECENCY_DAYS: f64 = 30.0;
+/// Longest query accepted, in characters.
+pub(crate) const MAX_QUERY_CHARS: usize = 10_000;
 
-/// One recalled memory.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RecallHit {
-    /// The layer it lives in.
-    pub layer: Layer,
-    /// Its id in that layer's table.
-    pub id: i64,
-    /// Its text (for procedures, name and template).
-    pub content: String,
-    /// The final score, 0..=1.
-    pub score: f64,
-    /// The backend's text relevance (higher is better; scales differ by backend).
-    pub relevance: f64,
-    /// Usefulness (semantic memories; 0 elsewhere).
-    pub usefulness: f64,
-    /// Creation time.
-    pub created_at: Millis,
+/// A memory to index.
+#[derive(Debug, Clone)]
+pub(crate) struct NewDoc<'a> {
+    pub(crate) project_id: i64,
+    pub(crate) place: Place,
+    pub(crate) ref_id: i64,
+    pub(crate) content: &'a str,
+    pub(crate) speaker: Option<&'a str>,
+    pub(crate) session: Option<&'a str>,
+    pub(crate) occurred_at: Millis,
+    pub(crate) now: Millis,
 }
 
-const SQLITE: &str = "SELECT f.layer, CAST(f.memory_id AS INTEGER), f.content, -bm25(memory_fts),
-        COALESCE(s.usefulness, 0.0), COALESCE(s.created_at, e.created_at, pr.created_at, t.created_at, 0)
-     FROM memory_fts f
-     LEFT JOIN semantic_memories s ON f.layer = 'semantic' AND s.id = f.memory_id
-     LEFT JOIN episodic_events e ON f.layer = 'episodic' AND e.id = f.memory_id
-     LEFT JOIN procedures pr ON f.layer = 'procedural' AND pr.id = f.memory_id
-     LEFT JOIN prospective_tasks t ON f.layer = 'prospective' AND t.id = f.memory_id
-     WHERE memory_fts MATCH $1 AND f.project_id = $2 AND (f.layer <> 'semantic' OR s.superseded_by IS NULL)
-       AND ((f.layer = 'semantic' AND $3) OR (f.layer = 'episodic' AND $4)
-         OR (f.layer = 'procedural' AND $5) OR (f.layer = 'prospective' AND $6))
-     ORDER BY 4 DESC LIMIT $7";
-
-const POSTGRES: &str = "WITH q AS (SELECT to_tsquery('english', $1) AS q)
-     SELECT 'semantic', s.id, s.content, ts_rank(s.search, q.q)::float8, s.usefulness, s.created_at
-       FROM semantic_memories s, q WHERE $3 AND s.project_id = $2 AND s.superseded_by IS NULL AND s.search @@ q.q
-     UNION ALL SELECT 'episodic', e.id, e.content, ts_rank(e.search, q.q)::float8, 0.0::float8, e.created_at
-       FROM episodic_events e, q WHERE $4 AND e.project_id = $2 AND e.search @@ q.q
-     UNION ALL SELECT 'procedural', p.id, p.name || ' ' || p.template, ts_rank(p.search, q.q)::float8, 0.0::float8, p.created_at
-       FROM procedures p, q WHERE $5 AND p.project_id = $2 AND p.search @@ q.q
-     UNION ALL SELECT 'prospective', t.id, t.content, ts_rank(t.search, q.q)::float8, 0.0::float8, t.created_at
-       FROM prospective_tasks t, q WHERE $6 AND t.project_id = $2 AND t.search @@ q.q
-     ORDER BY 4 DESC LIMIT $7";
-
-type Candidate = (String, i64, String, f64, f64, i64);
-
-/// The `k` best memories of `project_id` for `query` in `layers` (all four when empty).
-///
-/// # Errors
-/// [`Error::InvalidInput`] for a query without words or `k` of 0 or over 1000.
-pub async fn recall(
-    db: &Database,
-    project_id: i64,
-    query: &str,
-    k: usize,
-    layers: &[Layer],
-) -> Result<Vec<RecallHit>> {
-    check_text("query", query, 10_000)?;
-    if !(1..=1000).contains(&k) {
-        return Err(Error::invalid(
-            "k",
-            format!("must be within 1..=1000, got {k}"),
-        ));
+impl<'a> NewDoc<'a> {
+    /// A memory stored directly in a layer now, with no speaker and no session.
+    pub(crate) fn direct(
+        project_id: i64,
+        place: Place,
+        ref_id: i64,
+        content: &'a str,
+        speaker: Option<&'a str>,
+        now: Millis,
+    ) -> Self {
+        NewDoc {
+            project_id,
+            place,
+            ref_id,
+            content,
+            speaker,
+            session: None,
+            occurred_at: now,
+            now,
+        }
     }
-    let words: Vec<String> = crate::features::lexical::words(query)
-        .into_iter()
-        .take(MAX_QUERY_WORDS)
-        .collect();
-    if words.is_empty() {
-        return Err(Error::invalid("query", "must contain at least one word"));
+}
+
+/// A working-memory item's new home after consolidation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Move {
+    pub(crate) item_id: i64,
+    pub(crate) place: Place,
+    pub(crate) ref_id: i64,
+}
+
+/// Indexes memories (one or many, of one or several projects) inside `tx`: a `recall_docs` row
+/// each, linked to the memory indexed before it in its session, their postings, and the
+/// projects' term and memory counts.
+pub(crate) async fn index(tx: &mut WriteTx, docs: &[NewDoc<'_>]) -> Result<()> {
+    const DOC: &str = "INSERT INTO recall_docs
+         (project_id, place, ref_id, content, speaker, session, occurred_at, length, created_at, prev_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                 (SELECT MAX(id) FROM recall_docs WHERE project_id = $1 AND session = $6))
+         RETURNING id";
+    let mut postings: Vec<(i64, String, i64, i64, i64)> = Vec::new();
+    let mut df: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    let mut stats: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for doc in docs {
+        let terms = index_terms(doc.content);
+        let length = i64::from(terms.length);
+        let id: i64 = on_tx!(tx, |conn| sqlx::query_scalar(DOC)
+            .bind(doc.project_id)
+            .bind(doc.place.as_str())
+            .bind(doc.ref_id)
+            .bind(doc.content)
+            .bind(doc.speaker)
+            .bind(doc.session)
+            .bind(doc.occurred_at)
+            .bind(length)
+            .bind(doc.now)
+            .fetch_one(conn)
+            .await?);
+        for (term, tf) in terms.counts {
+            *df.entry((doc.project_id, term.clone())).or_default() += 1;
+            postings.push((doc.project_id, term, id, i64::from(tf), length));
+        }
+        let s = stats.entry(doc.project_id).or_default();
+        s.0 += 1;
+        s.1 += length;
     }
-    let wanted = |l: Layer| layers.is_empty() || layers.contains(&l);
-    let limit = (k * 5).max(50) as i64;
-    let rows: Vec<Candidate> = on_pool!(db, |pool| {
-        let (sql, fts_query) = match pool.backend() {
-            Backend::Sqlite => (
-                SQLITE,
-                words
-                    .iter()
-                    .map(|w| format!("\"{w}\""))
-                    .collect::<Vec<_>>()
-                    .join(" OR "),
-            ),
-            Backend::Postgres => (POSTGRES, words.join(" | ")),
-        };
-        sqlx::query_as(sql)
-            .bind(fts_query)
+    insert_rows!(
+        tx,
+        (i64,),
+        postings,
+        "INSERT INTO recall_postings (project_id, term, doc_id, tf, length) ",
+        " RETURNING doc_id",
+        |b, p| {
+            b.push_bind(p.0)
+                .push_bind(p.1.as_str())
+                .push_bind(p.2)
+                .push_bind(p.3)
+                .push_bind(p.4);
+        }
+    );
+    add_counts(tx, &df, &stats).await
+}
+
+/// Adds `df` to the projects' term counts and `stats` (memories, terms) to their totals; the
+/// deltas may be negative. Terms are written in a fixed order, so concurrent writers lock the
+/// same rows in the same order and never deadlock.
+async fn add_counts(
+    tx: &mut WriteTx,
+    df: &BTreeMap<(i64, String), i64>,
+    stats: &BTreeMap<i64, (i64, i64)>,
+) -> Result<()> {
+    const STATS: &str = "INSERT INTO recall_stats (project_id, docs, terms) VALUES ($1, $2, $3)
+         ON CONFLICT (project_id) DO UPDATE SET docs = recall_stats.docs + excluded.docs,
+                                                terms = recall_stats.terms + excluded.terms";
+    let rows: Vec<(&(i64, String), &i64)> = df.iter().collect();
+    insert_rows!(
+        tx,
+        (i64,),
+        rows,
+        "INSERT INTO recall_terms (project_id, term, df) ",
+        " ON CONFLICT (project_id, term) DO UPDATE SET df = recall_terms.df + excluded.df RETURNING df",
+        |b, r| {
+            b.push_bind(r.0 .0).push_bind(r.0 .1.as_str()).push_bind(*r.1);
+        }
+    );
+    for (project_id, (docs, terms)) in stats {
+        on_tx!(tx, |conn| sqlx::query(STATS)
             .bind(project_id)
-            .bind(wanted(Layer::Semantic))
-            .bind(wanted(Layer::Episodic))
-            .bind(wanted(Layer::Procedural))
-            .bind(wanted(Layer::Prospective))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-    });
-    Ok(rank(rows, now_ms(), k))
-}
-
-fn rank(rows: Vec<Candidate>, now: Millis, k: usize) -> Vec<RecallHit> {
-    let best = rows.iter().map(|r| r.3).fold(0.0f64, f64::max);
-    let (w_rel, w_use, w_new) = WEIGHTS;
-    let mut hits: Vec<RecallHit> = rows
-        .into_iter()
-        .filter_map(|(layer, id, content, relevance, usefulness, created_at)| {
-            let layer: Layer = layer.parse().ok()?;
-            let age_days = crate::time::seconds_between(created_at, now) / 86_400.0;
-            let rel = if best > 0.0 { relevance / best } else { 0.0 };
-            let score = w_rel * rel
-                + w_use * usefulness / (1.0 + usefulness)
-                + w_new * (-age_days / RECENCY_DAYS).exp();
-            Some(RecallHit {
-                layer,
-                id,
-                content,
-                score,
-                relevance,
-                usefulness,
-                created_at,
-            })
-        })
-        .collect();
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.layer.cmp(&b.layer))
-            .then(a.id.cmp(&b.id))
-    });
-    hits.truncate(k);
-    hits
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranks_by_relevance_then_usefulness_and_recency() {
-        let now = 100 * 86_400_000;
-        let rows = vec![
-            ("semantic".to_owned(), 1, "a".to_owned(), 2.0, 0.0, now),
-            ("episodic".to_owned(), 2, "b".to_owned(), 4.0, 0.0, 0),
-            ("semantic".to_owned(), 3, "c".to_owned(), 2.0, 3.0, now),
-        ];
-        let hits = rank(rows, now, 3);
-        // b: 0.8 * 1 + 0 + 0.1 * e^(-100/30); c: 0.8 * 0.5 + 0.1 * 0.75 + 0.1; a: 0.4 + 0 + 0.1.
-        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![2, 3, 1]);
-        assert!((hits[1].score - (0.4 + 0.075 + 0.1)).abs() < 1e-12);
-        assert!((hits[0].score - (0.8 + 0.1 * (-100.0f64 / 30.0).exp())).abs() < 1e-12);
+            .bind(docs)
+            .bind(terms)
+            .execute(conn)
+            .await
+            .map(|_| ())?);
     }
+    Ok(())
+}
+
+/// Points the index rows of consolidated working-memory items at their new homes. Their ids,
+/// postings and session links stay as they are.
+pub(crate) async fn relocate(tx: &mut WriteTx, project_id: i64, moves: &[Move]) -> Result<()> {
+    const SQLITE: &str = "UPDATE recall_docs SET place = m.place, ref_id = m.ref_id
+         FROM (SELECT json_extract(value, '$.item') AS item, json_extract(value, '$.place') AS place,
+                      json_extract(value, '$.ref_id') AS ref_id FROM json_each($2)) AS m
+         WHERE recall_docs.project_id = $1 AND recall_docs.place = 'working_memory' AND recall_docs.ref_id = m.item";
+    const POSTGRES: &str = "UPDATE recall_docs d SET place = m.place, ref_id = m.ref_id
+         FROM jsonb_to_recordset($2::jsonb) AS m(item BIGINT, place TEXT, ref_id BIGINT)
+         WHERE d.project_id = $1 AND d.place = 'working_memory' AND d.ref_id = m.item";
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let sql = match tx.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let moves: Vec<_> = moves
+        .iter()
+        .map(|m| json!({ "item": m.item_id, "place": m.place.as_str(), "ref_id": m.ref_id }))
+        .collect();
+    let moves = serde_json::Value::Array(moves).to_string();
+    on_tx!(tx, |conn| sqlx::query(sql)
+        .bind(project_id)
+        .bind(&moves)
+        .execute(conn)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// Removes the memories `ref_ids` of `place` from the index (forgotten, superseded or deleted):
+/// their rows, their postings and their share of the counts.
+pub(crate) async fn unindex(
+    tx: &mut WriteTx,
+    project_id: i64,
+    place: Place,
+    ref_ids: &[i64],
+) -> Result<()> {
+    const DOC: &str = "DELETE FROM recall_docs WHERE project_id = $1 AND place = $2 AND ref_id = $3 RETURNING id, content";
+    const POSTING: &str =
+        "DELETE FROM recall_postings WHERE project_id = $1 AND term = $2 AND doc_id = $3";
+    let mut df: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    let mut stats: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for ref_id in ref_ids {
+        let removed: Option<(i64, String)> = on_tx!(tx, |conn| sqlx::query_as(DOC)
+            .bind(project_id)
+            .bind(place.as_str())
+            .bind(ref_id)
+            .fetch_optional(conn)
+            .await?);
+        let Some((doc_id, content)) = removed else {
+            continue;
+        };
+        let terms = index_terms(&content);
+        for term in terms.counts.keys() {
+            on_tx!(tx, |conn| sqlx::query(POSTING)
+                .bind(project_id)
+                .bind(term.as_str())
+                .bind(doc_id)
+                .execute(conn)
+                .await
+                .map(|_| ())?);
+            *df.entry((project_id, term.clone())).or_default() -= 1;
+        }
+        let s = stats.entry(project_id).or_default();
+        s.0 -= 1;
+        s.1 -= i64::from(terms.length);
+    }
+    add_counts(tx, &df, &stats).await
+}
+
+/// The columns of a [`CandidateDoc`], with usefulness from the semantic layer.
+macro_rules! candidate_select {
+    () => {
+        "SELECT d.id, d.prev_id, d.place, d.ref_id, d.content, d.speaker, d.session, d.occurred_at, d.created_at,
+                COALESCE(s.usefulness, 0.0) AS usefulness
+         FROM recall_docs d LEFT JOIN semantic_memories s ON d.place = 'semantic' AND s.id = d.ref_id
+         WHERE d.project_id = $1 AND "
+    };
+}
+
+/// Reads of the recall index.
+#[derive(Debug, Clone)]
+pub(crate) struct RecallIndex {
+    db: Database,
+}
+
+impl RecallIndex {
+    /// The index over `db`.
+    pub(crate) fn new(db: Database) -> Self {
+        RecallIndex { db }
+    }
+
+    /// The `k` best memories of `project_id` for `query`, among `places` (all when empty).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a query that is empty, over [`MAX_QUERY_CHARS`] characters,
+    /// holds a NUL or no word at all, or `k` outside 1..=1000.
+    pub(crate) async fn search(
+        &self,
+        project_id: i64,
+        query: &str,
+        k: usize,
+        places: &[Place],
+        params: &RecallParams,
+    ) -> Result<Vec<RecallHit>> {
+        check_text("query", query, MAX_QUERY_CHARS)?;
+        if !(1..=1000).contains(&k) {
+            return Err(Error::invalid(
+                "k",
+                format!("must be within 1..=1000, got {k}"),
+            ));
+        }
+        let now = now_ms();
+        let terms = match query_terms(query) {
+            QueryTerms::Terms(terms) => terms,
+            QueryTerms::OnlyStopWords => {
+                let docs = self.recent(project_id, places, k).await?;
+                return Ok(rank(docs, &HashMap::new(), &[], places, now, k, params));
+            }
+            QueryTerms::NoWords => {
+                return Err(Error::invalid(
+                    "query",
+                    "must contain at least one word (a letter or a digit)",
+                ))
+            }
+        };
+        let (docs, avg_length, df) = self.corpus(project_id, &terms).await?;
+        let mut lists = Vec::new();
+        for term in &terms {
+            let Some(&df) = df.get(term) else { continue };
+            let postings = self
+                .postings(project_id, term, params.postings_per_term)
+                .await?;
+            lists.push(TermPostings {
+                idf: crate::recall::idf(docs, df),
+                postings,
+            });
+        }
+        let base = bm25_scores(&lists, avg_length, params);
+        let candidates = best_candidates(&base, params.candidates);
+        let docs = self.with_neighbours(project_id, &candidates).await?;
+        Ok(rank(docs, &base, &terms, places, now, k, params))
+    }
+
+    /// The project's memory count, average length, and the document frequency of each of
+    /// `terms` it holds.
+    async fn corpus(
+        &self,
+        project_id: i64,
+        terms: &[String],
+    ) -> Result<(i64, f64, HashMap<String, i64>)> {
+        const STATS: &str = "SELECT docs, terms FROM recall_stats WHERE project_id = $1";
+        const DF_SQLITE: &str = "SELECT term, df FROM recall_terms
+             WHERE project_id = $1 AND df > 0 AND term IN (SELECT value FROM json_each($2))";
+        const DF_POSTGRES: &str = "SELECT term, df FROM recall_terms
+             WHERE project_id = $1 AND df > 0 AND term = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))";
+        let (docs, length) =
+            fetch_rows!(self.db, (i64, i64), STATS, fetch_optional, project_id).unwrap_or((0, 0));
+        let terms_json = serde_json::to_string(terms).expect("strings serialise");
+        let df: Vec<(String, i64)> = on_pool!(self.db, |pool| {
+            let sql = match pool.backend() {
+                Backend::Sqlite => DF_SQLITE,
+                Backend::Postgres => DF_POSTGRES,
+            };
+            sqlx::query_as(sql)
+                .bind(project_id)
+                .bind(&terms_json)
+                .fetch_all(pool)
+                .await?
+        });
+        let avg = if docs > 0 {
+            length as f64 / docs as f64
+        } else {
+            1.0
+        };
+        Ok((docs, avg, df.into_iter().collect()))
+    }
+
+    /// The `limit` most recent postings of `term`.
+    async fn postings(&self, project_id: i64, term: &str, limit: usize) -> Result<Vec<Posting>> {
+        const SQL: &str = "SELECT doc_id, tf, length FROM recall_postings
+             WHERE project_id = $1 AND term = $2 ORDER BY doc_id DESC LIMIT $3";
+        let rows = fetch_rows!(
+            self.db,
+            (i64, i64, i64),
+            SQL,
+            fetch_all,
+            project_id,
+            term,
+            limit as i64
+        );
+        Ok(rows
+            .into_iter()
+            .map(|(doc, tf, length)| Posting {
+                doc,
+                tf: tf as f64,
+                length,
+            })
+            .collect())
+    }
+
+    /// The memories `ids`, the memory after each in its session, and the one before each.
+    async fn with_neighbours(&self, project_id: i64, ids: &[i64]) -> Result<Vec<CandidateDoc>> {
+        const BY_ID_SQLITE: &str = concat!(
+            candidate_select!(),
+            "d.id IN (SELECT value FROM json_each($2))"
+        );
+        const NEXT_SQLITE: &str = concat!(
+            candidate_select!(),
+            "d.prev_id IN (SELECT value FROM json_each($2))"
+        );
+        const BY_ID_POSTGRES: &str = concat!(
+            candidate_select!(),
+            "d.id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::bigint))"
+        );
+        const NEXT_POSTGRES: &str = concat!(
+            candidate_select!(),
+            "d.prev_id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::bigint))"
+        );
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (by_id, next) = match self.db.backend() {
+            Backend::Sqlite => (BY_ID_SQLITE, NEXT_SQLITE),
+            Backend::Postgres => (BY_ID_POSTGRES, NEXT_POSTGRES),
+        };
+        let mut docs = self.docs(by_id, project_id, ids).await?;
+        docs.extend(self.docs(next, project_id, ids).await?);
+        let have: HashSet<i64> = docs.iter().map(|d| d.id).collect();
+        let mut before: Vec<i64> = docs
+            .iter()
+            .filter_map(|d| d.prev_id)
+            .filter(|p| !have.contains(p))
+            .collect();
+        before.sort_unstable();
+        before.dedup();
+        docs.extend(self.docs(by_id, project_id, &before).await?);
+        let mut seen = HashSet::new();
+        docs.retain(|d| seen.insert(d.id));
+        Ok(docs)
+    }
+
+    /// Runs one of the candidate queries over `ids`.
+    async fn docs(
+        &self,
+        sql: &'static str,
+        project_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<CandidateDoc>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).expect("ids serialise");
+        Ok(fetch_rows!(
+            self.db,
+            CandidateDoc,
+            sql,
+            fetch_all,
+            project_id,
+            &ids
+        ))
+    }
+
+    /// The project's `k` most recently indexed memories among `places` (all when empty).
+    async fn recent(
+        &self,
+        project_id: i64,
+        places: &[Place],
+        k: usize,
+    ) -> Result<Vec<CandidateDoc>> {
+        const SQL: &str = concat!(candidate_select!(), "TRUE ORDER BY d.id DESC LIMIT $2");
+        const IN_PLACES_SQLITE: &str = concat!(
+            candidate_select!(),
+            "d.place IN (SELECT value FROM json_each($3)) ORDER BY d.id DESC LIMIT $2"
+        );
+        const IN_PLACES_POSTGRES: &str = concat!(
+            candidate_select!(),
+            "d.place = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) ORDER BY d.id DESC LIMIT $2"
+        );
+        if places.is_empty() {
+            return Ok(fetch_rows!(
+                self.db,
+                CandidateDoc,
+                SQL,
+                fetch_all,
+                project_id,
+                k as i64
+            ));
+        }
+        let sql = match self.db.backend() {
+            Backend::Sqlite => IN_PLACES_SQLITE,
+            Backend::Postgres => IN_PLACES_POSTGRES,
+        };
+        let places = serde_json::to_string(places).expect("places serialise");
+        Ok(fetch_rows!(
+            self.db,
+            CandidateDoc,
+            sql,
+            fetch_all,
+            project_id,
+            k as i64,
+            &places
+        ))
+    }
+
+    /// The terms stored for memory `ref_id` of `place`, in term order, with their counts: what
+    /// the analyzer wrote, as the database holds it.
+    pub(crate) async fn stored_terms(
+        &self,
+        project_id: i64,
+        place: Place,
+        ref_id: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT p.term, p.tf FROM recall_postings p
+             JOIN recall_docs d ON d.id = p.doc_id AND d.project_id = p.project_id
+             WHERE d.project_id = $1 AND d.place = $2 AND d.ref_id = $3 ORDER BY p.term";
+        Ok(fetch_rows!(
+            self.db,
+            (String, i64),
+            SQL,
+            fetch_all,
+            project_id,
+            place.as_str(),
+            ref_id
+        ))
+    }
+}
+
+/// Indexes every memory stored before the index existed, once, when the migration asked for it
+/// (`recall_backfill`); a no-op afterwards. One transaction: the flag is cleared with the rows
+/// it asked for.
+pub(crate) async fn backfill(db: &Database) -> Result<()> {
+    const PENDING: &str = "SELECT COUNT(*) FROM recall_backfill";
+    type Row = (
+        i64,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<Millis>,
+        Millis,
+    );
+    const SOURCES: [(Place, &str); 5] = [
+        (Place::WorkingMemory, "SELECT id, project_id, content, speaker, session, occurred_at, created_at FROM working_memory ORDER BY id"),
+        (Place::Semantic, "SELECT id, project_id, content, NULL, NULL, NULL, created_at FROM semantic_memories WHERE superseded_by IS NULL ORDER BY id"),
+        (Place::Episodic, "SELECT id, project_id, content, NULL, session_id, occurred_at, created_at FROM episodic_events ORDER BY id"),
+        (Place::Procedural, "SELECT id, project_id, name || ' ' || template, NULL, NULL, NULL, created_at FROM procedures ORDER BY id"),
+        (Place::Prospective, "SELECT id, project_id, content, NULL, NULL, NULL, created_at FROM prospective_tasks ORDER BY id"),
+    ];
+    let pending: i64 = on_pool!(db, |pool| sqlx::query_scalar(PENDING)
+        .fetch_one(pool)
+        .await?);
+    if pending == 0 {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    for (place, sql) in SOURCES {
+        let rows: Vec<Row> = on_tx!(&mut tx, |conn| sqlx::query_as(sql).fetch_all(conn).await?);
+        let docs: Vec<NewDoc<'_>> = rows
+            .iter()
+            .map(|r| NewDoc {
+                project_id: r.1,
+                place,
+                ref_id: r.0,
+                content: &r.2,
+                speaker: r.3.as_deref(),
+                session: r.4.as_deref(),
+                occurred_at: r.5.unwrap_or(r.6),
+                now: r.6,
+            })
+            .collect();
+        index(&mut tx, &docs).await?;
+    }
+    on_tx!(&mut tx, |conn| sqlx::query("DELETE FROM recall_backfill")
+        .execute(conn)
+        .await
+        .map(|_| ())?);
+    tx.commit().await?;
+    tracing::info!("recall index built for the memories stored before it");
+    Ok(())
 }

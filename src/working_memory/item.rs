@@ -19,6 +19,10 @@ pub const MAX_ITEM_CHARS: usize = 10_000;
 pub const MAX_EMBEDDING_DIMS: usize = 4096;
 /// Most strings an episodic-buffer chunk binds.
 pub const MAX_CHUNK_PARTS: usize = 5;
+/// Longest speaker name and session id, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// Latest `occurred_at` accepted: the year 9999 (UTC Unix ms). The earliest is 0 (1970).
+pub const MAX_OCCURRED_AT: Millis = 253_402_300_799_999;
 
 /// A working-memory item.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -57,6 +61,12 @@ pub struct Item {
     pub embedding: Option<Vec<f32>>,
     /// What kind of text it is, when the caller said (see [`NewItem::kind`]).
     pub kind: Option<TextKind>,
+    /// Who said or wrote it, when the caller said (see [`NewItem::speaker`]).
+    pub speaker: Option<String>,
+    /// The conversation or task it belongs to, when the caller said (see [`NewItem::session`]).
+    pub session: Option<String>,
+    /// When it happened (UTC Unix ms): the caller's [`NewItem::occurred_at`], else its creation.
+    pub occurred_at: Millis,
 }
 
 impl Item {
@@ -114,6 +124,9 @@ impl From<ItemRow> for Item {
             metadata: r.metadata,
             embedding: r.embedding.map(|b| decode_embedding(&b)),
             kind: r.text_kind,
+            speaker: r.speaker,
+            session: r.session,
+            occurred_at: r.occurred_at.unwrap_or(r.created_at),
         }
     }
 }
@@ -145,6 +158,9 @@ pub struct NewItem {
     pub(crate) metadata: Value,
     pub(crate) embedding: Option<Vec<f32>>,
     pub(crate) kind: Option<TextKind>,
+    pub(crate) speaker: Option<String>,
+    pub(crate) session: Option<String>,
+    pub(crate) occurred_at: Option<Millis>,
 }
 
 impl NewItem {
@@ -162,6 +178,9 @@ impl NewItem {
             metadata: Value::Object(Default::default()),
             embedding: None,
             kind: None,
+            speaker: None,
+            session: None,
+            occurred_at: None,
         }
     }
 
@@ -224,6 +243,30 @@ impl NewItem {
         self
     }
 
+    /// Who said or wrote it: a person's name, "user", "assistant", a tool (at most
+    /// [`MAX_LABEL_CHARS`] characters). Stored with the item and the memory it becomes; recall
+    /// favours memories whose speaker the query names.
+    pub fn speaker(mut self, speaker: impl Into<String>) -> Self {
+        self.speaker = Some(speaker.into());
+        self
+    }
+
+    /// The conversation or task it belongs to (at most [`MAX_LABEL_CHARS`] characters). Items of
+    /// one session are neighbours in the order they were added, and recall reads a memory with
+    /// its neighbours; a consolidated episodic event takes it as its session.
+    pub fn session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+
+    /// When it happened (UTC Unix ms, 0..=[`MAX_OCCURRED_AT`]; default: when it is added).
+    /// Activation still decays from when the item was added; recall's recency and a
+    /// consolidated episodic event use this time.
+    pub fn occurred_at(mut self, at: Millis) -> Self {
+        self.occurred_at = Some(at);
+        self
+    }
+
     /// An episodic-buffer chunk binding up to [`MAX_CHUNK_PARTS`] strings (extra ones are
     /// dropped and the item's metadata says how many) and the ids of the phonological and
     /// visuospatial items it came from.
@@ -252,6 +295,20 @@ impl NewItem {
         }
         if let Some(e) = &self.embedding {
             check_embedding("embedding", e, MAX_EMBEDDING_DIMS)?;
+        }
+        if let Some(speaker) = &self.speaker {
+            check_text("speaker", speaker, MAX_LABEL_CHARS)?;
+        }
+        if let Some(session) = &self.session {
+            check_text("session", session, MAX_LABEL_CHARS)?;
+        }
+        if let Some(at) = self.occurred_at {
+            if !(0..=MAX_OCCURRED_AT).contains(&at) {
+                return Err(Error::invalid(
+                    "occurred_at",
+                    format!("must be within 0..={MAX_OCCURRED_AT} (UTC Unix ms), got {at}"),
+                ));
+            }
         }
         if !self.sources.is_empty() && self.component != Component::EpisodicBuffer {
             return Err(Error::invalid(
@@ -321,6 +378,15 @@ mod tests {
             field(NewItem::new("x").embedding(vec![f32::NAN])),
             "embedding"
         );
+        assert_eq!(field(NewItem::new("x").speaker("")), "speaker");
+        assert_eq!(field(NewItem::new("x").session("s".repeat(201))), "session");
+        assert_eq!(field(NewItem::new("x").occurred_at(-1)), "occurred_at");
         assert!(NewItem::new("x").validate(0.1).is_ok());
+        assert!(NewItem::new("x")
+            .speaker("Caroline")
+            .session("session_1")
+            .occurred_at(0)
+            .validate(0.1)
+            .is_ok());
     }
 }

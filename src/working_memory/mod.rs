@@ -505,6 +505,9 @@ fn new_row(project_id: i64, item: &NewItem, decay_rate: f64, now: Millis) -> New
         metadata: &item.metadata,
         embedding: item.embedding.as_deref().map(encode_embedding),
         text_kind: item.kind,
+        speaker: item.speaker.as_deref(),
+        session: item.session.as_deref(),
+        occurred_at: item.occurred_at,
         now,
     }
 }

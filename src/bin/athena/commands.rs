@@ -90,10 +90,15 @@ async fn recall(store: &Store, query: &str, k: usize, layers: &[Layer]) -> Resul
     let hits = store.recall(query, k, layers).await?;
     let mut text = String::new();
     for h in &hits {
+        let said = h
+            .speaker
+            .as_deref()
+            .map(|s| format!(" {s}:"))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "{} {} ({}): {}",
-            h.layer,
+            "{} {} ({}):{said} {}",
+            h.place,
             h.id,
             fixed2(h.score),
             h.content

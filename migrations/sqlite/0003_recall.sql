@@ -1,0 +1,75 @@
+-- athena-memory schema, version 3 (SQLite). Keep in step with migrations/postgres/0003_recall.sql.
+-- Recall over everything an agent remembers, with one analyzer in Rust for both backends: the
+-- database keeps the posting lists, the engine computes the terms. FTS5 goes.
+
+-- What the agent knows about an item: who said it, the conversation or task it belongs to, and
+-- when it happened (NULL: when it was added).
+ALTER TABLE working_memory ADD COLUMN speaker TEXT;
+ALTER TABLE working_memory ADD COLUMN session TEXT;
+ALTER TABLE working_memory ADD COLUMN occurred_at INTEGER;
+
+-- One row per recallable memory, wherever it lives: `place` is 'working_memory' or a layer,
+-- `ref_id` its id there. Consolidation moves the row (place, ref_id) and keeps its id, so the
+-- postings and the session links stay valid. `prev_id` is the memory indexed just before it in
+-- the same session of the project (its neighbour for ranking).
+CREATE TABLE recall_docs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    place       TEXT    NOT NULL,
+    ref_id      INTEGER NOT NULL,
+    content     TEXT    NOT NULL,
+    speaker     TEXT,
+    session     TEXT,
+    occurred_at INTEGER NOT NULL,
+    prev_id     INTEGER,
+    length      INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX recall_docs_by_place ON recall_docs (project_id, place, ref_id);
+CREATE INDEX recall_docs_by_recency ON recall_docs (project_id, id);
+CREATE INDEX recall_docs_by_session ON recall_docs (project_id, session, id) WHERE session IS NOT NULL;
+CREATE INDEX recall_docs_by_prev ON recall_docs (prev_id) WHERE prev_id IS NOT NULL;
+
+-- Posting lists: each term of each memory, with its count and the memory's length, read newest
+-- first. No foreign key: rows go with their memory through the repository.
+CREATE TABLE recall_postings (
+    project_id INTEGER NOT NULL,
+    term       TEXT    NOT NULL,
+    doc_id     INTEGER NOT NULL,
+    tf         INTEGER NOT NULL,
+    length     INTEGER NOT NULL,
+    PRIMARY KEY (project_id, term, doc_id)
+) WITHOUT ROWID;
+
+-- How many memories of the project hold each term (BM25's document frequency).
+CREATE TABLE recall_terms (
+    project_id INTEGER NOT NULL,
+    term       TEXT    NOT NULL,
+    df         INTEGER NOT NULL,
+    PRIMARY KEY (project_id, term)
+) WITHOUT ROWID;
+
+-- Memories and terms in each project (BM25's N and average length).
+CREATE TABLE recall_stats (
+    project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+    docs       INTEGER NOT NULL,
+    terms      INTEGER NOT NULL
+);
+
+-- Memories stored before this version are indexed by the engine when it next opens the
+-- database (the terms come from Rust, not SQL); this row asks for it.
+CREATE TABLE recall_backfill (pending BOOLEAN NOT NULL);
+INSERT INTO recall_backfill (pending)
+SELECT TRUE WHERE EXISTS (SELECT 1 FROM working_memory) OR EXISTS (SELECT 1 FROM semantic_memories)
+    OR EXISTS (SELECT 1 FROM episodic_events) OR EXISTS (SELECT 1 FROM procedures)
+    OR EXISTS (SELECT 1 FROM prospective_tasks);
+
+DROP TRIGGER semantic_fts_insert;
+DROP TRIGGER semantic_fts_delete;
+DROP TRIGGER episodic_fts_insert;
+DROP TRIGGER episodic_fts_delete;
+DROP TRIGGER procedures_fts_insert;
+DROP TRIGGER procedures_fts_delete;
+DROP TRIGGER prospective_fts_insert;
+DROP TRIGGER prospective_fts_delete;
+DROP TABLE memory_fts;
