@@ -28,9 +28,9 @@ use crate::{
     AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
     EpisodicEvent, Error, Focus, FocusTarget, Goal, GoalNode, HealthReport, HealthStatus, Item,
     ItemState, Layer, LayerCounts, Memory, MemoryEvent, MemoryType, Metrics, ModelScope, NewGoal,
-    NewItem, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision,
-    RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort,
-    StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
+    NewItem, Place, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result,
+    RouteDecision, RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory,
+    SemanticSort, StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
 };
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -320,6 +320,27 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
         self.call(move |e| async move { e.consolidate_pending(project_id, limit).await })
+    }
+
+    /// See [`crate::Engine::consolidate_all`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn consolidate_all(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+        self.call(move |e| async move { e.consolidate_all(project_id, limit).await })
+    }
+
+    /// See [`crate::Engine::indexed_terms`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn indexed_terms(
+        &self,
+        project_id: i64,
+        place: Place,
+        id: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        self.call(move |e| async move { e.indexed_terms(project_id, place, id).await })
     }
 
     /// See [`crate::Engine::recall`].

@@ -733,6 +733,27 @@ impl Engine {
         Ok(consolidate::report(&[], done))
     }
 
+    /// Consolidates up to `limit` items of working memory, active or pending, oldest first: what
+    /// an agent means at the end of a task ("keep what I noted"). Safe to run from many workers
+    /// at once, like [`Engine::consolidate_pending`]; `not_found` is always empty.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `limit` for 0 or more than 100,000; database errors.
+    #[tracing::instrument(skip(self))]
+    pub async fn consolidate_all(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+        if limit == 0 || limit as usize > MAX_BATCH {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be within 1..={MAX_BATCH}, got {limit}"),
+            ));
+        }
+        let router = self.router(project_id).await?;
+        let done =
+            consolidate::consolidate(&self.inner.db, &router, project_id, Claim::All(limit), None)
+                .await?;
+        Ok(consolidate::report(&[], done))
+    }
+
     /// Recall: the `k` memories that best answer `query`, wherever they live (working memory,
     /// active or pending, and the four layers), best first. Each hit says where it lives and
     /// carries the id the next call needs. A memory is recallable as soon as the call that

@@ -471,6 +471,19 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         .recall_in(p, "seed after a reset", 5, &[Layer::Semantic])
         .unwrap()
         .is_empty());
+    let wm = engine.working_memory();
+    let held = |state| wm.list(p, None, state).unwrap().len();
+    let left = held(ItemState::Active) + held(ItemState::Pending);
+    assert!(left > 0, "the test leaves items in working memory");
+    assert_eq!(
+        engine.consolidate_all(p, 1000).unwrap().consolidated.len(),
+        left
+    );
+    assert_eq!(held(ItemState::Active) + held(ItemState::Pending), 0);
+    let terms = engine
+        .indexed_terms(p, one.layer.into(), one.memory_id)
+        .unwrap();
+    assert!(!terms.is_empty());
 
     // Models: train declines on one label; store, list, activate, export and import.
     assert!(matches!(

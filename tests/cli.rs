@@ -118,6 +118,57 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
         hits["hits"][0]["content"],
         "Remember to rotate the API keys on Friday"
     );
+
+    // A note with who said it, its session and when: found by the next call in working
+    // memory, then in its layer after `consolidate --all`.
+    let said = json(
+        url,
+        p,
+        &[
+            "add",
+            "Ann moved the standup to Tuesdays",
+            "--speaker",
+            "Ann",
+            "--session",
+            "retro-3",
+            "--at",
+            "2023-05-08T13:56",
+        ],
+    );
+    assert_eq!(
+        (&said["speaker"], &said["session"], &said["occurred_at"]),
+        (
+            &serde_json::json!("Ann"),
+            &serde_json::json!("retro-3"),
+            &serde_json::json!(1_683_554_160_000i64)
+        )
+    );
+    let found = &json(url, p, &["recall", "standup Tuesdays"])["hits"][0];
+    assert_eq!(
+        (&found["place"], &found["id"]),
+        (&serde_json::json!("working_memory"), &said["id"])
+    );
+    assert_eq!(found["speaker"], "Ann");
+    let readable =
+        String::from_utf8_lossy(&athena(url, p, &["recall", "standup"]).stdout).to_string();
+    assert!(
+        readable.contains("working_memory") && readable.contains("Ann:"),
+        "{readable}"
+    );
+    let drained = json(url, p, &["consolidate", "--all"]);
+    assert_eq!(json(url, p, &["list"])["total"], 0, "{drained}");
+    let moved = drained["consolidated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item_id"] == said["id"])
+        .unwrap();
+    let found = &json(url, p, &["recall", "standup Tuesdays"])["hits"][0];
+    assert_eq!(
+        (&found["place"], &found["id"]),
+        (&moved["layer"], &moved["memory_id"])
+    );
+    assert_eq!(found["session"], "retro-3");
     let layer = first["layer"].as_str().unwrap().to_owned();
     let memory = first["memory_id"].to_string();
     let shown = json(url, p, &["show", &layer, &memory]);
@@ -215,7 +266,7 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
             doctor["healthy"].as_bool(),
             doctor["schema_version"].as_i64()
         ),
-        (Some(true), Some(2))
+        (Some(true), Some(3))
     );
     assert_eq!(doctor["backend"], db.backend);
 }
@@ -271,8 +322,10 @@ fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
 
 fn bad_input_exits_non_zero_and_names_the_field(db: TestDb) {
     let (url, p) = (db.url.as_str(), "/cli/bad");
-    let cases: [(&[&str], i32, &str); 9] = [
+    let cases: [(&[&str], i32, &str); 11] = [
         (&["add", "note", "--importance", "5"], 2, "importance"),
+        (&["add", "note", "--at", "next week"], 2, "--at"),
+        (&["add", "note", "--speaker", ""], 2, "speaker"),
         (&["add", ""], 2, "content"),
         (&["add", "x", "--component", "hippocampus"], 2, "component"),
         (&["add", "x", "--kind", "poem"], 2, "kind"),

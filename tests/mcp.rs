@@ -238,6 +238,54 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
         10
     );
 
+    // Notes just remembered are found by the next call, with who said them, their session and
+    // when; consolidating with no ids leaves fresh notes where they are, all=true moves them.
+    for (text, speaker) in [
+        ("Kubernetes ingress needs the TLS secret", "ops-bot"),
+        ("Caroline prefers the blue dashboard", "Caroline"),
+        ("Release train leaves on Thursdays", "user"),
+    ] {
+        let args = json!({ "text": text, "speaker": speaker, "session": "task-42",
+                           "occurred_at": "2023-05-08T13:56:00Z" });
+        let item = document(&call(&client, "remember", args).await);
+        assert_eq!(
+            (&item["speaker"], &item["session"]),
+            (&json!(speaker), &json!("task-42"))
+        );
+        assert_eq!(item["occurred_at"], 1_683_554_160_000i64);
+    }
+    let hits = document(&call(&client, "recall", json!({ "query": "kubernetes ingress" })).await);
+    assert_eq!(hits[0]["place"], "working_memory", "{hits}");
+    assert_eq!(hits[0]["speaker"], "ops-bot");
+    let none = document(&call(&client, "consolidate", json!({})).await);
+    assert_eq!(
+        none["consolidated"],
+        json!([]),
+        "fresh notes are not pending"
+    );
+    let all = document(&call(&client, "consolidate", json!({ "all": true })).await);
+    assert_eq!(all["consolidated"].as_array().unwrap().len(), 3, "{all}");
+    let hits = document(
+        &call(
+            &client,
+            "recall",
+            json!({ "query": "What does Caroline prefer?" }),
+        )
+        .await,
+    );
+    assert_ne!(hits[0]["place"], "working_memory", "{hits}");
+    assert_eq!(
+        (&hits[0]["speaker"], &hits[0]["session"]),
+        (&json!("Caroline"), &json!("task-42"))
+    );
+    let bad = call(
+        &client,
+        "remember",
+        json!({ "text": "x", "occurred_at": "soon" }),
+    )
+    .await;
+    assert!(error_text(&bad).contains("occurred_at"), "{bad:?}");
+
     // Feedback on every route (the layer each note really belongs in), then train.
     let truth = [
         "episodic",

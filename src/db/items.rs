@@ -94,6 +94,8 @@ pub(crate) enum Claim<'a> {
     Ids(&'a [i64]),
     /// Up to this many pending items, oldest first.
     Pending(u32),
+    /// Up to this many items, active or pending, oldest first.
+    All(u32),
 }
 
 /// Whether `id` is a phonological or visuospatial item of the project (what a chunk may bind).
@@ -246,14 +248,15 @@ pub(crate) async fn claim(
         "DELETE FROM working_memory WHERE project_id = $1 AND id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::bigint)) RETURNING ",
         item_columns!()
     );
-    const PENDING_SQLITE: &str = concat!(
+    // `$3`: every item (`Claim::All`), else only pending ones.
+    const OLDEST_SQLITE: &str = concat!(
         "DELETE FROM working_memory WHERE id IN
-           (SELECT id FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2) RETURNING ",
+           (SELECT id FROM working_memory WHERE project_id = $1 AND ($3 OR state = 'pending') ORDER BY id LIMIT $2) RETURNING ",
         item_columns!()
     );
-    const PENDING_POSTGRES: &str = concat!(
+    const OLDEST_POSTGRES: &str = concat!(
         "DELETE FROM working_memory WHERE id IN
-           (SELECT id FROM working_memory WHERE project_id = $1 AND state = 'pending' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ",
+           (SELECT id FROM working_memory WHERE project_id = $1 AND ($3 OR state = 'pending') ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING ",
         item_columns!()
     );
     let sqlite = tx.backend() == crate::config::Backend::Sqlite;
@@ -267,15 +270,16 @@ pub(crate) async fn claim(
                 .fetch_all(conn)
                 .await?)
         }
-        Claim::Pending(limit) => {
+        Claim::Pending(limit) | Claim::All(limit) => {
             let sql = if sqlite {
-                PENDING_SQLITE
+                OLDEST_SQLITE
             } else {
-                PENDING_POSTGRES
+                OLDEST_POSTGRES
             };
             on_tx!(tx, |conn| sqlx::query_as(sql)
                 .bind(project_id)
                 .bind(i64::from(limit))
+                .bind(matches!(claim, Claim::All(_)))
                 .fetch_all(conn)
                 .await?)
         }

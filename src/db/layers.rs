@@ -404,6 +404,36 @@ pub(crate) async fn insert_tasks(tx: &mut WriteTx, rows: &[NewTask<'_>]) -> Resu
     ))
 }
 
+/// Locks semantic memory `id` of the project for an update and checks it is the current
+/// version: concurrent updates of one memory take turns, the first supersedes it and the others
+/// then read it superseded and are refused, never forking history.
+async fn lock_current(tx: &mut WriteTx, project_id: i64, id: i64) -> Result<SemanticMemory> {
+    const OLD: &str = concat!(
+        "SELECT ",
+        semantic_columns!(),
+        " FROM semantic_memories WHERE project_id = $1 AND id = $2"
+    );
+    let sql = format!("{OLD}{}", tx.backend().for_update());
+    let old: Option<SemanticMemory> =
+        on_tx!(tx, |conn| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?);
+    let old = old.ok_or(Error::NotFound {
+        entity: "semantic memory",
+        id,
+        project_id,
+    })?;
+    match old.superseded_by {
+        Some(newer) => Err(Error::invalid(
+            "id",
+            format!("semantic memory {id} is superseded by {newer}; update the current version"),
+        )),
+        None => Ok(old),
+    }
+}
+
 /// Runs one insert function on one row in its own transaction, indexes the row for recall as
 /// `|id| doc` describes it, and returns the stored row.
 macro_rules! insert_one {
@@ -472,6 +502,54 @@ impl Layers {
             semantic_columns,
             |id| NewDoc::direct(project_id, Place::Semantic, id, content, None, now)
         ))
+    }
+
+    /// Stores many semantic memories of one type at once, in one transaction (an import, a
+    /// corpus): each indexed for recall as [`Layers::remember`] does. Returns their ids, in
+    /// the order given.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `contents[i]` for the first empty or over-long text (then
+    /// nothing is stored); [`Error::NotFound`] for an unknown project.
+    pub async fn remember_all<S: AsRef<str>>(
+        &self,
+        project_id: i64,
+        contents: &[S],
+        memory_type: MemoryType,
+    ) -> Result<Vec<i64>> {
+        for (i, content) in contents.iter().enumerate() {
+            check_text("contents", content.as_ref(), MAX_CONTENT_CHARS)
+                .map_err(|e| Error::invalid("contents", format!("item {i}: {e}")))?;
+        }
+        self.ensure_project(project_id).await?;
+        let now = now_ms();
+        let rows: Vec<NewSemantic<'_>> = contents
+            .iter()
+            .map(|c| NewSemantic {
+                project_id,
+                content: c.as_ref(),
+                memory_type,
+                tags: &[],
+                origin: Origin::direct(),
+                now,
+            })
+            .collect();
+        let mut tx = self.db.begin_write().await?;
+        let mut ids: Vec<i64> = insert_semantic(&mut tx, &rows)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        // One statement numbers its rows in the order given; RETURNING's order is not promised.
+        ids.sort_unstable();
+        let docs: Vec<NewDoc<'_>> = ids
+            .iter()
+            .zip(contents)
+            .map(|(id, c)| NewDoc::direct(project_id, Place::Semantic, *id, c.as_ref(), None, now))
+            .collect();
+        index(&mut tx, &docs).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// A semantic memory of this project (any version). Reading it is an access: its
@@ -588,11 +666,6 @@ impl Layers {
     ) -> Result<SemanticMemory> {
         check_text("content", content, MAX_CONTENT_CHARS)?;
         check_text("reason", reason, 10_000)?;
-        const OLD: &str = concat!(
-            "SELECT ",
-            semantic_columns!(),
-            " FROM semantic_memories WHERE project_id = $1 AND id = $2"
-        );
         const INSERT: &str = concat!(
             "INSERT INTO semantic_memories (project_id, content, memory_type, tags, usefulness, version, supersedes_id, update_reason, metadata, created_at, last_accessed_at)
              SELECT project_id, $1, memory_type, tags, usefulness, version + 1, id, $2, metadata, $3, $3 FROM semantic_memories WHERE id = $4
@@ -601,29 +674,7 @@ impl Layers {
         );
         const SUPERSEDE: &str = "UPDATE semantic_memories SET superseded_by = $1 WHERE id = $2";
         let mut tx = self.db.begin_write().await?;
-        // Locked, so concurrent updates of one memory take turns: the first supersedes it, the
-        // others then read it superseded and are refused below, never forking history.
-        let old_sql = format!("{OLD}{}", tx.backend().for_update());
-        let old: Option<SemanticMemory> = on_tx!(&mut tx, |conn| sqlx::query_as(
-            sqlx::AssertSqlSafe(old_sql.clone())
-        )
-        .bind(project_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?);
-        let old = old.ok_or(Error::NotFound {
-            entity: "semantic memory",
-            id,
-            project_id,
-        })?;
-        if let Some(newer) = old.superseded_by {
-            return Err(Error::invalid(
-                "id",
-                format!(
-                    "semantic memory {id} is superseded by {newer}; update the current version"
-                ),
-            ));
-        }
+        lock_current(&mut tx, project_id, id).await?;
         let now = now_ms();
         let new: SemanticMemory = on_tx!(&mut tx, |conn| sqlx::query_as(INSERT)
             .bind(content)

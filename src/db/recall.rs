@@ -20,8 +20,8 @@ use crate::config::Backend;
 use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
 use crate::error::{check_text, Error, Result};
 use crate::recall::{
-    best_candidates, bm25_scores, index_terms, query_terms, rank, CandidateDoc, Place, Posting,
-    QueryTerms, RecallHit, RecallParams, TermPostings,
+    index_terms, query_terms, rank, CandidateDoc, Place, Posting, Query, QueryTerms, RecallHit,
+    RecallParams, TermPostings, TextScores,
 };
 use crate::time::{now_ms, Millis};
 
@@ -234,7 +234,7 @@ pub(crate) async fn unindex(
 macro_rules! candidate_select {
     () => {
         "SELECT d.id, d.prev_id, d.place, d.ref_id, d.content, d.speaker, d.session, d.occurred_at, d.created_at,
-                COALESCE(s.usefulness, 0.0) AS usefulness
+                COALESCE(s.usefulness, 0.0) AS usefulness, d.length
          FROM recall_docs d LEFT JOIN semantic_memories s ON d.place = 'semantic' AND s.id = d.ref_id
          WHERE d.project_id = $1 AND "
     };
@@ -277,7 +277,8 @@ impl RecallIndex {
             QueryTerms::Terms(terms) => terms,
             QueryTerms::OnlyStopWords => {
                 let docs = self.recent(project_id, places, k).await?;
-                return Ok(rank(docs, &HashMap::new(), &[], places, now, k, params));
+                let none = TextScores::new(Vec::new(), 1.0, params);
+                return Ok(rank(docs, &none, &Query::default(), places, now, k, params));
             }
             QueryTerms::NoWords => {
                 return Err(Error::invalid(
@@ -294,14 +295,16 @@ impl RecallIndex {
                 .postings(project_id, term, params.postings_per_term)
                 .await?;
             lists.push(TermPostings {
+                term: term.clone(),
                 idf: crate::recall::idf(docs, df),
                 postings,
             });
         }
-        let base = bm25_scores(&lists, avg_length, params);
-        let candidates = best_candidates(&base, params.candidates);
+        let scores = TextScores::new(lists, avg_length, params);
+        let candidates = scores.best(params.candidates);
         let docs = self.with_neighbours(project_id, &candidates).await?;
-        Ok(rank(docs, &base, &terms, places, now, k, params))
+        let query = Query::new(query, terms);
+        Ok(rank(docs, &scores, &query, places, now, k, params))
     }
 
     /// The project's memory count, average length, and the document frequency of each of

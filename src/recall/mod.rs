@@ -8,19 +8,20 @@
 //!    memories) is scored with BM25;
 //! 3. the best [`RecallParams::candidates`] memories, with the memories just before and after
 //!    each in its session, are read back;
-//! 4. each gets a share of its session neighbours' scores, a boost when the query names its
-//!    speaker, and the usefulness and recency terms; the `k` best are returned.
+//! 4. each is scored again with its session neighbours' words at a lower weight, gets a share
+//!    of their scores and a boost when the query names its speaker, then the usefulness and
+//!    recency terms; the `k` best are returned.
 
 mod analyzer;
+mod cues;
 mod rank;
 mod stopwords;
 
 pub use analyzer::{
     analyze, index_terms, query_terms, QueryTerms, Terms, MAX_QUERY_TERMS, MAX_TERM_CHARS,
 };
-pub(crate) use rank::{
-    best_candidates, bm25_scores, idf, rank, CandidateDoc, Posting, TermPostings,
-};
+pub use cues::{date_cues, DateCue};
+pub(crate) use rank::{idf, rank, CandidateDoc, Posting, Query, TermPostings, TextScores};
 
 use crate::enum_str::string_enum;
 use crate::error::{Error, Result};
@@ -109,16 +110,25 @@ pub struct RecallParams {
     pub k1: f64,
     /// BM25 length normalisation `b` (0..=1). Default 0.5.
     pub b: f64,
-    /// Share of each session neighbour's text score a memory receives (0..=2): the turn before
-    /// and after it in the same session give it context. Default 0.3.
+    /// Weight of the words of the memories just before and after a memory in its session when
+    /// it is scored (0..=2): a reply is read with the question it answers. Default 0.5.
+    pub neighbour_words: f64,
+    /// Share of each session neighbour's own score a memory receives (0..=2). Default 0: with
+    /// the neighbours' words counted it gained nothing on the development conversations.
     pub neighbour_share: f64,
     /// A memory whose speaker the query names has its text score multiplied by `1 + boost`
     /// (0..=10). Default 0.5.
     pub speaker_boost: f64,
+    /// A memory that happened on a date the query names ("in June", "on 13 October, 2023") has
+    /// its text score multiplied by `1 + boost` (0..=10). Default 1.
+    pub date_boost: f64,
+    /// When the query asks "when", a memory whose text places it in time ("yesterday", "last
+    /// Friday", a year) has its text score multiplied by `1 + boost` (0..=10). Default 0.2.
+    pub when_boost: f64,
     /// Weight of usefulness in the final score (0..=1). Default 0.1.
     pub usefulness_weight: f64,
     /// Weight of recency (`exp(−age / 30 days)` from when it happened) in the final score
-    /// (0..=1). Default 0.05.
+    /// (0..=1). Default 0.1.
     pub recency_weight: f64,
     /// Memories read back for the context and boosts, by BM25 (1..=10,000). Default 200.
     pub candidates: usize,
@@ -133,10 +143,13 @@ impl Default for RecallParams {
         RecallParams {
             k1: 0.9,
             b: 0.5,
-            neighbour_share: 0.3,
+            neighbour_words: 0.5,
+            neighbour_share: 0.0,
             speaker_boost: 0.5,
+            date_boost: 1.0,
+            when_boost: 0.2,
             usefulness_weight: 0.1,
-            recency_weight: 0.05,
+            recency_weight: 0.1,
             candidates: 200,
             postings_per_term: 4_000,
         }
@@ -149,11 +162,14 @@ impl RecallParams {
     /// # Errors
     /// [`Error::InvalidInput`] naming the first setting out of range.
     pub fn validate(&self) -> Result<()> {
-        let ranges: [(&'static str, f64, f64, f64); 6] = [
+        let ranges: [(&'static str, f64, f64, f64); 9] = [
             ("recall.k1", self.k1, 0.0, 10.0),
             ("recall.b", self.b, 0.0, 1.0),
+            ("recall.neighbour_words", self.neighbour_words, 0.0, 2.0),
             ("recall.neighbour_share", self.neighbour_share, 0.0, 2.0),
             ("recall.speaker_boost", self.speaker_boost, 0.0, 10.0),
+            ("recall.date_boost", self.date_boost, 0.0, 10.0),
+            ("recall.when_boost", self.when_boost, 0.0, 10.0),
             ("recall.usefulness_weight", self.usefulness_weight, 0.0, 1.0),
             ("recall.recency_weight", self.recency_weight, 0.0, 1.0),
         ];

@@ -3,11 +3,36 @@
 use std::collections::HashMap;
 
 use crate::recall::analyzer::analyze;
+use crate::recall::cues::{asks_when, date_cues, mentions_time, DateCue};
 use crate::recall::{Place, RecallHit, RecallParams};
 use crate::time::{seconds_between, Millis};
 
 /// Recency decays with this time constant, in days.
 const RECENCY_DAYS: f64 = 30.0;
+
+/// What ranking reads from a query: its terms and its time cues.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Query {
+    pub(crate) terms: Vec<String>,
+    pub(crate) dates: Vec<DateCue>,
+    pub(crate) asks_when: bool,
+}
+
+impl Query {
+    /// The query `text` analysed into `terms`, with the dates it names and whether it asks when.
+    pub(crate) fn new(text: &str, terms: Vec<String>) -> Self {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        Query {
+            terms,
+            dates: date_cues(text),
+            asks_when: asks_when(&words),
+        }
+    }
+}
 
 /// One memory in a term's posting list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +48,7 @@ pub(crate) struct Posting {
 /// A query term's inverse document frequency and (part of) its posting list.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TermPostings {
+    pub(crate) term: String,
     pub(crate) idf: f64,
     pub(crate) postings: Vec<Posting>,
 }
@@ -33,35 +59,95 @@ pub(crate) fn idf(docs: i64, df: i64) -> f64 {
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
 }
 
-/// BM25 score of every memory in the posting lists.
-pub(crate) fn bm25_scores(
-    terms: &[TermPostings],
-    avg_length: f64,
-    params: &RecallParams,
-) -> HashMap<i64, f64> {
-    let avg = avg_length.max(1.0);
-    let mut scores: HashMap<i64, f64> = HashMap::new();
-    for term in terms {
-        for p in &term.postings {
-            let norm = params.k1 * (1.0 - params.b + params.b * p.length as f64 / avg);
-            let part = term.idf * p.tf * (params.k1 + 1.0) / (p.tf + norm);
-            *scores.entry(p.doc).or_default() += part;
-        }
-    }
-    scores
+/// BM25's term weight for a count `tf` in a memory of `length` terms.
+fn term_weight(tf: f64, length: f64, avg_length: f64, params: &RecallParams) -> f64 {
+    let norm = params.k1 * (1.0 - params.b + params.b * length / avg_length.max(1.0));
+    tf * (params.k1 + 1.0) / (tf + norm)
 }
 
-/// The `n` best-scored memories, best first (ties: the newer first, so the order is the same
-/// on every run).
-pub(crate) fn best_candidates(scores: &HashMap<i64, f64>, n: usize) -> Vec<i64> {
-    let mut all: Vec<(f64, i64)> = scores.iter().map(|(d, s)| (*s, *d)).collect();
-    let order = |a: &(f64, i64), b: &(f64, i64)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
-    if all.len() > n && n > 0 {
-        all.select_nth_unstable_by(n - 1, order);
-        all.truncate(n);
+/// The text scores of one query: each term's posting list (newest first, as read) and every
+/// listed memory's BM25 score.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TextScores {
+    terms: Vec<TermPostings>,
+    avg_length: f64,
+    base: HashMap<i64, f64>,
+}
+
+impl TextScores {
+    /// BM25 over `terms`; `avg_length` is the project's average memory length.
+    pub(crate) fn new(terms: Vec<TermPostings>, avg_length: f64, params: &RecallParams) -> Self {
+        let mut base: HashMap<i64, f64> = HashMap::new();
+        for term in &terms {
+            for p in &term.postings {
+                let w = term_weight(p.tf, p.length as f64, avg_length, params);
+                *base.entry(p.doc).or_default() += term.idf * w;
+            }
+        }
+        TextScores {
+            terms,
+            avg_length,
+            base,
+        }
     }
-    all.sort_unstable_by(order);
-    all.into_iter().map(|(_, d)| d).collect()
+
+    /// No term matched anything (or there were none).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.base.is_empty()
+    }
+
+    /// A memory's own BM25 score (0 when no term lists it).
+    pub(crate) fn base(&self, doc: i64) -> f64 {
+        self.base.get(&doc).copied().unwrap_or(0.0)
+    }
+
+    /// The `n` best-scored memories, best first (ties: the newer first, so the order is the
+    /// same on every run).
+    pub(crate) fn best(&self, n: usize) -> Vec<i64> {
+        let mut all: Vec<(f64, i64)> = self.base.iter().map(|(d, s)| (*s, *d)).collect();
+        let order = |a: &(f64, i64), b: &(f64, i64)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
+        if all.len() > n && n > 0 {
+            all.select_nth_unstable_by(n - 1, order);
+            all.truncate(n);
+        }
+        all.sort_unstable_by(order);
+        all.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// How often term `t` occurs in memory `doc` (0 when it is not in the list read).
+    fn tf(&self, t: usize, doc: i64) -> f64 {
+        let list = &self.terms[t].postings;
+        list.binary_search_by(|p| doc.cmp(&p.doc))
+            .map_or(0.0, |i| list[i].tf)
+    }
+
+    /// BM25 of a memory read with its session neighbours' words at `neighbour_words` weight:
+    /// counts and length are `own + weight × (before + after)`, against an average length
+    /// grown the same way.
+    fn in_context(
+        &self,
+        doc: &CandidateDoc,
+        around: &[&CandidateDoc],
+        params: &RecallParams,
+    ) -> f64 {
+        let w = params.neighbour_words;
+        if w == 0.0 || around.is_empty() {
+            return self.base(doc.id);
+        }
+        let length = doc.length as f64 + w * around.iter().map(|d| d.length as f64).sum::<f64>();
+        let avg = self.avg_length * (1.0 + w * around.len() as f64);
+        (0..self.terms.len())
+            .map(|t| {
+                let tf =
+                    self.tf(t, doc.id) + w * around.iter().map(|d| self.tf(t, d.id)).sum::<f64>();
+                if tf == 0.0 {
+                    0.0
+                } else {
+                    self.terms[t].idf * term_weight(tf, length, avg, params)
+                }
+            })
+            .sum()
+    }
 }
 
 /// A memory read back for ranking.
@@ -77,69 +163,87 @@ pub(crate) struct CandidateDoc {
     pub(crate) occurred_at: Millis,
     pub(crate) created_at: Millis,
     pub(crate) usefulness: f64,
+    pub(crate) length: i64,
 }
 
-/// Ranks the candidates: each memory's BM25 score (`base`, 0 when absent) plus
-/// `neighbour_share` × the scores of the memories before and after it in its session, times
-/// `1 + speaker_boost` when a query term names its speaker; that text score, relative to the
-/// best, is mixed with usefulness and recency. Keeps the memories in `places` (all when empty)
-/// with a text score above zero, or every one when `base` is empty (a query of stop words only,
+/// Ranks the candidates. A memory's text score is its BM25 read with its session neighbours'
+/// words (`neighbour_words`), plus `neighbour_share` × its neighbours' own scores, times
+/// `1 + speaker_boost` when a query term names its speaker, `1 + date_boost` when it happened
+/// on a date the query names, `1 + when_boost` when the query asks "when" and its text places
+/// it in time; that score, relative to the best,
+/// is mixed with usefulness and recency. Keeps the memories in `places` (all when empty) with a
+/// text score above zero, or every one when `scores` is empty (a query of stop words only,
 /// answered by recency). Returns the `k` best.
 pub(crate) fn rank(
     docs: Vec<CandidateDoc>,
-    base: &HashMap<i64, f64>,
-    query_terms: &[String],
+    scores: &TextScores,
+    query: &Query,
     places: &[Place],
     now: Millis,
     k: usize,
     params: &RecallParams,
 ) -> Vec<RecallHit> {
-    let score_of = |id: Option<i64>| id.and_then(|id| base.get(&id)).copied().unwrap_or(0.0);
-    let next: HashMap<i64, i64> = docs
+    let by_id: HashMap<i64, &CandidateDoc> = docs.iter().map(|d| (d.id, d)).collect();
+    let next: HashMap<i64, &CandidateDoc> = docs
         .iter()
-        .filter_map(|d| d.prev_id.map(|p| (p, d.id)))
+        .filter_map(|d| d.prev_id.map(|p| (p, d)))
         .collect();
-    let mut scored: Vec<(f64, CandidateDoc)> = docs
-        .into_iter()
+    let text_of = |d: &CandidateDoc| {
+        let before = d.prev_id.and_then(|p| by_id.get(&p).copied());
+        let after = next.get(&d.id).copied();
+        let around: Vec<&CandidateDoc> = before.into_iter().chain(after).collect();
+        let shared: f64 = around.iter().map(|n| scores.base(n.id)).sum();
+        let mut text = scores.in_context(d, &around, params) + params.neighbour_share * shared;
+        if speaker_named(d.speaker.as_deref(), &query.terms) {
+            text *= 1.0 + params.speaker_boost;
+        }
+        if query.dates.iter().any(|c| c.matches(d.occurred_at)) {
+            text *= 1.0 + params.date_boost;
+        }
+        if query.asks_when && mentions_time(&d.content) {
+            text *= 1.0 + params.when_boost;
+        }
+        text
+    };
+    let scored: Vec<(f64, &CandidateDoc)> = docs
+        .iter()
         .filter(|d| places.is_empty() || places.contains(&d.place))
-        .map(|d| {
-            let neighbours = score_of(d.prev_id) + score_of(next.get(&d.id).copied());
-            let mut text = score_of(Some(d.id)) + params.neighbour_share * neighbours;
-            if speaker_named(d.speaker.as_deref(), query_terms) {
-                text *= 1.0 + params.speaker_boost;
-            }
-            (text, d)
-        })
-        .filter(|(text, _)| base.is_empty() || *text > 0.0)
+        .map(|d| (text_of(d), d))
+        .filter(|(text, _)| scores.is_empty() || *text > 0.0)
         .collect();
     let best = scored.iter().map(|(t, _)| *t).fold(0.0f64, f64::max);
     let text_weight = 1.0 - params.usefulness_weight - params.recency_weight;
     let mut hits: Vec<(i64, RecallHit)> = scored
-        .drain(..)
+        .into_iter()
         .map(|(text, d)| {
             let relative = if best > 0.0 { text / best } else { 0.0 };
             let age_days = seconds_between(d.occurred_at, now) / 86_400.0;
             let score = text_weight * relative
                 + params.usefulness_weight * d.usefulness / (1.0 + d.usefulness)
                 + params.recency_weight * (-age_days / RECENCY_DAYS).exp();
-            let hit = RecallHit {
-                place: d.place,
-                id: d.ref_id,
-                content: d.content,
-                score,
-                relevance: text,
-                usefulness: d.usefulness,
-                speaker: d.speaker,
-                session: d.session,
-                occurred_at: d.occurred_at,
-                created_at: d.created_at,
-            };
-            (d.id, hit)
+            (d.id, d.hit(score, text))
         })
         .collect();
     hits.sort_by(|(a_id, a), (b_id, b)| b.score.total_cmp(&a.score).then(b_id.cmp(a_id)));
     hits.truncate(k);
     hits.into_iter().map(|(_, h)| h).collect()
+}
+
+impl CandidateDoc {
+    fn hit(&self, score: f64, relevance: f64) -> RecallHit {
+        RecallHit {
+            place: self.place,
+            id: self.ref_id,
+            content: self.content.clone(),
+            score,
+            relevance,
+            usefulness: self.usefulness,
+            speaker: self.speaker.clone(),
+            session: self.session.clone(),
+            occurred_at: self.occurred_at,
+            created_at: self.created_at,
+        }
+    }
 }
 
 /// Whether one of the query's terms is a term of the speaker's name.
@@ -163,11 +267,21 @@ mod tests {
             occurred_at: 0,
             created_at: 0,
             usefulness: 0.0,
+            length: 4,
         }
     }
 
-    fn no_extras() -> RecallParams {
+    fn posting(doc: i64, tf: f64) -> Posting {
+        Posting { doc, tf, length: 4 }
+    }
+
+    /// Only BM25 and the score share: no neighbour words, time cues, usefulness or recency.
+    fn plain() -> RecallParams {
         RecallParams {
+            date_boost: 0.0,
+            when_boost: 0.0,
+            neighbour_words: 0.0,
+            neighbour_share: 0.3,
             usefulness_weight: 0.0,
             recency_weight: 0.0,
             ..RecallParams::default()
@@ -176,32 +290,38 @@ mod tests {
 
     #[test]
     fn bm25_matches_a_hand_computed_score() {
-        // N = 10, df = 1: idf = ln(1 + 9.5 / 1.5); tf 2, length 4, avg 4, k1 0.9, b 0.5.
+        // N = 10, df = 1: idf = ln(1 + 9.5 / 1.5); tf 2, length 4 = average, k1 0.9.
         let idf = idf(10, 1);
         assert!((idf - (1.0f64 + 9.5 / 1.5).ln()).abs() < 1e-12);
-        let terms = [TermPostings {
+        assert!(
+            super::idf(5, 5) > 0.0 && super::idf(3, 7) > 0.0,
+            "never negative"
+        );
+        let terms = vec![TermPostings {
+            term: "t".to_owned(),
             idf,
-            postings: vec![Posting {
-                doc: 7,
-                tf: 2.0,
-                length: 4,
-            }],
+            postings: vec![posting(7, 2.0)],
         }];
-        let scores = bm25_scores(&terms, 4.0, &RecallParams::default());
-        let expected = idf * 2.0 * 1.9 / (2.0 + 0.9);
-        assert!((scores[&7] - expected).abs() < 1e-12);
-        assert!(idf_never_negative());
-    }
-
-    fn idf_never_negative() -> bool {
-        idf(5, 5) > 0.0 && idf(3, 7) > 0.0
+        let scores = TextScores::new(terms, 4.0, &RecallParams::default());
+        assert!((scores.base(7) - idf * 2.0 * 1.9 / (2.0 + 0.9)).abs() < 1e-12);
+        assert_eq!(scores.base(8), 0.0);
     }
 
     #[test]
-    fn best_candidates_are_ordered_and_ties_go_to_the_newer() {
-        let scores: HashMap<i64, f64> = [(1, 1.0), (2, 3.0), (3, 1.0), (4, 0.5)].into();
-        assert_eq!(best_candidates(&scores, 3), vec![2, 3, 1]);
-        assert_eq!(best_candidates(&scores, 10), vec![2, 3, 1, 4]);
+    fn the_best_are_ordered_and_ties_go_to_the_newer() {
+        let terms = vec![TermPostings {
+            term: "t".to_owned(),
+            idf: 1.0,
+            postings: vec![
+                posting(4, 0.5),
+                posting(3, 1.0),
+                posting(2, 3.0),
+                posting(1, 1.0),
+            ],
+        }];
+        let scores = TextScores::new(terms, 4.0, &RecallParams::default());
+        assert_eq!(scores.best(3), vec![2, 3, 1]);
+        assert_eq!(scores.best(10), vec![2, 3, 1, 4]);
     }
 
     #[test]
@@ -212,20 +332,60 @@ mod tests {
             doc(2, Some(1), "Bob"),
             doc(3, Some(2), "Ann"),
         ];
-        let base: HashMap<i64, f64> = [(1, 1.0), (3, 1.0)].into();
-        let p = no_extras();
-        let hits = rank(docs.clone(), &base, &[], &[], 0, 3, &p);
+        let terms = vec![TermPostings {
+            term: "t".to_owned(),
+            idf: 1.0,
+            postings: vec![posting(3, 1.0), posting(1, 1.0)],
+        }];
+        let scores = TextScores::new(terms, 4.0, &plain());
+        let own = scores.base(1);
+        let hits = rank(
+            docs.clone(),
+            &scores,
+            &Query::default(),
+            &[],
+            0,
+            3,
+            &plain(),
+        );
         let by_id: HashMap<i64, f64> = hits.iter().map(|h| (h.id, h.relevance)).collect();
-        assert!((by_id[&20] - 0.3 * 2.0).abs() < 1e-12, "{hits:?}");
-        assert!((by_id[&10] - 1.0).abs() < 1e-12);
-        // Naming Bob lifts his turn above the others: 0.6 * 1.5 = 0.9 < 1; with boost 1: 1.2.
+        assert!((by_id[&20] - 0.3 * 2.0 * own).abs() < 1e-12, "{hits:?}");
+        assert!((by_id[&10] - own).abs() < 1e-12);
+        // Naming Bob lifts his turn (0.6 own) above the others with a boost of 1: 1.2 own.
         let p = RecallParams {
             speaker_boost: 1.0,
-            ..no_extras()
+            ..plain()
         };
-        let hits = rank(docs, &base, &["bob".to_owned()], &[], 0, 3, &p);
+        let bob = Query {
+            terms: vec!["bob".to_owned()],
+            ..Query::default()
+        };
+        let hits = rank(docs, &scores, &bob, &[], 0, 3, &p);
         assert_eq!(hits[0].id, 20, "{hits:?}");
         assert_eq!(hits[0].score, 1.0);
+    }
+
+    #[test]
+    fn a_memory_is_read_with_its_neighbours_words() {
+        // Doc 2 holds no query term; its neighbour 1 holds it twice. With weight 0.5 doc 2 is
+        // scored as a memory of length 4 + 0.5 * 4 = 6 holding the term 0.5 * 2 = 1 time,
+        // against an average of 4 * 1.5 = 6.
+        let docs = vec![doc(1, None, "a"), doc(2, Some(1), "b")];
+        let terms = vec![TermPostings {
+            term: "t".to_owned(),
+            idf: 2.0,
+            postings: vec![posting(1, 2.0)],
+        }];
+        let p = RecallParams {
+            neighbour_words: 0.5,
+            neighbour_share: 0.0,
+            ..plain()
+        };
+        let scores = TextScores::new(terms, 4.0, &p);
+        let hits = rank(docs, &scores, &Query::default(), &[], 0, 2, &p);
+        let second = hits.iter().find(|h| h.id == 20).unwrap();
+        let expected = 2.0 * term_weight(1.0, 6.0, 6.0, &p);
+        assert!((second.relevance - expected).abs() < 1e-12, "{hits:?}");
     }
 
     #[test]
@@ -233,28 +393,26 @@ mod tests {
         let mut wm = doc(5, None, "x");
         wm.place = Place::WorkingMemory;
         let docs = vec![doc(1, None, "x"), wm, doc(9, None, "x")];
-        let base: HashMap<i64, f64> = [(1, 2.0), (5, 1.0)].into();
+        let terms = vec![TermPostings {
+            term: "t".to_owned(),
+            idf: 1.0,
+            postings: vec![posting(5, 1.0), posting(1, 2.0)],
+        }];
+        let scores = TextScores::new(terms, 4.0, &plain());
+        let q = Query::default();
         let hits = rank(
             docs.clone(),
-            &base,
-            &[],
+            &scores,
+            &q,
             &[Place::WorkingMemory],
             0,
             5,
-            &no_extras(),
+            &plain(),
         );
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![50]);
-        let hits = rank(docs.clone(), &base, &[], &[], 0, 5, &no_extras());
+        let hits = rank(docs.clone(), &scores, &q, &[], 0, 5, &plain());
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![10, 50]);
-        let recent = rank(
-            docs,
-            &HashMap::new(),
-            &[],
-            &[],
-            0,
-            5,
-            &RecallParams::default(),
-        );
-        assert_eq!(recent.len(), 3);
+        let none = TextScores::new(Vec::new(), 1.0, &plain());
+        assert_eq!(rank(docs, &none, &q, &[], 0, 5, &plain()).len(), 3);
     }
 }

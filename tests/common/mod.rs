@@ -188,3 +188,15 @@ pub async fn layer_sources(db: &TestDb) -> Vec<i64> {
     ids.sort_unstable();
     ids
 }
+
+/// Runs one raw statement over a separate connection (not through the library).
+pub async fn execute(db: &TestDb, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if db.backend == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}

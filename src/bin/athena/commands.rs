@@ -39,9 +39,10 @@ async fn dispatch(store: &Store, command: Command) -> Result<Report> {
             component,
             file,
             kind,
+            about,
         } => {
             let item = store
-                .add(&text, importance, component, file.as_deref(), kind)
+                .add(&text, importance, component, file.as_deref(), kind, about)
                 .await?;
             let text = format!("added item {} to the {}", item.id, item.component);
             Ok(Report::ok(to_json(&item), text))
@@ -58,9 +59,10 @@ async fn dispatch(store: &Store, command: Command) -> Result<Report> {
         }
         Command::Consolidate {
             ids,
-            pending,
+            pending: _,
+            all,
             limit,
-        } => consolidate(store, &ids, pending, limit).await,
+        } => consolidate(store, &ids, all, limit).await,
         Command::Recall { query, k, layers } => recall(store, &query, k, &layers).await,
         Command::Show { layer, id } => {
             let memory = to_json(store.show(layer, id).await?);
@@ -150,18 +152,18 @@ async fn list(store: &Store) -> Result<Report> {
     Ok(Report::ok(to_json(&view), text))
 }
 
-async fn consolidate(
-    store: &Store,
-    ids: &[i64],
-    pending: bool,
-    limit: Option<u32>,
-) -> Result<Report> {
-    let view: ConsolidationView = if pending {
+/// Consolidates `ids`, or with none the pending items, or with `all` everything in working
+/// memory.
+async fn consolidate(store: &Store, ids: &[i64], all: bool, limit: Option<u32>) -> Result<Report> {
+    let view: ConsolidationView = if ids.is_empty() {
         let limit = limit.unwrap_or(1000);
         let progress = Progress::new("consolidated");
-        let view = store
-            .consolidate_pending(limit, |done, total| progress.update(done, total))
-            .await?;
+        let update = |done, total| progress.update(done, total);
+        let view = if all {
+            store.consolidate_all(limit, update).await?
+        } else {
+            store.consolidate_pending(limit, update).await?
+        };
         progress.finish();
         view
     } else {

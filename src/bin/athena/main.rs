@@ -59,6 +59,9 @@ enum Command {
         /// line from source code). Unset, the router guesses from the words.
         #[arg(long)]
         kind: Option<TextKind>,
+        /// Who said it, its session and when.
+        #[command(flatten)]
+        about: store::About,
     },
     /// Working memory: items with their current activation, and each component's capacity.
     List,
@@ -67,26 +70,30 @@ enum Command {
         /// The item id.
         id: i64,
     },
-    /// Consolidate items into long-term memory: the given ids, or with --pending the items
-    /// waiting for consolidation.
+    /// Consolidate items into long-term memory: the given ids; with no ids (or --pending) the
+    /// items waiting for consolidation (displaced from a full component or decayed); with
+    /// --all everything in working memory, as at the end of a task.
     Consolidate {
         /// Item ids.
         ids: Vec<i64>,
-        /// Drain pending items (displaced or decayed) instead.
-        #[arg(long, conflicts_with = "ids")]
+        /// Drain pending items (displaced or decayed): what no ids does too.
+        #[arg(long, conflicts_with_all = ["ids", "all"])]
         pending: bool,
-        /// With --pending: at most this many items (default 1000).
-        #[arg(long, requires = "pending")]
+        /// Consolidate everything in working memory now, active items included.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// With no ids: at most this many items (default 1000).
+        #[arg(long, conflicts_with = "ids")]
         limit: Option<u32>,
     },
-    /// Search long-term memory.
+    /// Recall what was remembered: working memory and the four long-term layers, best first.
     Recall {
-        /// Words to look for.
+        /// What to look for, in plain words or as a question.
         query: String,
         /// How many results (default 5).
         #[arg(long, default_value_t = 5)]
         k: usize,
-        /// Only these layers (repeatable).
+        /// Only these layers (repeatable; working memory is then left out).
         #[arg(long = "layer")]
         layers: Vec<Layer>,
     },

@@ -20,7 +20,7 @@ use rmcp::{tool, tool_handler, tool_router, Peer, RoleServer, ServerHandler, Ser
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::store::Store;
+use crate::store::{parse_time, About, Store};
 
 /// Serves MCP for `store` until the client disconnects (stdio) or the process is interrupted
 /// (HTTP).
@@ -151,6 +151,15 @@ pub struct RememberArgs {
     /// What kind of text it is: "note" (an agent's own note) or "code_comment" (a
     /// comment or doc line copied from source code). Unset, the router guesses from the words.
     pub kind: Option<String>,
+    /// Who said or wrote it: a person's name, "user", "assistant", a tool. Recall favours
+    /// memories whose speaker the question names.
+    pub speaker: Option<String>,
+    /// The conversation or task it belongs to; notes of one session are read with their
+    /// neighbours when recalled.
+    pub session: Option<String>,
+    /// When it happened, UTC: "2023-05-08", "2023-05-08T13:56:00Z" or Unix milliseconds
+    /// (default: now).
+    pub occurred_at: Option<String>,
 }
 
 /// `working_memory`.
@@ -164,21 +173,26 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ConsolidateArgs {
     /// Item ids from `remember` or `working_memory` to consolidate now. Leave empty to drain
-    /// the items waiting for consolidation instead.
+    /// the items waiting for consolidation (pushed out of a full component, or decayed).
     #[serde(default)]
     pub ids: Vec<i64>,
-    /// When draining waiting items: at most this many, 1 to 10,000 (default 100).
+    /// With no ids: consolidate everything in working memory now, active notes too (what to
+    /// do at the end of a task). Default false.
+    #[serde(default)]
+    pub all: bool,
+    /// With no ids: at most this many items, 1 to 10,000 (default 100).
     pub limit: Option<u32>,
 }
 
 /// `recall`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RecallArgs {
-    /// Words to search long-term memory for.
+    /// What to look for, in plain words or as a question ("What did Caroline research?").
     pub query: String,
     /// How many results, 1 to 50 (default 5).
     pub k: Option<usize>,
-    /// Only these layers: semantic, episodic, procedural, prospective (default: all).
+    /// Only these layers: semantic, episodic, procedural, prospective (default: everything,
+    /// working memory included).
     #[serde(default)]
     pub layers: Vec<String>,
 }
@@ -229,8 +243,25 @@ impl Athena {
         let run = async {
             let component: Option<Component> = parse(a.component.as_deref())?;
             let kind: Option<TextKind> = parse(a.kind.as_deref())?;
+            let occurred_at = a
+                .occurred_at
+                .as_deref()
+                .map(|t| parse_time(t).map_err(|e| Error::invalid("occurred_at", e)))
+                .transpose()?;
+            let about = About {
+                speaker: a.speaker,
+                session: a.session,
+                occurred_at,
+            };
             self.store
-                .add(&a.text, a.importance, component, a.file.as_deref(), kind)
+                .add(
+                    &a.text,
+                    a.importance,
+                    component,
+                    a.file.as_deref(),
+                    kind,
+                    about,
+                )
                 .await
         };
         answer(run.await)
@@ -244,7 +275,7 @@ impl Athena {
     }
 
     #[tool(
-        description = "Move items from working memory into long-term memory. A trained router picks the layer (semantic fact, episodic event, procedural how-to, prospective intention) and says why. Give item ids, or none to drain the waiting items. Each result has a route_id for feedback and a memory_id."
+        description = "Move items from working memory into long-term memory. A trained router picks the layer (semantic fact, episodic event, procedural how-to, prospective intention) and says why. Give item ids; or none to drain the items waiting for consolidation (pushed out of a full component or decayed: fresh notes stay in working memory); or none with all=true to consolidate everything in working memory, as at the end of a task. Each result has a route_id for feedback and a memory_id. Notes are recallable before and after."
     )]
     async fn consolidate(
         &self,
@@ -254,18 +285,19 @@ impl Athena {
     ) -> CallToolResult {
         if a.ids.is_empty() {
             let progress = progress_sender(&meta, peer, "consolidated");
-            answer(
-                self.store
-                    .consolidate_pending(a.limit.unwrap_or(100), progress)
-                    .await,
-            )
+            let limit = a.limit.unwrap_or(100);
+            if a.all {
+                answer(self.store.consolidate_all(limit, progress).await)
+            } else {
+                answer(self.store.consolidate_pending(limit, progress).await)
+            }
         } else {
             answer(self.store.consolidate(&a.ids).await)
         }
     }
 
     #[tool(
-        description = "Search long-term memory (all four layers, or the ones given) by words; best first, with each memory's layer and id."
+        description = "Recall what was remembered: working memory and the four long-term layers (or only the layers given), best first. Ask in plain words or as a question. Each hit says where it lives (place: working_memory or a layer), its id there, and who said it, in which session and when."
     )]
     async fn recall(&self, Parameters(a): Parameters<RecallArgs>) -> CallToolResult {
         let run = async {

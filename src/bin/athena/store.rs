@@ -46,6 +46,48 @@ pub struct ItemView {
     /// Its kind of text, when the caller said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<TextKind>,
+    /// Who said or wrote it, when the caller said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The conversation or task it belongs to, when the caller said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// When it happened (UTC Unix ms).
+    pub occurred_at: i64,
+}
+
+/// Which items a drain consolidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Those waiting for consolidation.
+    Pending,
+    /// Everything in working memory.
+    All,
+}
+
+/// What the agent knows about a note besides its text: who said it, the conversation or task
+/// it belongs to, and when it happened (default: now). Also the `add` command's flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct About {
+    /// Who said or wrote it: a person, "user", "assistant", a tool.
+    #[arg(long)]
+    pub speaker: Option<String>,
+    /// The conversation or task it belongs to.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// When it happened, UTC: 2023-05-08, 2023-05-08T13:56[:00][Z] or Unix milliseconds
+    /// (default: now).
+    #[arg(long = "at", value_parser = parse_time)]
+    pub occurred_at: Option<i64>,
+}
+
+/// Parses a time given to `--at` or `occurred_at`: see [`athena_memory::time::parse_utc`].
+pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
+    athena_memory::time::parse_utc(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not a UTC time: use 2023-05-08, 2023-05-08T13:56:00Z or Unix milliseconds"
+        )
+    })
 }
 
 impl ItemView {
@@ -58,6 +100,9 @@ impl ItemView {
             activation: item.activation_at(now),
             importance: item.importance,
             kind: item.kind,
+            speaker: item.speaker.clone(),
+            session: item.session.clone(),
+            occurred_at: item.occurred_at,
         }
     }
 }
@@ -194,8 +239,18 @@ impl Store {
         component: Option<Component>,
         file: Option<&str>,
         kind: Option<TextKind>,
+        about: About,
     ) -> Result<ItemView> {
         let mut item = NewItem::new(text);
+        if let Some(speaker) = about.speaker {
+            item = item.speaker(speaker);
+        }
+        if let Some(session) = about.session {
+            item = item.session(session);
+        }
+        if let Some(at) = about.occurred_at {
+            item = item.occurred_at(at);
+        }
         if let Some(path) = file {
             item = item.component(Component::Visuospatial).file_path(path);
         }
@@ -263,18 +318,42 @@ impl Store {
     pub async fn consolidate_pending(
         &self,
         limit: u32,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<ConsolidationView> {
+        self.drain(Drain::Pending, limit, progress).await
+    }
+
+    /// Consolidates up to `limit` items of working memory, active or pending (1..=
+    /// [`MAX_PENDING`]), in transactions of 250, calling `progress(done, total)` after each.
+    pub async fn consolidate_all(
+        &self,
+        limit: u32,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<ConsolidationView> {
+        self.drain(Drain::All, limit, progress).await
+    }
+
+    async fn drain(
+        &self,
+        what: Drain,
+        limit: u32,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<ConsolidationView> {
         check_range("limit", limit as usize, 1, MAX_PENDING as usize)?;
         let p = self.project.id;
-        let waiting = self.engine.working_memory().pending(p, limit).await?.len();
+        let wm = self.engine.working_memory();
+        let mut waiting = wm.pending(p, limit).await?.len();
+        if what == Drain::All {
+            waiting += wm.list(p, None, ItemState::Active).await?.len();
+        }
+        let waiting = waiting.min(limit as usize);
         let mut all = BatchReport::default();
         while all.consolidated.len() < waiting {
-            let left = (waiting - all.consolidated.len()) as u32;
-            let report = self
-                .engine
-                .consolidate_pending(p, left.min(PENDING_CHUNK))
-                .await?;
+            let chunk = ((waiting - all.consolidated.len()) as u32).min(PENDING_CHUNK);
+            let report = match what {
+                Drain::Pending => self.engine.consolidate_pending(p, chunk).await?,
+                Drain::All => self.engine.consolidate_all(p, chunk).await?,
+            };
             if report.consolidated.is_empty() {
                 break; // another worker drained the rest
             }
@@ -284,15 +363,10 @@ impl Store {
         Ok(all.into())
     }
 
-    /// Recall across the layers, `k` results (1..=[`MAX_RECALL`]), all layers when `layers`
-    /// is empty.
+    /// Recall, `k` results (1..=[`MAX_RECALL`]): working memory and every layer when `layers`
+    /// is empty, else only those layers.
     pub async fn recall(&self, query: &str, k: usize, layers: &[Layer]) -> Result<Vec<RecallHit>> {
         check_range("k", k, 1, MAX_RECALL)?;
-        let layers = if layers.is_empty() {
-            Layer::ALL
-        } else {
-            layers
-        };
         self.engine
             .recall_in(self.project.id, query, k, layers)
             .await
