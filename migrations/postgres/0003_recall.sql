@@ -28,7 +28,7 @@ CREATE TABLE recall_docs (
 CREATE UNIQUE INDEX recall_docs_by_place ON recall_docs (project_id, place, ref_id);
 CREATE INDEX recall_docs_by_recency ON recall_docs (project_id, id);
 CREATE INDEX recall_docs_by_session ON recall_docs (project_id, session, id) WHERE session IS NOT NULL;
-CREATE INDEX recall_docs_by_prev ON recall_docs (prev_id) WHERE prev_id IS NOT NULL;
+CREATE INDEX recall_docs_by_prev ON recall_docs (project_id, prev_id);
 
 -- Posting lists: each term of each memory, with its count and the memory's length, read newest
 -- first. No foreign key: rows go with their memory through the repository.

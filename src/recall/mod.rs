@@ -130,7 +130,7 @@ pub struct RecallParams {
     /// Weight of recency (`exp(−age / 30 days)` from when it happened) in the final score
     /// (0..=1). Default 0.1.
     pub recency_weight: f64,
-    /// Memories read back for the context and boosts, by BM25 (1..=10,000). Default 200.
+    /// Memories read back for the context and boosts, by BM25 (1..=10,000). Default 100.
     pub candidates: usize,
     /// Most postings read per query term, the most recent first (100..=10,000,000): a term in
     /// more memories than this contributes only to its most recent ones, which bounds a query's
@@ -150,7 +150,7 @@ impl Default for RecallParams {
             when_boost: 0.2,
             usefulness_weight: 0.1,
             recency_weight: 0.1,
-            candidates: 200,
+            candidates: 100,
             postings_per_term: 4_000,
         }
     }
