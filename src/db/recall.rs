@@ -366,7 +366,7 @@ impl RecallIndex {
             .fetch_one(pool)
             .await?);
         let mut postings = parse_postings(joined.as_deref().unwrap_or(""))?;
-        postings.sort_unstable_by(|a, b| b.doc.cmp(&a.doc));
+        postings.sort_unstable_by_key(|p| std::cmp::Reverse(p.doc));
         Ok(postings)
     }
 
@@ -574,4 +574,32 @@ pub(crate) async fn backfill(db: &Database) -> Result<()> {
     tx.commit().await?;
     tracing::info!("recall index built for the memories stored before it");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posting_lists_parse_and_corruption_is_an_error() {
+        let parsed = parse_postings("9,2,14;3,1,7").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                Posting {
+                    doc: 9,
+                    tf: 2.0,
+                    length: 14
+                },
+                Posting {
+                    doc: 3,
+                    tf: 1.0,
+                    length: 7
+                }
+            ]
+        );
+        assert!(parse_postings("").unwrap().is_empty());
+        assert!(parse_postings("9,2").is_err());
+        assert!(parse_postings("9,x,1").is_err());
+    }
 }
