@@ -8,7 +8,8 @@
 //!
 //! Everything an embedder uses is at the crate root: `use athena_memory::{Engine, NewItem, Layer}`.
 //! The public modules hold functions and constants only: [`router`] (training, evaluation,
-//! adaptation), [`features`] (extraction, lexical similarity), [`corpus`] (JSON Lines corpora),
+//! adaptation), [`features`] (extraction, lexical similarity), [`recall`] (the text analyzer and
+//! date cues of recall), [`corpus`] (JSON Lines corpora),
 //! [`working_memory`] (activation maths, limits), [`time`], and [`blocking`] (the sync twin of
 //! [`Engine`]).
 //!
@@ -24,11 +25,12 @@
 //!      │          items.rs     working_memory
 //!      │          layers.rs    semantic_memories, episodic_events, procedures, prospective_tasks
 //!      │          routes.rs    consolidation_routes      models.rs  router_models
-//!      │          projects.rs  projects                  recall.rs  reads across the layers
+//!      │          projects.rs  projects                  recall.rs  the recall index (postings)
 //!      │          working_memory/goals.rs                goals (the executive's own table)
 //! settings      Config, validated once by ConfigBuilder              config.rs
 //!      │
 //! pure routing  Router, TreeModel, training, adaptation, explanations  router/, corpus.rs
+//!      │        the recall analyzer (stems, stop words) and ranking          recall/
 //!      │
 //! pure features RouteInput → feature vectors, the text model, lexical similarity   features/
 //!      │
@@ -37,8 +39,8 @@
 //!
 //! Where to add things:
 //! - **a long-term layer**: a variant of [`Layer`], its table in both `migrations/` folders, its
-//!   row and `insert_*` function in `db/layers.rs`, its row builder in `consolidate.rs`, and its
-//!   recall query in `db/recall.rs`.
+//!   row and `insert_*` function in `db/layers.rs`, its row builder in `consolidate.rs`, and a
+//!   [`Place`] variant in `recall/` (the recall index then covers it).
 //! - **a feature**: a new [`FeatureSchema`] variant and its extractor in `features/`; models
 //!   record their schema, so old models keep working.
 //! - **a backend**: a variant of [`Backend`], its pool in `db::Pool`, its transaction in

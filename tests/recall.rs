@@ -18,6 +18,7 @@ on_both_backends!(
     ranking_reads_neighbours_speakers_and_dates,
     hostile_queries_are_answered_or_refused_with_nothing_changed,
     memories_stored_before_the_index_are_indexed_on_open,
+    two_engines_on_one_database_recall_each_others_memories,
 );
 
 async fn setup(db: &TestDb) -> (Engine, i64) {
@@ -429,4 +430,25 @@ async fn memories_stored_before_the_index_are_indexed_on_open(db: TestDb) {
     let engine = Engine::open(&db.url).await.unwrap();
     assert_eq!(common::count(&db, "recall_docs").await, 1);
     assert_eq!(engine.recall(p, "grafana", 5).await.unwrap().len(), 1);
+}
+
+async fn two_engines_on_one_database_recall_each_others_memories(db: TestDb) {
+    // Two processes sharing a store: each engine has its own pool; there is no cache to catch up.
+    let (a, p) = setup(&db).await;
+    let b = Engine::open(&db.url).await.unwrap();
+    let id = a
+        .working_memory()
+        .add(p, NewItem::new("The staging cluster moved to eu-west-3"))
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(
+        first(&b, p, "staging cluster").await,
+        Some((Place::WorkingMemory, id))
+    );
+    let done = b.consolidate(p, id).await.unwrap();
+    assert_eq!(
+        first(&a, p, "staging cluster").await,
+        Some((Place::from(done.layer), done.memory_id))
+    );
 }

@@ -1,9 +1,11 @@
 //! Feature extraction, routing and explanation on arbitrary text: never a panic, always the same
-//! answer twice, finite features, probabilities that sum to 1.
+//! answer twice, finite features, probabilities that sum to 1. Recall's analyzer and date cues
+//! on the same text: never a panic, bounded query terms, indexing and querying agree.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
+use athena_memory::recall::{analyze, date_cues, index_terms, query_terms, QueryTerms, MAX_QUERY_TERMS};
 use athena_memory::{Component, FeatureSchema, RouteInput, Router, TextKind, TreeModel};
 use libfuzzer_sys::fuzz_target;
 
@@ -39,4 +41,14 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(d, router().route(&input));
     let why = router().explain(&input, &d);
     assert_eq!(why.layer, d.layer);
+
+    let terms = index_terms(&content);
+    assert_eq!(terms.length as usize, analyze(&content).len());
+    if let QueryTerms::Terms(q) = query_terms(&content) {
+        assert!(!q.is_empty() && q.len() <= MAX_QUERY_TERMS);
+        assert!(q.iter().all(|t| terms.counts.contains_key(t)), "a query term the text is not indexed under");
+    }
+    for cue in date_cues(&content) {
+        assert!((1..=12).contains(&cue.month));
+    }
 });
