@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use athena_memory::recall::month_number;
 use athena_memory::time::{days_from_civil, Millis};
 use athena_memory::{Config, Engine, NewItem, RecallParams};
 use serde_json::{json, Value};
@@ -81,20 +82,6 @@ where
 
 /// Parses LoCoMo's session times, "1:56 pm on 8 May, 2023", as UTC.
 fn parse_session_time(text: &str) -> Option<Millis> {
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let (clock, date) = text.split_once(" on ")?;
     let (hm, half) = clock.trim().split_once(' ')?;
     let (h, m) = hm.split_once(':')?;
@@ -108,10 +95,9 @@ fn parse_session_time(text: &str) -> Option<Millis> {
     let date = date.replace(',', "");
     let mut parts = date.split_whitespace();
     let day: i64 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?.to_ascii_lowercase();
-    let month = MONTHS.iter().position(|m| *m == month_name)? as i64 + 1;
+    let month = month_number(parts.next()?)?;
     let year: i64 = parts.next()?.parse().ok()?;
-    let days = days_from_civil(year, month as u32, day as u32);
+    let days = days_from_civil(year, month, day as u32);
     Some(((days * 24 + hour) * 60 + minute) * 60_000)
 }
 

@@ -17,7 +17,8 @@
 //! `procedures` (name `Procedure from working memory #<id>`, category workflow, template = content);
 //! prospective → `prospective_tasks` (active form `Working on: ` + first 50 characters, status
 //! pending, priority medium). The item's recall-index row moves with it (same id, new place),
-//! in the same transaction.
+//! in the same transaction: the database moves it when the layer row naming the item as its
+//! source is inserted (migration 0003).
 
 use std::collections::HashMap;
 
@@ -28,12 +29,10 @@ use crate::db::layers::{
     insert_events, insert_procedures, insert_semantic, insert_tasks, MemoryType, NewEvent,
     NewProcedure, NewSemantic, NewTask, Origin, TaskPriority,
 };
-use crate::db::recall::{relocate, Move};
 use crate::db::routes::{insert_routes, NewRoute};
 use crate::db::{Database, WriteTx};
 use crate::error::Result;
 use crate::layer::Layer;
-use crate::recall::Place;
 use crate::router::{Explanation, RouteDecision, Router};
 use crate::time::{now_ms, Millis};
 use crate::working_memory::Item;
@@ -178,15 +177,6 @@ async fn write(
         .map(|(route_id, item_id)| (item_id, route_id))
         .collect();
     let memory_ids = store_in_layers(tx, project_id, &decided, &route_ids, now).await?;
-    let moves: Vec<Move> = decided
-        .iter()
-        .map(|d| Move {
-            item_id: d.item.id,
-            place: Place::from(d.decision.layer),
-            ref_id: memory_ids[&d.item.id],
-        })
-        .collect();
-    relocate(tx, project_id, &moves).await?;
     Ok(decided
         .into_iter()
         .map(|d| Consolidated {

@@ -759,7 +759,7 @@ impl Engine {
     /// carries the id the next call needs. A memory is recallable as soon as the call that
     /// stored it returns. Ranking: BM25 over the analysed text, a share of the scores of the
     /// memories before and after it in its session, a boost when the query names its speaker,
-    /// usefulness and recency (see [`RecallParams`]). A query of stop words only ("what was
+    /// usefulness and recency (see [`crate::RecallParams`]). A query of stop words only ("what was
     /// it?") is answered with the most recent memories. Reads only.
     ///
     /// # Errors

@@ -9,9 +9,11 @@ ALTER TABLE working_memory ADD COLUMN session TEXT;
 ALTER TABLE working_memory ADD COLUMN occurred_at INTEGER;
 
 -- One row per recallable memory, wherever it lives: `place` is 'working_memory' or a layer,
--- `ref_id` its id there. Consolidation moves the row (place, ref_id) and keeps its id, so the
--- postings and the session links stay valid. `prev_id` is the memory indexed just before it in
--- the same session of the project (its neighbour for ranking).
+-- `ref_id` its id there. Consolidation moves the row (place, ref_id; trigger below) and keeps
+-- its id, so the postings and the session links stay valid. `prev_id` is the memory indexed just before it in
+-- the same session of the project (its neighbour for ranking). `terms` is what the analyzer (in
+-- Rust) made of `content`: a JSON array of [term, count], in term order; the triggers below
+-- explode it into the posting lists and the counts, so an add is one statement.
 CREATE TABLE recall_docs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -23,6 +25,7 @@ CREATE TABLE recall_docs (
     occurred_at INTEGER NOT NULL,
     prev_id     INTEGER,
     length      INTEGER NOT NULL,
+    terms       TEXT    NOT NULL,
     created_at  INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX recall_docs_by_place ON recall_docs (project_id, place, ref_id);
@@ -31,7 +34,7 @@ CREATE INDEX recall_docs_by_session ON recall_docs (project_id, session, id) WHE
 CREATE INDEX recall_docs_by_prev ON recall_docs (project_id, prev_id);
 
 -- Posting lists: each term of each memory, with its count and the memory's length, read newest
--- first. No foreign key: rows go with their memory through the repository.
+-- first. No foreign key: rows come and go with their memory's `recall_docs` row (triggers).
 CREATE TABLE recall_postings (
     project_id INTEGER NOT NULL,
     term       TEXT    NOT NULL,
@@ -55,6 +58,45 @@ CREATE TABLE recall_stats (
     docs       INTEGER NOT NULL,
     terms      INTEGER NOT NULL
 );
+
+-- A memory's postings and its share of the counts come and go with its row. Moving a row
+-- (consolidation) changes neither.
+CREATE TRIGGER recall_docs_insert AFTER INSERT ON recall_docs BEGIN
+    INSERT INTO recall_postings (project_id, term, doc_id, tf, length)
+        SELECT new.project_id, json_extract(value, '$[0]'), new.id, json_extract(value, '$[1]'), new.length
+        FROM json_each(new.terms);
+    INSERT INTO recall_terms (project_id, term, df)
+        SELECT new.project_id, json_extract(value, '$[0]'), 1 FROM json_each(new.terms) WHERE TRUE
+        ON CONFLICT (project_id, term) DO UPDATE SET df = df + 1;
+    INSERT INTO recall_stats (project_id, docs, terms) VALUES (new.project_id, 1, new.length)
+        ON CONFLICT (project_id) DO UPDATE SET docs = docs + 1, terms = terms + excluded.terms;
+END;
+CREATE TRIGGER recall_docs_delete AFTER DELETE ON recall_docs BEGIN
+    DELETE FROM recall_postings WHERE project_id = old.project_id AND doc_id = old.id
+        AND term IN (SELECT json_extract(value, '$[0]') FROM json_each(old.terms));
+    UPDATE recall_terms SET df = df - 1 WHERE project_id = old.project_id
+        AND term IN (SELECT json_extract(value, '$[0]') FROM json_each(old.terms));
+    UPDATE recall_stats SET docs = docs - 1, terms = terms - old.length WHERE project_id = old.project_id;
+END;
+
+-- A consolidated item's row moves with it: the layer row it becomes names it in
+-- `source_item_id`. Same row id, so its postings and session links stay.
+CREATE TRIGGER semantic_memories_recall_move AFTER INSERT ON semantic_memories WHEN new.source_item_id IS NOT NULL BEGIN
+    UPDATE recall_docs SET place = 'semantic', ref_id = new.id
+     WHERE project_id = new.project_id AND place = 'working_memory' AND ref_id = new.source_item_id;
+END;
+CREATE TRIGGER episodic_events_recall_move AFTER INSERT ON episodic_events WHEN new.source_item_id IS NOT NULL BEGIN
+    UPDATE recall_docs SET place = 'episodic', ref_id = new.id
+     WHERE project_id = new.project_id AND place = 'working_memory' AND ref_id = new.source_item_id;
+END;
+CREATE TRIGGER procedures_recall_move AFTER INSERT ON procedures WHEN new.source_item_id IS NOT NULL BEGIN
+    UPDATE recall_docs SET place = 'procedural', ref_id = new.id
+     WHERE project_id = new.project_id AND place = 'working_memory' AND ref_id = new.source_item_id;
+END;
+CREATE TRIGGER prospective_tasks_recall_move AFTER INSERT ON prospective_tasks WHEN new.source_item_id IS NOT NULL BEGIN
+    UPDATE recall_docs SET place = 'prospective', ref_id = new.id
+     WHERE project_id = new.project_id AND place = 'working_memory' AND ref_id = new.source_item_id;
+END;
 
 -- Memories stored before this version are indexed by the engine when it next opens the
 -- database (the terms come from Rust, not SQL); this row asks for it.

@@ -4,20 +4,20 @@
 //! [`crate::recall`].
 //!
 //! The index is written in the same transaction as the memory it describes (an add, a layer
-//! insert, a consolidation, a forget), so a committed memory is recallable at once, also after
-//! a crash, and by every process sharing the database: there is no second store to catch up.
+//! insert, a forget), so a committed memory is recallable at once, also after a crash, and by
+//! every process sharing the database: there is no second store to catch up. The analysis is
+//! Rust's; the database's triggers (migration 0003) only explode the term list into postings
+//! and counts, and move a consolidated item's row to the layer row that names it as its source.
 //!
 //! Why the posting lists live in the database rather than in FTS5 or `tsvector`: one analyzer
 //! for both backends (the same terms, so the same ranking), and a bound on a query's work at a
 //! million memories: FTS5's `OR` query scores every row that shares a word, here a term reads at
 //! most [`RecallParams::postings_per_term`] postings, newest first, through the primary key.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
-use serde_json::json;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::Backend;
-use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
+use crate::db::{fetch_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
 use crate::error::{check_text, Error, Result};
 use crate::recall::{
     index_terms, query_terms, rank, CandidateDoc, Place, Posting, Query, QueryTerms, RecallHit,
@@ -64,30 +64,19 @@ impl<'a> NewDoc<'a> {
     }
 }
 
-/// A working-memory item's new home after consolidation.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Move {
-    pub(crate) item_id: i64,
-    pub(crate) place: Place,
-    pub(crate) ref_id: i64,
-}
-
 /// Indexes memories (one or many, of one or several projects) inside `tx`: a `recall_docs` row
-/// each, linked to the memory indexed before it in its session, their postings, and the
-/// projects' term and memory counts.
+/// each, linked to the memory indexed before it in its session, holding the analyzer's terms;
+/// the database's triggers write the postings and the counts from them (one statement a memory).
 pub(crate) async fn index(tx: &mut WriteTx, docs: &[NewDoc<'_>]) -> Result<()> {
     const DOC: &str = "INSERT INTO recall_docs
-         (project_id, place, ref_id, content, speaker, session, occurred_at, length, created_at, prev_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                 (SELECT MAX(id) FROM recall_docs WHERE project_id = $1 AND session = $6))
-         RETURNING id";
-    let mut postings: Vec<(i64, String, i64, i64, i64)> = Vec::new();
-    let mut df: BTreeMap<(i64, String), i64> = BTreeMap::new();
-    let mut stats: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+         (project_id, place, ref_id, content, speaker, session, occurred_at, length, terms, created_at, prev_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 (SELECT MAX(id) FROM recall_docs WHERE project_id = $1 AND session = $6))";
     for doc in docs {
         let terms = index_terms(doc.content);
-        let length = i64::from(terms.length);
-        let id: i64 = on_tx!(tx, |conn| sqlx::query_scalar(DOC)
+        let list: Vec<(&str, u32)> = terms.counts.iter().map(|(t, n)| (t.as_str(), *n)).collect();
+        let list = serde_json::to_string(&list).expect("terms serialise");
+        on_tx!(tx, |conn| sqlx::query(DOC)
             .bind(doc.project_id)
             .bind(doc.place.as_str())
             .bind(doc.ref_id)
@@ -95,62 +84,9 @@ pub(crate) async fn index(tx: &mut WriteTx, docs: &[NewDoc<'_>]) -> Result<()> {
             .bind(doc.speaker)
             .bind(doc.session)
             .bind(doc.occurred_at)
-            .bind(length)
+            .bind(i64::from(terms.length))
+            .bind(&list)
             .bind(doc.now)
-            .fetch_one(conn)
-            .await?);
-        for (term, tf) in terms.counts {
-            *df.entry((doc.project_id, term.clone())).or_default() += 1;
-            postings.push((doc.project_id, term, id, i64::from(tf), length));
-        }
-        let s = stats.entry(doc.project_id).or_default();
-        s.0 += 1;
-        s.1 += length;
-    }
-    insert_rows!(
-        tx,
-        (i64,),
-        postings,
-        "INSERT INTO recall_postings (project_id, term, doc_id, tf, length) ",
-        " RETURNING doc_id",
-        |b, p| {
-            b.push_bind(p.0)
-                .push_bind(p.1.as_str())
-                .push_bind(p.2)
-                .push_bind(p.3)
-                .push_bind(p.4);
-        }
-    );
-    add_counts(tx, &df, &stats).await
-}
-
-/// Adds `df` to the projects' term counts and `stats` (memories, terms) to their totals; the
-/// deltas may be negative. Terms are written in a fixed order, so concurrent writers lock the
-/// same rows in the same order and never deadlock.
-async fn add_counts(
-    tx: &mut WriteTx,
-    df: &BTreeMap<(i64, String), i64>,
-    stats: &BTreeMap<i64, (i64, i64)>,
-) -> Result<()> {
-    const STATS: &str = "INSERT INTO recall_stats (project_id, docs, terms) VALUES ($1, $2, $3)
-         ON CONFLICT (project_id) DO UPDATE SET docs = recall_stats.docs + excluded.docs,
-                                                terms = recall_stats.terms + excluded.terms";
-    let rows: Vec<(&(i64, String), &i64)> = df.iter().collect();
-    insert_rows!(
-        tx,
-        (i64,),
-        rows,
-        "INSERT INTO recall_terms (project_id, term, df) ",
-        " ON CONFLICT (project_id, term) DO UPDATE SET df = recall_terms.df + excluded.df RETURNING df",
-        |b, r| {
-            b.push_bind(r.0 .0).push_bind(r.0 .1.as_str()).push_bind(*r.1);
-        }
-    );
-    for (project_id, (docs, terms)) in stats {
-        on_tx!(tx, |conn| sqlx::query(STATS)
-            .bind(project_id)
-            .bind(docs)
-            .bind(terms)
             .execute(conn)
             .await
             .map(|_| ())?);
@@ -158,76 +94,26 @@ async fn add_counts(
     Ok(())
 }
 
-/// Points the index rows of consolidated working-memory items at their new homes. Their ids,
-/// postings and session links stay as they are.
-pub(crate) async fn relocate(tx: &mut WriteTx, project_id: i64, moves: &[Move]) -> Result<()> {
-    const SQLITE: &str = "UPDATE recall_docs SET place = m.place, ref_id = m.ref_id
-         FROM (SELECT json_extract(value, '$.item') AS item, json_extract(value, '$.place') AS place,
-                      json_extract(value, '$.ref_id') AS ref_id FROM json_each($2)) AS m
-         WHERE recall_docs.project_id = $1 AND recall_docs.place = 'working_memory' AND recall_docs.ref_id = m.item";
-    const POSTGRES: &str = "UPDATE recall_docs d SET place = m.place, ref_id = m.ref_id
-         FROM jsonb_to_recordset($2::jsonb) AS m(item BIGINT, place TEXT, ref_id BIGINT)
-         WHERE d.project_id = $1 AND d.place = 'working_memory' AND d.ref_id = m.item";
-    if moves.is_empty() {
-        return Ok(());
-    }
-    let sql = match tx.backend() {
-        Backend::Sqlite => SQLITE,
-        Backend::Postgres => POSTGRES,
-    };
-    let moves: Vec<_> = moves
-        .iter()
-        .map(|m| json!({ "item": m.item_id, "place": m.place.as_str(), "ref_id": m.ref_id }))
-        .collect();
-    let moves = serde_json::Value::Array(moves).to_string();
-    on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(project_id)
-        .bind(&moves)
-        .execute(conn)
-        .await
-        .map(|_| ())?);
-    Ok(())
-}
-
 /// Removes the memories `ref_ids` of `place` from the index (forgotten, superseded or deleted):
-/// their rows, their postings and their share of the counts.
+/// their rows, and through the database's triggers their postings and their share of the counts.
 pub(crate) async fn unindex(
     tx: &mut WriteTx,
     project_id: i64,
     place: Place,
     ref_ids: &[i64],
 ) -> Result<()> {
-    const DOC: &str = "DELETE FROM recall_docs WHERE project_id = $1 AND place = $2 AND ref_id = $3 RETURNING id, content";
-    const POSTING: &str =
-        "DELETE FROM recall_postings WHERE project_id = $1 AND term = $2 AND doc_id = $3";
-    let mut df: BTreeMap<(i64, String), i64> = BTreeMap::new();
-    let mut stats: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    const DOC: &str =
+        "DELETE FROM recall_docs WHERE project_id = $1 AND place = $2 AND ref_id = $3";
     for ref_id in ref_ids {
-        let removed: Option<(i64, String)> = on_tx!(tx, |conn| sqlx::query_as(DOC)
+        on_tx!(tx, |conn| sqlx::query(DOC)
             .bind(project_id)
             .bind(place.as_str())
             .bind(ref_id)
-            .fetch_optional(conn)
-            .await?);
-        let Some((doc_id, content)) = removed else {
-            continue;
-        };
-        let terms = index_terms(&content);
-        for term in terms.counts.keys() {
-            on_tx!(tx, |conn| sqlx::query(POSTING)
-                .bind(project_id)
-                .bind(term.as_str())
-                .bind(doc_id)
-                .execute(conn)
-                .await
-                .map(|_| ())?);
-            *df.entry((project_id, term.clone())).or_default() -= 1;
-        }
-        let s = stats.entry(project_id).or_default();
-        s.0 -= 1;
-        s.1 -= i64::from(terms.length);
+            .execute(conn)
+            .await
+            .map(|_| ())?);
     }
-    add_counts(tx, &df, &stats).await
+    Ok(())
 }
 
 /// The columns of a [`CandidateDoc`], with usefulness from the semantic layer.

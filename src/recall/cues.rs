@@ -18,6 +18,15 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 
+/// The month (1..=12) an English month name names, in any case ("May", "october").
+pub fn month_number(name: &str) -> Option<u32> {
+    let lower = name.to_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| *m == lower)
+        .map(|i| i as u32 + 1)
+}
+
 /// Words that place a memory in time ("yesterday", "last Friday", "two weeks ago").
 const TIME_WORDS: [&str; 24] = [
     "yesterday",
@@ -71,11 +80,10 @@ pub fn date_cues(query: &str) -> Vec<DateCue> {
     };
     let mut cues = Vec::new();
     for (i, word) in words.iter().enumerate() {
-        let lower = word.to_lowercase();
-        let Some(m) = MONTHS.iter().position(|m| *m == lower) else {
+        let Some(month) = month_number(word) else {
             continue;
         };
-        if lower == "may" && (i == 0 || *word != "May") {
+        if month == 5 && (i == 0 || *word != "May") {
             continue;
         }
         let around = [i.checked_sub(1), Some(i + 1), Some(i + 2)];
@@ -89,11 +97,7 @@ pub fn date_cues(query: &str) -> Vec<DateCue> {
             .iter()
             .filter_map(|j| number(*j))
             .find(|n| (1000..=9999).contains(n));
-        cues.push(DateCue {
-            month: m as u32 + 1,
-            year,
-            day,
-        });
+        cues.push(DateCue { month, year, day });
     }
     cues
 }

@@ -38,7 +38,10 @@ use crate::time::{now_ms, Millis};
 pub use capacity::{CapacityLevel, CapacityStatus};
 pub use events::MemoryEvent;
 pub use goals::{Focus, FocusTarget, Goal, GoalNode, GoalStatus, GoalType, Goals, NewGoal};
-pub use item::{AddOutcome, Item, NewItem, MAX_CHUNK_PARTS, MAX_EMBEDDING_DIMS, MAX_ITEM_CHARS};
+pub use item::{
+    AddOutcome, Item, NewItem, MAX_CHUNK_PARTS, MAX_EMBEDDING_DIMS, MAX_ITEM_CHARS,
+    MAX_LABEL_CHARS, MAX_OCCURRED_AT,
+};
 pub use spatial::{file_info, file_type, is_within, FileInfo};
 
 use activation::ln_activation;

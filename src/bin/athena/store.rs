@@ -75,7 +75,7 @@ pub struct About {
     /// The conversation or task it belongs to.
     #[arg(long)]
     pub session: Option<String>,
-    /// When it happened, UTC: 2023-05-08, 2023-05-08T13:56[:00][Z] or Unix milliseconds
+    /// When it happened, UTC: 2023-05-08, 2023-05-08T13:56, 2023-05-08T13:56:00Z or Unix milliseconds
     /// (default: now).
     #[arg(long = "at", value_parser = parse_time)]
     pub occurred_at: Option<i64>,
