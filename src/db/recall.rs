@@ -181,7 +181,6 @@ impl RecallIndex {
                 .postings(project_id, term, params.postings_per_term)
                 .await?;
             lists.push(TermPostings {
-                term: term.clone(),
                 idf: crate::recall::idf(docs, df),
                 postings,
             });

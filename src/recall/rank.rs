@@ -48,7 +48,6 @@ pub(crate) struct Posting {
 /// A query term's inverse document frequency and (part of) its posting list.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TermPostings {
-    pub(crate) term: String,
     pub(crate) idf: f64,
     pub(crate) postings: Vec<Posting>,
 }
@@ -298,7 +297,6 @@ mod tests {
             "never negative"
         );
         let terms = vec![TermPostings {
-            term: "t".to_owned(),
             idf,
             postings: vec![posting(7, 2.0)],
         }];
@@ -310,7 +308,6 @@ mod tests {
     #[test]
     fn the_best_are_ordered_and_ties_go_to_the_newer() {
         let terms = vec![TermPostings {
-            term: "t".to_owned(),
             idf: 1.0,
             postings: vec![
                 posting(4, 0.5),
@@ -333,7 +330,6 @@ mod tests {
             doc(3, Some(2), "Ann"),
         ];
         let terms = vec![TermPostings {
-            term: "t".to_owned(),
             idf: 1.0,
             postings: vec![posting(3, 1.0), posting(1, 1.0)],
         }];
@@ -372,7 +368,6 @@ mod tests {
         // against an average of 4 * 1.5 = 6.
         let docs = vec![doc(1, None, "a"), doc(2, Some(1), "b")];
         let terms = vec![TermPostings {
-            term: "t".to_owned(),
             idf: 2.0,
             postings: vec![posting(1, 2.0)],
         }];
@@ -394,7 +389,6 @@ mod tests {
         wm.place = Place::WorkingMemory;
         let docs = vec![doc(1, None, "x"), wm, doc(9, None, "x")];
         let terms = vec![TermPostings {
-            term: "t".to_owned(),
             idf: 1.0,
             postings: vec![posting(5, 1.0), posting(1, 2.0)],
         }];
