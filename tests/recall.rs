@@ -19,6 +19,8 @@ on_both_backends!(
     hostile_queries_are_answered_or_refused_with_nothing_changed,
     memories_stored_before_the_index_are_indexed_on_open,
     two_engines_on_one_database_recall_each_others_memories,
+    staged_memories_fold_in_batches_and_rank_as_folded_ones,
+    a_span_named_relative_to_now_lifts_what_happened_in_it,
 );
 
 async fn setup(db: &TestDb) -> (Engine, i64) {
@@ -451,4 +453,133 @@ async fn two_engines_on_one_database_recall_each_others_memories(db: TestDb) {
         first(&a, p, "staging cluster").await,
         Some((Place::from(done.layer), done.memory_id))
     );
+}
+
+/// Rows of `recall_docs` of project `p` that are staged (`true`) or folded, and postings of `p`.
+async fn index_rows(db: &TestDb, p: i64) -> (i64, i64, i64) {
+    (
+        common::count(
+            db,
+            &format!("recall_docs WHERE project_id = {p} AND staged"),
+        )
+        .await,
+        common::count(
+            db,
+            &format!("recall_docs WHERE project_id = {p} AND NOT staged"),
+        )
+        .await,
+        common::count(db, &format!("recall_postings WHERE project_id = {p}")).await,
+    )
+}
+
+async fn staged_memories_fold_in_batches_and_rank_as_folded_ones(db: TestDb) {
+    let (engine, folded) = setup(&db).await;
+    let staged = engine
+        .projects()
+        .get_or_create("/staged", None)
+        .await
+        .unwrap()
+        .id;
+    let words = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta",
+    ];
+    let texts: Vec<String> = (0..63)
+        .map(|i| {
+            let (a, b, c) = (words[i % 7], words[i % 5], words[(i * 3) % 7]);
+            format!("note {i} on {a} and {b}, then {c} {c}")
+        })
+        .collect();
+    let layers = engine.layers();
+    let mut fifth = Vec::new();
+    for p in [folded, staged] {
+        for text in &texts {
+            let id = layers
+                .remember(p, text, MemoryType::Fact, &[])
+                .await
+                .unwrap()
+                .id;
+            if text == &texts[5] {
+                fifth.push((p, id));
+            }
+        }
+    }
+    // SQLite stages new memories and folds them 64 at a time; PostgreSQL folds each as it
+    // comes (see the migrations).
+    let stages = db.backend == "sqlite";
+    let (rows, folded_rows, postings) = index_rows(&db, staged).await;
+    if stages {
+        assert_eq!((rows, folded_rows, postings), (63, 0, 0));
+    } else {
+        assert_eq!((rows, folded_rows), (0, 63));
+        assert!(postings > 63 * 3, "{postings} postings");
+    }
+    // The 64th staged memory folds the project's staged rows into the posting lists; forgetting
+    // it leaves the same 63 memories as in the other project, folded instead of staged.
+    let extra = layers
+        .remember(folded, "an extra alpha note", MemoryType::Fact, &[])
+        .await
+        .unwrap();
+    let (rows, folded_rows, postings) = index_rows(&db, folded).await;
+    assert_eq!((rows, folded_rows), (0, 64));
+    assert!(postings > 64 * 3, "{postings} postings");
+    assert!(layers
+        .forget_memory(folded, Layer::Semantic, extra.id)
+        .await
+        .unwrap());
+    assert_eq!(index_rows(&db, folded).await.1, 63);
+    for query in ["alpha beta", "gamma note", "theta epsilon zeta", "note 17"] {
+        let ranked = |p| {
+            let engine = &engine;
+            async move {
+                let hits = engine.recall(p, query, 10).await.unwrap();
+                hits.into_iter()
+                    .map(|h| (h.content, h.relevance))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let (a, b) = (ranked(folded).await, ranked(staged).await);
+        assert!(!a.is_empty(), "{query}");
+        assert_eq!(a.len(), b.len(), "{query}");
+        for ((ca, ra), (cb, rb)) in a.iter().zip(&b) {
+            assert_eq!(ca, cb, "{query}");
+            assert!((ra - rb).abs() < 1e-9, "{query}: {ra} vs {rb}");
+        }
+    }
+    // Staged or folded, a memory is held under the analyzer's terms.
+    let expected: Vec<(String, i64)> = index_terms(&texts[5])
+        .counts
+        .into_iter()
+        .map(|(t, n)| (t, i64::from(n)))
+        .collect();
+    for (p, id) in fifth {
+        let held = engine.indexed_terms(p, Place::Semantic, id).await.unwrap();
+        assert_eq!(held, expected);
+    }
+}
+
+async fn a_span_named_relative_to_now_lifts_what_happened_in_it(db: TestDb) {
+    let (engine, p) = setup(&db).await;
+    let day = 86_400_000;
+    let now = athena_memory::time::now_ms();
+    let wm = engine.working_memory();
+    let mut ids = Vec::new();
+    for (text, days_ago) in [
+        ("Deployed the billing service to staging", 1),
+        ("Deployed the billing service to production", 10),
+        ("Deployed the billing service to the test cluster", 400),
+    ] {
+        let item = NewItem::new(text).occurred_at(now - days_ago * day);
+        ids.push(wm.add(p, item).await.unwrap().id);
+    }
+    for (query, expected) in [
+        ("What did we deploy yesterday?", ids[0]),
+        ("What did we deploy 10 days ago?", ids[1]),
+        ("Which service was deployed a year ago?", ids[2]),
+    ] {
+        assert_eq!(
+            first(&engine, p, query).await,
+            Some((Place::WorkingMemory, expected)),
+            "{query}"
+        );
+    }
 }

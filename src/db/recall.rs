@@ -173,57 +173,82 @@ impl RecallIndex {
                 ))
             }
         };
-        let (docs, avg_length, df) = self.corpus(project_id, &terms).await?;
+        let corpus = self.corpus(project_id, &terms).await?;
+        let mut staged = corpus.staged;
         let mut lists = Vec::new();
         for term in &terms {
-            let Some(&df) = df.get(term) else { continue };
-            let postings = self
-                .postings(project_id, term, params.postings_per_term)
-                .await?;
+            let mut postings = staged.remove(term).unwrap_or_default();
+            let stored_df = corpus.df.get(term).copied().unwrap_or(0);
+            let df = stored_df + postings.len() as i64;
+            if df == 0 {
+                continue;
+            }
+            if stored_df > 0 {
+                let stored = self.postings(project_id, term, params.postings_per_term);
+                postings.extend(stored.await?);
+            }
+            postings.sort_unstable_by_key(|p| std::cmp::Reverse(p.doc));
             lists.push(TermPostings {
-                idf: crate::recall::idf(docs, df),
+                idf: crate::recall::idf(corpus.docs, df),
                 postings,
             });
         }
-        let scores = TextScores::new(lists, avg_length, params);
+        let scores = TextScores::new(lists, corpus.avg_length, params);
         let candidates = scores.best(params.candidates);
         let docs = self.with_neighbours(project_id, &candidates).await?;
-        let query = Query::new(query, terms);
+        let query = Query::new(query, terms, now);
         Ok(rank(docs, &scores, &query, places, now, k, params))
     }
 
-    /// The project's memory count, average length, and the document frequency of each of
-    /// `terms` it holds.
-    async fn corpus(
-        &self,
-        project_id: i64,
-        terms: &[String],
-    ) -> Result<(i64, f64, HashMap<String, i64>)> {
-        const STATS: &str = "SELECT docs, terms FROM recall_stats WHERE project_id = $1";
+    /// The project's memory count and average length, the document frequency of each of
+    /// `terms` in its posting lists, and the postings of `terms` in its staged memories (at most
+    /// 63; see the migration), read from their rows.
+    async fn corpus(&self, project_id: i64, terms: &[String]) -> Result<Corpus> {
+        macro_rules! stats {
+            ($staged_postings:literal) => {
+                concat!(
+                    "SELECT COALESCE((SELECT docs FROM recall_stats WHERE project_id = $1), 0)
+                          + (SELECT COUNT(*) FROM recall_docs WHERE project_id = $1 AND staged),
+                        CAST(COALESCE((SELECT terms FROM recall_stats WHERE project_id = $1), 0)
+                          + COALESCE((SELECT SUM(length) FROM recall_docs WHERE project_id = $1 AND staged), 0) AS BIGINT),
+                        ",
+                    $staged_postings
+                )
+            };
+        }
+        const STATS_SQLITE: &str = stats!(
+            "(SELECT group_concat(d.id || ',' || json_extract(t.value, '$[1]') || ',' || d.length || ',' || json_extract(t.value, '$[0]'), ';')
+              FROM recall_docs d, json_each(d.terms) t
+              WHERE d.project_id = $1 AND d.staged AND json_extract(t.value, '$[0]') IN (SELECT value FROM json_each($2)))"
+        );
+        const STATS_POSTGRES: &str = stats!(
+            "(SELECT string_agg(d.id || ',' || (t->>1) || ',' || d.length || ',' || (t->>0), ';')
+              FROM recall_docs d, jsonb_array_elements(d.terms::jsonb) t
+              WHERE d.project_id = $1 AND d.staged AND t->>0 = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))"
+        );
         const DF_SQLITE: &str = "SELECT term, df FROM recall_terms
              WHERE project_id = $1 AND df > 0 AND term IN (SELECT value FROM json_each($2))";
         const DF_POSTGRES: &str = "SELECT term, df FROM recall_terms
              WHERE project_id = $1 AND df > 0 AND term = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))";
-        let (docs, length) =
-            fetch_rows!(self.db, (i64, i64), STATS, fetch_optional, project_id).unwrap_or((0, 0));
         let terms_json = serde_json::to_string(terms).expect("strings serialise");
-        let df: Vec<(String, i64)> = on_pool!(self.db, |pool| {
-            let sql = match pool.backend() {
-                Backend::Sqlite => DF_SQLITE,
-                Backend::Postgres => DF_POSTGRES,
+        let (stats, df): (StatsRow, Vec<(String, i64)>) = on_pool!(self.db, |pool| {
+            let (stats, df) = match pool.backend() {
+                Backend::Sqlite => (STATS_SQLITE, DF_SQLITE),
+                Backend::Postgres => (STATS_POSTGRES, DF_POSTGRES),
             };
-            sqlx::query_as(sql)
+            let stats = sqlx::query_as(stats)
+                .bind(project_id)
+                .bind(&terms_json)
+                .fetch_one(pool)
+                .await?;
+            let df = sqlx::query_as(df)
                 .bind(project_id)
                 .bind(&terms_json)
                 .fetch_all(pool)
-                .await?
+                .await?;
+            (stats, df)
         });
-        let avg = if docs > 0 {
-            length as f64 / docs as f64
-        } else {
-            1.0
-        };
-        Ok((docs, avg, df.into_iter().collect()))
+        Corpus::read(stats, df)
     }
 
     /// The `limit` most recent postings of `term`, newest first.
@@ -250,9 +275,7 @@ impl RecallIndex {
             .bind(limit as i64)
             .fetch_one(pool)
             .await?);
-        let mut postings = parse_postings(joined.as_deref().unwrap_or(""))?;
-        postings.sort_unstable_by_key(|p| std::cmp::Reverse(p.doc));
-        Ok(postings)
+        parse_postings(joined.as_deref().unwrap_or(""))
     }
 
     /// The memories `ids`, the memory after each in its session, and the one before each.
@@ -360,20 +383,37 @@ impl RecallIndex {
     }
 
     /// The terms stored for memory `ref_id` of `place`, in term order, with their counts: what
-    /// the analyzer wrote, as the database holds it.
+    /// the analyzer wrote, as the database holds it (the row's terms while it is staged, its
+    /// postings once folded).
     pub(crate) async fn stored_terms(
         &self,
         project_id: i64,
         place: Place,
         ref_id: i64,
     ) -> Result<Vec<(String, i64)>> {
-        const SQL: &str = "SELECT p.term, p.tf FROM recall_postings p
-             JOIN recall_docs d ON d.id = p.doc_id AND d.project_id = p.project_id
-             WHERE d.project_id = $1 AND d.place = $2 AND d.ref_id = $3 ORDER BY p.term";
+        macro_rules! union {
+            ($staged:literal) => {
+                concat!(
+                    $staged,
+                    " WHERE d.project_id = $1 AND d.place = $2 AND d.ref_id = $3 AND d.staged
+                     UNION ALL
+                     SELECT p.term, p.tf FROM recall_postings p
+                     JOIN recall_docs d ON d.id = p.doc_id AND d.project_id = p.project_id
+                     WHERE d.project_id = $1 AND d.place = $2 AND d.ref_id = $3 AND NOT d.staged
+                     ORDER BY 1"
+                )
+            };
+        }
+        const SQLITE: &str = union!("SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]') FROM recall_docs d, json_each(d.terms) t");
+        const POSTGRES: &str = union!("SELECT t->>0, (t->>1)::bigint FROM recall_docs d, jsonb_array_elements(d.terms::jsonb) t");
+        let sql = match self.db.backend() {
+            Backend::Sqlite => SQLITE,
+            Backend::Postgres => POSTGRES,
+        };
         Ok(fetch_rows!(
             self.db,
             (String, i64),
-            SQL,
+            sql,
             fetch_all,
             project_id,
             place.as_str(),
@@ -382,29 +422,83 @@ impl RecallIndex {
     }
 }
 
+/// The project's memory and term counts, and its staged postings of the query's terms.
+type StatsRow = (i64, i64, Option<String>);
+
+/// What [`RecallIndex::corpus`] reads for a query.
+struct Corpus {
+    /// Memories in the project (BM25's N).
+    docs: i64,
+    /// Their average length in terms.
+    avg_length: f64,
+    /// Document frequency of each query term in the posting lists.
+    df: HashMap<String, i64>,
+    /// Postings of each query term in the staged memories.
+    staged: HashMap<String, Vec<Posting>>,
+}
+
+impl Corpus {
+    /// The corpus from the rows [`RecallIndex::corpus`] read.
+    fn read((docs, length, staged): StatsRow, df: Vec<(String, i64)>) -> Result<Self> {
+        let mut by_term: HashMap<String, Vec<Posting>> = HashMap::new();
+        for (term, posting) in parse_staged_postings(staged.as_deref().unwrap_or(""))? {
+            by_term.entry(term).or_default().push(posting);
+        }
+        Ok(Corpus {
+            docs,
+            avg_length: if docs > 0 {
+                length as f64 / docs as f64
+            } else {
+                1.0
+            },
+            df: df.into_iter().collect(),
+            staged: by_term,
+        })
+    }
+}
+
 /// Parses `doc,tf,length;...` as [`RecallIndex::postings`] reads it.
 fn parse_postings(joined: &str) -> Result<Vec<Posting>> {
-    let corrupt = || {
-        Error::invalid(
-            "recall_postings",
-            format!("unreadable posting list {joined:.80}"),
-        )
-    };
-    joined
-        .split(';')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut it = p.split(',').map(str::parse::<i64>);
-            match (it.next(), it.next(), it.next()) {
-                (Some(Ok(doc)), Some(Ok(tf)), Some(Ok(length))) => Ok(Posting {
+    split_postings(joined, "recall_postings")
+        .map(|p| p.map(|(posting, _)| posting))
+        .collect()
+}
+
+/// Parses `doc,tf,length,term;...` as [`RecallIndex::corpus`] reads staged memories.
+fn parse_staged_postings(joined: &str) -> Result<Vec<(String, Posting)>> {
+    split_postings(joined, "recall_docs")
+        .map(|p| match p? {
+            (posting, Some(term)) => Ok((term.to_owned(), posting)),
+            (_, None) => Err(corrupt_list("recall_docs", joined)),
+        })
+        .collect()
+}
+
+/// The postings of a `;`-separated list of `doc,tf,length[,rest]`, each with its rest.
+fn split_postings<'a>(
+    joined: &'a str,
+    table: &'static str,
+) -> impl Iterator<Item = Result<(Posting, Option<&'a str>)>> + 'a {
+    joined.split(';').filter(|p| !p.is_empty()).map(move |p| {
+        let mut it = p.splitn(4, ',');
+        let mut number = || it.next().and_then(|n| n.parse::<i64>().ok());
+        match (number(), number(), number()) {
+            (Some(doc), Some(tf), Some(length)) => Ok((
+                Posting {
                     doc,
                     tf: tf as f64,
                     length,
-                }),
-                _ => Err(corrupt()),
-            }
-        })
-        .collect()
+                },
+                it.next(),
+            )),
+            _ => Err(corrupt_list(table, joined)),
+        }
+    })
+}
+
+/// The error for a posting list that does not parse.
+fn corrupt_list(table: &'static str, joined: &str) -> Error {
+    Error::invalid(table, format!("unreadable posting list {joined:.80}"))
 }
 
 /// Indexes every memory stored before the index existed, once, when the migration asked for it
@@ -486,5 +580,18 @@ mod tests {
         assert!(parse_postings("").unwrap().is_empty());
         assert!(parse_postings("9,2").is_err());
         assert!(parse_postings("9,x,1").is_err());
+    }
+
+    #[test]
+    fn staged_postings_parse_with_their_terms_and_corruption_is_an_error() {
+        let parsed = parse_staged_postings("12,1,5,kubernet;13,2,9,ingress").unwrap();
+        assert_eq!(parsed[0].0, "kubernet");
+        assert_eq!(
+            (parsed[1].0.as_str(), parsed[1].1.doc, parsed[1].1.tf),
+            ("ingress", 13, 2.0)
+        );
+        assert!(parse_staged_postings("").unwrap().is_empty());
+        assert!(parse_staged_postings("12,1,5").is_err(), "no term");
+        assert!(parse_staged_postings("12,1,x,kubernet").is_err());
     }
 }

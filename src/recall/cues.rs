@@ -1,5 +1,6 @@
 //! What a query says about time: a date it names ("in June", "on 13 October, 2023", "July
-//! 2023") and whether it asks when something happened. Pure; UTC throughout.
+//! 2023"), a span it names relative to when it is asked ("yesterday", "last week", "three days
+//! ago") and whether it asks when something happened. Pure; UTC throughout.
 
 use crate::time::{civil_date, days_from_civil, Millis};
 
@@ -120,6 +121,115 @@ impl DateCue {
     }
 }
 
+const DAY: Millis = 86_400_000;
+
+/// A span of time a query names relative to when it is asked: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeSpan {
+    /// First instant of the span.
+    pub from: Millis,
+    /// First instant after it.
+    pub to: Millis,
+}
+
+impl TimeSpan {
+    /// Whether `at` falls within the span.
+    pub fn contains(&self, at: Millis) -> bool {
+        (self.from..self.to).contains(&at)
+    }
+}
+
+/// The spans a query names relative to `now`, in calendar terms (UTC, weeks from Monday):
+/// "today", "tonight", "this morning" (today so far); "yesterday", "last night"; "this week",
+/// "last week", "last weekend"; "this month", "last month"; "this year", "last year"; and
+/// "N days / weeks / months / years ago" (N in digits, or a word from "a" to "twelve"), the
+/// day named give or take one, a week give or take three days, a month give or take fifteen, a
+/// year give or take half of one.
+///
+/// ```
+/// use athena_memory::recall::relative_spans;
+/// let now = 1_683_554_160_000; // Monday 8 May 2023, 13:56 UTC
+/// let yesterday = relative_spans("What did we deploy yesterday?", now)[0];
+/// assert!(yesterday.contains(now - 86_400_000) && !yesterday.contains(now));
+/// assert!(relative_spans("What did we deploy?", now).is_empty());
+/// ```
+pub fn relative_spans(query: &str, now: Millis) -> Vec<TimeSpan> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let today = now.div_euclid(DAY) * DAY;
+    let span = |from: Millis, to: Millis| TimeSpan { from, to };
+    let mut spans = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(String::as_str);
+        let named = match (word.as_str(), next) {
+            ("today" | "tonight", _) => Some(span(today, now + 1)),
+            ("this", Some("morning" | "afternoon" | "evening")) => Some(span(today, now + 1)),
+            ("yesterday", _) | ("last", Some("night")) => Some(span(today - DAY, today)),
+            ("this" | "last", Some(unit)) => calendar_span(unit, word == "last", now),
+            ("ago", _) if i >= 2 => ago_span(&words[i - 2], &words[i - 1], now),
+            _ => None,
+        };
+        spans.extend(named);
+    }
+    spans
+}
+
+/// "this" or "last" (`last`) week, weekend, month or year around `now`.
+fn calendar_span(unit: &str, last: bool, now: Millis) -> Option<TimeSpan> {
+    let today = now.div_euclid(DAY);
+    let (year, month, _) = civil_date(now);
+    let month_start = |y: i64, m: u32| days_from_civil(y, m, 1) * DAY;
+    let (prev_year, prev_month) = if month == 1 {
+        (year - 1, 12)
+    } else {
+        (year, month - 1)
+    };
+    // 1 January 1970 was a Thursday: days since a Monday.
+    let monday = (today - (today + 3).rem_euclid(7)) * DAY;
+    let (from, to) = match (unit, last) {
+        ("week", false) => (monday, now + 1),
+        ("week", true) => (monday - 7 * DAY, monday),
+        ("weekend", true) => (monday - 2 * DAY, monday),
+        ("month", false) => (month_start(year, month), now + 1),
+        ("month", true) => (month_start(prev_year, prev_month), month_start(year, month)),
+        ("year", false) => (month_start(year, 1), now + 1),
+        ("year", true) => (month_start(year - 1, 1), month_start(year, 1)),
+        _ => return None,
+    };
+    Some(TimeSpan { from, to })
+}
+
+/// "`count` `unit` ago" around `now`: "3 days ago", "a week ago", "two years ago".
+fn ago_span(count: &str, unit: &str, now: Millis) -> Option<TimeSpan> {
+    const WORDS: [&str; 13] = [
+        "a", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve",
+    ];
+    let n = match WORDS.iter().position(|w| *w == count) {
+        Some(0) => 1,
+        Some(i) => i as i64,
+        None => count
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))?,
+    };
+    let (length, slack) = match unit.trim_end_matches('s') {
+        "day" => (DAY, DAY),
+        "week" => (7 * DAY, 3 * DAY),
+        "month" => (30 * DAY, 15 * DAY),
+        "year" => (365 * DAY, 182 * DAY),
+        _ => return None,
+    };
+    let at = now - n * length;
+    Some(TimeSpan {
+        from: at - slack,
+        to: at + slack,
+    })
+}
+
 /// Whether the query asks when something happened ("When did ...", "what date ...").
 pub fn asks_when(query_words: &[String]) -> bool {
     query_words.iter().any(|w| w == "when" || w == "date")
@@ -205,5 +315,52 @@ mod tests {
         assert!(mentions_time("back in 2019"));
         assert!(!mentions_time("I love painting"));
         assert!(asks_when(&["when".to_owned(), "did".to_owned()]));
+    }
+
+    #[test]
+    fn relative_spans_are_read_against_the_time_of_asking() {
+        let now = 1_683_554_160_000; // Monday 8 May 2023, 13:56 UTC
+        let day = |y, m, d| days_from_civil(y, m, d) * DAY;
+        let one = |q: &str| {
+            let spans = relative_spans(q, now);
+            assert_eq!(spans.len(), 1, "{q}: {spans:?}");
+            (spans[0].from, spans[0].to)
+        };
+        assert_eq!(one("what happened today?"), (day(2023, 5, 8), now + 1));
+        assert_eq!(
+            one("what did I say yesterday"),
+            (day(2023, 5, 7), day(2023, 5, 8))
+        );
+        assert_eq!(
+            one("what did we do last week?"),
+            (day(2023, 5, 1), day(2023, 5, 8))
+        );
+        assert_eq!(one("and last weekend?"), (day(2023, 5, 6), day(2023, 5, 8)));
+        assert_eq!(
+            one("what did we ship last month"),
+            (day(2023, 4, 1), day(2023, 5, 1))
+        );
+        assert_eq!(one("in the last year?"), (day(2022, 1, 1), day(2023, 1, 1)));
+        assert_eq!(one("this month so far"), (day(2023, 5, 1), now + 1));
+        let (from, to) = one("what did Ann say three days ago");
+        assert!(from < now - 3 * DAY && now - 3 * DAY < to && to < now - DAY);
+        assert_eq!(one("two weeks ago"), one("2 weeks ago"));
+        assert_eq!(one("a year ago"), one("1 year ago"));
+        // January's last month is December of the year before.
+        let january = day(2024, 1, 20);
+        let last_month = relative_spans("last month", january)[0];
+        assert_eq!(
+            (last_month.from, last_month.to),
+            (day(2023, 12, 1), day(2024, 1, 1))
+        );
+        for q in [
+            "what was last?",
+            "the last one",
+            "days ago",
+            "many years ago",
+            "ago",
+        ] {
+            assert!(relative_spans(q, now).is_empty(), "{q}");
+        }
     }
 }

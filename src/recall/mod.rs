@@ -20,7 +20,7 @@ mod stopwords;
 pub use analyzer::{
     analyze, index_terms, query_terms, QueryTerms, Terms, MAX_QUERY_TERMS, MAX_TERM_CHARS,
 };
-pub use cues::{date_cues, month_number, DateCue};
+pub use cues::{date_cues, month_number, relative_spans, DateCue, TimeSpan};
 pub(crate) use rank::{idf, rank, CandidateDoc, Posting, Query, TermPostings, TextScores};
 
 use crate::enum_str::string_enum;

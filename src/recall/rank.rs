@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::recall::analyzer::analyze;
-use crate::recall::cues::{asks_when, date_cues, mentions_time, DateCue};
+use crate::recall::cues::{asks_when, date_cues, mentions_time, relative_spans, DateCue, TimeSpan};
 use crate::recall::{Place, RecallHit, RecallParams};
 use crate::time::{seconds_between, Millis};
 
@@ -15,12 +15,14 @@ const RECENCY_DAYS: f64 = 30.0;
 pub(crate) struct Query {
     pub(crate) terms: Vec<String>,
     pub(crate) dates: Vec<DateCue>,
+    pub(crate) spans: Vec<TimeSpan>,
     pub(crate) asks_when: bool,
 }
 
 impl Query {
-    /// The query `text` analysed into `terms`, with the dates it names and whether it asks when.
-    pub(crate) fn new(text: &str, terms: Vec<String>) -> Self {
+    /// The query `text` analysed into `terms`, with the dates it names, the spans it names
+    /// relative to `now`, and whether it asks when.
+    pub(crate) fn new(text: &str, terms: Vec<String>, now: Millis) -> Self {
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
@@ -29,6 +31,7 @@ impl Query {
         Query {
             terms,
             dates: date_cues(text),
+            spans: relative_spans(text, now),
             asks_when: asks_when(&words),
         }
     }
@@ -168,7 +171,7 @@ pub(crate) struct CandidateDoc {
 /// Ranks the candidates. A memory's text score is its BM25 read with its session neighbours'
 /// words (`neighbour_words`), plus `neighbour_share` × its neighbours' own scores, times
 /// `1 + speaker_boost` when a query term names its speaker, `1 + date_boost` when it happened
-/// on a date the query names, `1 + when_boost` when the query asks "when" and its text places
+/// on a date the query names or within a span it names ("yesterday", "last week"), `1 + when_boost` when the query asks "when" and its text places
 /// it in time; that score, relative to the best,
 /// is mixed with usefulness and recency. Keeps the memories in `places` (all when empty) with a
 /// text score above zero, or every one when `scores` is empty (a query of stop words only,
@@ -196,7 +199,8 @@ pub(crate) fn rank(
         if speaker_named(d.speaker.as_deref(), &query.terms) {
             text *= 1.0 + params.speaker_boost;
         }
-        if query.dates.iter().any(|c| c.matches(d.occurred_at)) {
+        let at = d.occurred_at;
+        if query.dates.iter().any(|c| c.matches(at)) || query.spans.iter().any(|s| s.contains(at)) {
             text *= 1.0 + params.date_boost;
         }
         if query.asks_when && mentions_time(&d.content) {
