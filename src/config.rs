@@ -188,9 +188,10 @@ impl PoolConfig {
 /// How the engine routes, learns and retrains.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
-    /// Retrain a project's model in the background after this many new feedback labels
-    /// (`None`: only when `train` is called). Default 50: enough new evidence to move a tree,
-    /// rare enough that training (milliseconds) never matters.
+    /// Retrain a project's model in the background each time the labels given since its last
+    /// stored model reach a multiple of this (`None`: only when `train` is called). Counted in
+    /// the database, across processes. Default 50: enough new evidence to move a tree, rare
+    /// enough that training (seconds with the shipped model) seldom runs.
     pub retrain_after: Option<u32>,
     /// Train on the feedback of every project, not just the one being trained. Default false.
     pub pooled_training: bool,

@@ -63,10 +63,8 @@ struct Inner {
     /// The router of each project seen so far. A std lock: it is held only to clone an `Arc`,
     /// never across an `.await`.
     routers: RwLock<HashMap<i64, Router>>,
-    /// Feedback labels per project since its last training, for background retraining.
-    new_labels: Mutex<HashMap<i64, u32>>,
-    /// What routes a project without a model of its own or a global one.
-    fallback: Router,
+    /// Background retrainings under way ([`Engine::close`] waits for them).
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Working-memory events, shared by every `WorkingMemory` handle of this engine.
     events: tokio::sync::broadcast::Sender<MemoryEvent>,
 }
@@ -238,18 +236,12 @@ impl Engine {
     /// As [`Database::open`].
     pub async fn with_config(config: Config) -> Result<Self> {
         let db = Database::open_with(&config).await?;
-        let fallback = if config.router.use_default_model {
-            Router::Model(default_model()?)
-        } else {
-            Router::Heuristic
-        };
         Ok(Engine {
             inner: Arc::new(Inner {
                 db,
                 config,
                 routers: RwLock::new(HashMap::new()),
-                new_labels: Mutex::new(HashMap::new()),
-                fallback,
+                background: Mutex::new(Vec::new()),
                 events: tokio::sync::broadcast::channel(256).0,
             }),
         })
@@ -325,7 +317,7 @@ impl Engine {
         };
         let router = match stored {
             Some(m) => Router::Model(Arc::new(m.load()?)),
-            None => self.inner.fallback.clone(),
+            None => self.fallback()?,
         };
         self.inner
             .routers
@@ -345,8 +337,11 @@ impl Engine {
     }
 
     /// Records the correct layer for a logged route. The label stays usable after the item has
-    /// left working memory. After [`crate::config::RouterConfig::retrain_after`] new labels the
-    /// project is retrained in the background; routing is never blocked by it.
+    /// left working memory. When the labels given to the project since its last stored model
+    /// reach a multiple of [`crate::config::RouterConfig::retrain_after`], the project is
+    /// retrained in the background; routing is never blocked by it. The labels are counted in
+    /// the database, so labels given by several processes (or one command each) add up;
+    /// [`Engine::close`] waits for a retraining under way.
     ///
     /// # Errors
     /// [`Error::NotFound`] when the route does not exist in this project.
@@ -362,35 +357,31 @@ impl Engine {
             .feedback(project_id, route_id, correct)
             .await?;
         if let Some(threshold) = self.inner.config.router.retrain_after {
-            let due = {
-                let mut counts = self.inner.new_labels.lock().expect("label counter lock");
-                let n = counts.entry(project_id).or_insert(0);
-                *n += 1;
-                if *n >= threshold {
-                    *n = 0;
-                    true
-                } else {
-                    false
-                }
-            };
-            if due {
-                let engine = self.clone();
-                tokio::spawn(async move {
-                    match engine.train(project_id).await {
-                        Ok(report) => tracing::info!(
-                            project_id,
-                            version = report.version,
-                            activated = report.activated,
-                            "background retraining done"
-                        ),
-                        Err(err) => {
-                            tracing::warn!(project_id, %err, "background retraining failed")
-                        }
-                    }
-                });
+            let since = self.route_log().labels_since_last_model(project_id).await?;
+            if since > 0 && since % i64::from(threshold) == 0 {
+                self.retrain_in_background(project_id);
             }
         }
         Ok(record)
+    }
+
+    /// Trains `project_id` on a task of its own; [`Engine::close`] waits for it.
+    fn retrain_in_background(&self, project_id: i64) {
+        let engine = self.clone();
+        let job = tokio::spawn(async move {
+            match engine.train(project_id).await {
+                Ok(report) => tracing::info!(
+                    project_id,
+                    version = report.version,
+                    activated = report.activated,
+                    "background retraining done"
+                ),
+                Err(err) => tracing::warn!(project_id, %err, "background retraining failed"),
+            }
+        });
+        let mut jobs = self.inner.background.lock().expect("background jobs lock");
+        jobs.retain(|j| !j.is_finished());
+        jobs.push(job);
     }
 
     /// Trains a new model version for `project_id` from its routes with feedback (every
@@ -431,9 +422,9 @@ impl Engine {
         };
         let records = self.route_log().labelled(scope_rows).await?;
         let baseline = self.baseline_router().await?;
-        let base = match &self.inner.fallback {
-            Router::Model(m) if cfg.use_default_model => Some(Arc::clone(m)),
-            _ => None,
+        let base = match self.fallback()? {
+            Router::Model(m) => Some(m),
+            Router::Heuristic => None,
         };
         let scope = ModelScope::Project(project_id);
         let active = self
@@ -517,7 +508,18 @@ impl Engine {
     async fn baseline_router(&self) -> Result<Router> {
         Ok(match self.models().active(ModelScope::Global).await? {
             Some(m) => Router::Model(Arc::new(m.load()?)),
-            None => self.inner.fallback.clone(),
+            None => self.fallback()?,
+        })
+    }
+
+    /// What routes a project without a model of its own or a global one: the shipped default
+    /// model, parsed on first use (once per process, so commands that never route do not pay
+    /// for it), or the heuristic when configured so.
+    fn fallback(&self) -> Result<Router> {
+        Ok(if self.inner.config.router.use_default_model {
+            Router::Model(default_model()?)
+        } else {
+            Router::Heuristic
         })
     }
 
@@ -825,8 +827,15 @@ impl Engine {
         self.inner.db.health_check().await
     }
 
-    /// Closes the pool gracefully; later calls fail with [`Error::Closed`].
+    /// Waits for background retrainings under way, then closes the pool gracefully; later
+    /// calls fail with [`Error::Closed`].
     pub async fn close(&self) {
+        let jobs =
+            std::mem::take(&mut *self.inner.background.lock().expect("background jobs lock"));
+        for job in jobs {
+            // A retraining that panicked has logged nothing worth more than closing.
+            let _ = job.await;
+        }
         self.inner.db.close().await
     }
 }

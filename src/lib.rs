@@ -13,7 +13,7 @@
 //! [`working_memory`] (activation maths, limits), [`time`], and [`blocking`] (the sync twin of
 //! [`Engine`]).
 //!
-//! Data flows one way, and no module imports one above it (`tests/architecture.rs` checks it):
+//! Data flows one way, and no module imports one above it (`tests/suite/architecture.rs` checks it):
 //!
 //! ```text
 //! front doors   Engine, blocking::Engine          engine.rs, blocking.rs

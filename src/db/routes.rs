@@ -285,6 +285,16 @@ impl RouteLog {
         ))
     }
 
+    /// Labels given to `project_id`'s routes since its last model was stored (trained or
+    /// imported), or ever when it has none. Read from the database, so every process that
+    /// labels the project counts the same labels.
+    pub(crate) async fn labels_since_last_model(&self, project_id: i64) -> Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM consolidation_routes
+             WHERE project_id = $1 AND feedback_at > COALESCE(
+                 (SELECT MAX(created_at) FROM router_models WHERE project_id = $1), -1)";
+        Ok(fetch_rows!(self.db, (i64,), SQL, fetch_one, project_id).0)
+    }
+
     /// Counts, mean confidences and feedback accuracy of `project_id`'s routes, overall and per
     /// model.
     /// `active_model` is filled in by the caller that knows it (the engine).

@@ -91,6 +91,21 @@ macro_rules! on_both_backends {
     )+};
 }
 
+/// For each named `async fn(TestDb)` whose subject does not depend on the backend (training
+/// and its evidence read labels and write one model row, which the tests on both backends
+/// cover): a module with one `sqlite` test. Such tests run once, not twice.
+#[macro_export]
+macro_rules! on_sqlite {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::sqlite()).await;
+            }
+        }
+    )+};
+}
+
 /// Like [`on_both_backends!`] for plain `fn(TestDb)` tests that must run without a runtime.
 #[macro_export]
 macro_rules! on_both_backends_sync {

@@ -2,7 +2,7 @@
 //! item, rollback on failure, batches with per-item reports, concurrent workers, feedback and
 //! statistics, the long-term layers' own operations, and recall.
 
-mod common;
+use crate::common;
 
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, Layer, MemoryType, ModelRouteStats, DEFAULT_MODEL_LABEL};

@@ -2,7 +2,7 @@
 //! both backends: no call made for project A ever returns one of project B's rows or changes
 //! them.
 
-mod common;
+use crate::common;
 
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Layer, MemoryType};

@@ -3,7 +3,7 @@
 //! identical decisions on both backends, and, where the shared data is present, reaches the
 //! figures the README reports on `agent_dev_test.jsonl` and `real_dev_test.jsonl`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The working memory on both backends: capacity and displacement without loss, decay in SQL and
 //! Rust, rehearsal, tenancy, the sketchpad, chunks, goals, events, search and statistics.
 
-mod common;
+use crate::common;
 
 use athena_memory::working_memory::activation::activation_after;
 use athena_memory::Config;

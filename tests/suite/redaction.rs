@@ -1,7 +1,7 @@
 //! Credentials never reach logs, errors or `Debug` output: the database URL's password is
 //! redacted wherever the URL is shown.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! Foundation: opening, migrating, projects, the long-term layers' basic storage, pool statistics,
 //! health and close, on both backends.
 
-mod common;
+use crate::common;
 
 use athena_memory::{Engine, Error, HealthStatus, MemoryType, TaskPriority, TaskStatus};
 use common::TestDb;

@@ -3,7 +3,7 @@
 //! the same terms, ranking reads neighbours, speakers and dates, hostile queries are answered
 //! or refused with nothing changed, and memories stored before the index are indexed on open.
 
-mod common;
+use crate::common;
 
 use athena_memory::recall::index_terms;
 use athena_memory::{

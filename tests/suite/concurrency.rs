@@ -2,7 +2,7 @@
 //! concurrent training never collides on a version number, and a project id never reaches the
 //! global models.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! rates, non-finite query embeddings. Each is a clear `InvalidInput` naming the field, checked
 //! before anything is written, and the store is unchanged afterwards (counts compared).
 
-mod common;
+use crate::common;
 
 use athena_memory::NewGoal;
 use athena_memory::SemanticSort;

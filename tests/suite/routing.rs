@@ -2,7 +2,7 @@
 //! training, versioning, activation and rollback, export and import, statistics and
 //! background retraining.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -17,6 +17,11 @@ on_both_backends!(
     feedback_train_activate_rollback_and_round_trip,
     feedback_is_project_scoped_and_stats_need_feedback,
     feedback_retrains_in_the_background,
+    labels_from_several_processes_add_up_to_a_retraining,
+);
+
+// What training decides from the labels does not depend on where they are stored.
+on_sqlite!(
     a_project_router_adapts_the_default_and_reports_its_evidence,
     a_router_is_never_activated_without_enough_evidence,
     an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_training,
@@ -359,6 +364,38 @@ async fn feedback_retrains_in_the_background(db: TestDb) {
     let versions = engine.models().list(scope).await.unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].version, 1);
+}
+
+async fn labels_from_several_processes_add_up_to_a_retraining(db: TestDb) {
+    // Two engines on one database, as two processes (or one `athena feedback` each) would be.
+    let first = heuristic_engine(&db, Some(12)).await;
+    let second = heuristic_engine(&db, Some(12)).await;
+    let p = first
+        .projects()
+        .get_or_create("/shared", None)
+        .await
+        .unwrap();
+    let scope = athena_memory::ModelScope::Project(p.id);
+    let items = corpus(24);
+    route_and_label(&first, p.id, &items[..6]).await;
+    route_and_label(&second, p.id, &items[6..11]).await;
+    second.close().await;
+    assert!(
+        first.models().list(scope).await.unwrap().is_empty(),
+        "11 labels"
+    );
+    // The twelfth label, in a third engine that saw none of the others, is due; closing it
+    // waits for the retraining.
+    let third = heuristic_engine(&db, Some(12)).await;
+    route_and_label(&third, p.id, &items[11..12]).await;
+    third.close().await;
+    let versions = first.models().list(scope).await.unwrap();
+    assert_eq!(versions.len(), 1, "retrained once after 12 labels");
+    // Counting starts again from the stored model: 11 more labels are not due.
+    route_and_label(&first, p.id, &items[12..23]).await;
+    first.close().await;
+    let reopened = heuristic_engine(&db, Some(12)).await;
+    assert_eq!(reopened.models().list(scope).await.unwrap().len(), 1);
 }
 
 /// A project's own convention the shipped model cannot know: its "zork" notes are procedures.

@@ -1,7 +1,7 @@
 //! The sync facade works from a plain thread, inside both runtime flavours, from 8 threads at
 //! once, and when dropped inside a runtime, on both backends.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -536,7 +536,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
 /// without a test fails here.
 #[test]
 fn every_blocking_method_is_exercised() {
-    let source = include_str!("../src/blocking.rs");
+    let source = include_str!("../../src/blocking.rs");
     let tests = include_str!("blocking.rs");
     let missing: Vec<&str> = source
         .lines()
