@@ -115,6 +115,10 @@ CREATE TRIGGER procedures_recall_move AFTER INSERT ON procedures
 CREATE TRIGGER prospective_tasks_recall_move AFTER INSERT ON prospective_tasks
     FOR EACH ROW WHEN (NEW.source_item_id IS NOT NULL) EXECUTE FUNCTION recall_docs_move('prospective');
 
+-- Automatic retraining counts a project's labels since its last stored model on every label
+-- (`RouteLog::labels_since_last_model`): this keeps that count to the labels it counts.
+CREATE INDEX routes_by_feedback ON consolidation_routes (project_id, feedback_at) WHERE feedback_at IS NOT NULL;
+
 -- Memories stored before this version are indexed by the engine when it next opens the
 -- database (the terms come from Rust, not SQL); this row asks for it.
 CREATE TABLE recall_backfill (pending BOOLEAN NOT NULL);

@@ -109,6 +109,10 @@ CREATE TRIGGER prospective_tasks_recall_move AFTER INSERT ON prospective_tasks W
      WHERE project_id = new.project_id AND place = 'working_memory' AND ref_id = new.source_item_id;
 END;
 
+-- Automatic retraining counts a project's labels since its last stored model on every label
+-- (`RouteLog::labels_since_last_model`): this keeps that count to the labels it counts.
+CREATE INDEX routes_by_feedback ON consolidation_routes (project_id, feedback_at) WHERE feedback_at IS NOT NULL;
+
 -- Memories stored before this version are indexed by the engine when it next opens the
 -- database (the terms come from Rust, not SQL); this row asks for it.
 CREATE TABLE recall_backfill (pending BOOLEAN NOT NULL);

@@ -289,9 +289,10 @@ impl RouteLog {
     /// imported), or ever when it has none. Read from the database, so every process that
     /// labels the project counts the same labels.
     pub(crate) async fn labels_since_last_model(&self, project_id: i64) -> Result<i64> {
+        // `COALESCE(project_id, 0)` is the registry's index (project ids start at 1).
         const SQL: &str = "SELECT COUNT(*) FROM consolidation_routes
              WHERE project_id = $1 AND feedback_at > COALESCE(
-                 (SELECT MAX(created_at) FROM router_models WHERE project_id = $1), -1)";
+                 (SELECT MAX(created_at) FROM router_models WHERE COALESCE(project_id, 0) = $1), -1)";
         Ok(fetch_rows!(self.db, (i64,), SQL, fetch_one, project_id).0)
     }
 
