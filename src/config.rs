@@ -9,6 +9,7 @@ use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::recall::RecallParams;
 use crate::router::{AdaptParams, TrainParams};
+use crate::routing_base::RoutingBase;
 
 /// Default decay rate, per second.
 pub const DEFAULT_DECAY_RATE: f64 = 1.0 / 300.0;
@@ -195,9 +196,13 @@ pub struct RouterConfig {
     pub retrain_after: Option<u32>,
     /// Train on the feedback of every project, not just the one being trained. Default false.
     pub pooled_training: bool,
-    /// Route projects without a trained model with the shipped default model
-    /// (`models/router-default.json`, compiled in); when false, with the heuristic. Default true.
+    /// Route projects without a trained model with the routing base's model ([`Self::base`]);
+    /// when false, with the heuristic, and a project's training fits a model of its labels
+    /// alone. Default true.
     pub use_default_model: bool,
+    /// The model that routes projects without one of their own and the corpus their labels
+    /// adapt it on. Default: the shipped one ([`RoutingBase::shipped`]).
+    pub base: RoutingBase,
     /// Training settings, including the minimum sample count (default 10).
     pub train: TrainParams,
     /// How a project's labels adapt the shipped default model, and the evidence activation needs
@@ -211,6 +216,7 @@ impl Default for RouterConfig {
             retrain_after: Some(50),
             pooled_training: false,
             use_default_model: true,
+            base: RoutingBase::shipped(),
             train: TrainParams::default(),
             adapt: AdaptParams::default(),
         }
@@ -410,7 +416,14 @@ impl ConfigBuilder {
         self
     }
 
-    /// How a project's labels adapt the shipped model and the evidence activation needs.
+    /// The routing base: the model that routes projects without one of their own and the
+    /// corpus their labels adapt it on (default: the shipped one).
+    pub fn routing_base(mut self, base: RoutingBase) -> Self {
+        self.router.base = base;
+        self
+    }
+
+    /// How a project's labels adapt the routing base and the evidence activation needs.
     pub fn adaptation(mut self, params: AdaptParams) -> Self {
         self.router.adapt = params;
         self

@@ -24,14 +24,8 @@ use crate::router::{
 };
 use crate::working_memory::{MemoryEvent, WorkingMemory};
 
-/// The shipped default model, compiled in so routing is good from the first item without any
-/// file or download. See `models/router-default.metrics.json` for how it was trained.
-const DEFAULT_MODEL_JSON: &str = include_str!("../models/router-default.json");
 /// Most items one batch call takes.
 pub const MAX_BATCH: usize = 100_000;
-
-/// The label decisions of the shipped default model carry.
-pub const DEFAULT_MODEL_LABEL: &str = "default";
 
 /// The async front door of athena-memory. Cheap to clone: clones share the pool and routers.
 ///
@@ -110,7 +104,7 @@ pub struct TrainingReport {
     /// was.
     pub deactivated: Option<String>,
     /// Each feature's share of the impurity decrease (empty for an adapted model, whose trees
-    /// are the shipped model's).
+    /// are the routing base's).
     pub feature_importance: Vec<(&'static str, f64)>,
 }
 
@@ -118,25 +112,13 @@ pub struct TrainingReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingMethod {
-    /// The shipped default model adapted with the project's labels: its trees, with the text
-    /// model refitted on the shipped corpus plus the labels weighted up.
+    /// The routing base's model ([`crate::RoutingBase`], by default the shipped one) adapted
+    /// with the project's labels: its trees, with the text model refitted on the base's corpus
+    /// plus the labels weighted up.
     Adapted,
-    /// Trained from the labels alone (when the shipped default model is turned off).
+    /// Trained from the labels alone (when the default model is turned off, or the base's
+    /// model cannot be adapted).
     FromLabels,
-}
-
-/// The shipped default model, parsed once per process (13 MB of JSON) and shared by every
-/// engine.
-fn default_model() -> Result<Arc<TreeModel>> {
-    static PARSED: std::sync::OnceLock<Arc<TreeModel>> = std::sync::OnceLock::new();
-    if let Some(model) = PARSED.get() {
-        return Ok(Arc::clone(model));
-    }
-    let model = Arc::new(TreeModel::from_json(
-        DEFAULT_MODEL_JSON,
-        DEFAULT_MODEL_LABEL,
-    )?);
-    Ok(Arc::clone(PARSED.get_or_init(|| model)))
 }
 
 /// A trained candidate and the evidence about it.
@@ -183,13 +165,7 @@ fn train_project(
         });
     }
     if let Some(base) = base {
-        let adapted = adapt(
-            base,
-            crate::corpus::shipped(),
-            examples,
-            baseline,
-            &cfg.adapt,
-        )?;
+        let adapted = adapt(base, cfg.base.corpus(), examples, baseline, &cfg.adapt)?;
         return Ok(Candidate {
             model: adapted.model,
             evidence: adapted.evidence,
@@ -388,9 +364,9 @@ impl Engine {
     /// project's when pooled training is configured), stores it, and activates it only when the
     /// evidence says it is better than the project's baseline router.
     ///
-    /// The model: with the shipped default model on (the default), the default adapted to the
-    /// labels ([`crate::router::adapt()`]): the same trees, the text model refitted on the shipped
-    /// corpus plus the labels weighted up, and a project correction of its probabilities learned
+    /// The model: with the default model on (the default), the routing base's model adapted to
+    /// the labels ([`crate::router::adapt()`]): the same trees, the text model refitted on the
+    /// base's corpus plus the labels weighted up, and a project correction of its probabilities learned
     /// from the labels, so even a few labels help and nothing the default knew is forgotten.
     /// With it off, a model trained from the labels alone.
     ///
@@ -423,8 +399,8 @@ impl Engine {
         let records = self.route_log().labelled(scope_rows).await?;
         let baseline = self.baseline_router().await?;
         let base = match self.fallback()? {
-            Router::Model(m) => Some(m),
-            Router::Heuristic => None,
+            Router::Model(m) if m.can_adapt() => Some(m),
+            _ => None,
         };
         let scope = ModelScope::Project(project_id);
         let active = self
@@ -512,12 +488,12 @@ impl Engine {
         })
     }
 
-    /// What routes a project without a model of its own or a global one: the shipped default
-    /// model, parsed on first use (once per process, so commands that never route do not pay
-    /// for it), or the heuristic when configured so.
+    /// What routes a project without a model of its own or a global one: the routing base's
+    /// model (the shipped one is parsed on first use, once per process, so commands that never
+    /// route do not pay for it), or the heuristic when configured so.
     fn fallback(&self) -> Result<Router> {
         Ok(if self.inner.config.router.use_default_model {
-            Router::Model(default_model()?)
+            Router::Model(self.inner.config.router.base.model()?)
         } else {
             Router::Heuristic
         })

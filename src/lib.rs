@@ -82,6 +82,7 @@ mod layer;
 pub mod recall;
 mod rng;
 pub mod router;
+mod routing_base;
 pub mod time;
 pub mod working_memory;
 
@@ -103,7 +104,7 @@ pub use db::models::{ModelRegistry, ModelScope, StoredModel};
 pub use db::projects::{Project, Projects};
 pub use db::routes::{LayerRouteStats, ModelRouteStats, RouteLog, RouteRecord, RoutingStats};
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
-pub use engine::{Engine, TrainingMethod, TrainingReport, DEFAULT_MODEL_LABEL, MAX_BATCH};
+pub use engine::{Engine, TrainingMethod, TrainingReport, MAX_BATCH};
 pub use error::{
     Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
@@ -117,6 +118,7 @@ pub use router::{
     InUse, LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,
     TrainedModel, Tree, TreeModel, ValidTrainParams,
 };
+pub use routing_base::{RoutingBase, DEFAULT_MODEL_LABEL};
 pub use working_memory::{
     AddOutcome, CapacityLevel, CapacityStatus, ComponentStats, FileInfo, Focus, FocusTarget, Goal,
     GoalNode, GoalStatus, GoalType, Goals, Item, MemoryEvent, NewGoal, NewItem, SearchHit,

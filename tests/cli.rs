@@ -16,10 +16,16 @@ on_both_backends_sync!(
     bad_input_exits_non_zero_and_names_the_field
 );
 
-/// `athena --database-url URL --project PROJECT ARGS...`.
+/// `athena --database-url URL --project PROJECT ARGS...`, routing and adapting with the small
+/// routing base (`--base-model`, `--base-corpus`).
 fn athena(db: &str, project: &str, args: &[&str]) -> Output {
+    let (model, corpus) = common::small_base_files();
     Command::new(env!("CARGO_BIN_EXE_athena"))
         .args(["--database-url", db, "--project", project])
+        .arg("--base-model")
+        .arg(model)
+        .arg("--base-corpus")
+        .arg(corpus)
         .args(args)
         .env_remove("ATHENA_DATABASE_URL")
         .output()
@@ -346,6 +352,24 @@ fn bad_input_exits_non_zero_and_names_the_field(db: TestDb) {
     assert_eq!(json(url, p, &["list"])["total"], 0);
     let missing = dir_file("no/such/file.jsonl");
     let out = athena(url, p, &["train", "--from", &missing]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("file.jsonl"));
+    // A routing base needs its model and its corpus, both readable.
+    let base = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_athena"))
+            .args(["--database-url", url, "--project", p])
+            .args(args)
+            .env_remove("ATHENA_BASE_MODEL")
+            .env_remove("ATHENA_BASE_CORPUS")
+            .output()
+            .unwrap()
+    };
+    let (model, _) = common::small_base_files();
+    let model = model.to_str().unwrap();
+    let out = base(&["--base-model", model, "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--base-corpus"));
+    let out = base(&["--base-model", model, "--base-corpus", &missing, "list"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("file.jsonl"));
 }

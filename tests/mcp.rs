@@ -84,6 +84,10 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
     let agent = Agent::default();
     let transport = TokioChildProcess::new(
         tokio::process::Command::new(env!("CARGO_BIN_EXE_athena")).configure(|cmd| {
+            // The small routing base, given as the environment can give it.
+            let (model, corpus) = common::small_base_files();
+            cmd.env("ATHENA_BASE_MODEL", model)
+                .env("ATHENA_BASE_CORPUS", corpus);
             cmd.args([
                 "--database-url",
                 &db.url,

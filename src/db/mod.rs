@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Error, Result};
@@ -353,9 +353,18 @@ impl Database {
             Backend::Sqlite => Pool::Sqlite(open_sqlite(config).await?),
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(&config.database_url)?;
-                let pool = pool_options(&pc).connect_with(options).await?;
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                Pool::Postgres(pool)
+                // One connection first, without the pool's retries: a server that refuses or
+                // a login that fails is reported at once, not after the acquire timeout. It
+                // migrates the schema before the pool opens.
+                let mut first =
+                    tokio::time::timeout(pc.acquire_timeout, PgConnection::connect_with(&options))
+                        .await
+                        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut first)
+                    .await?;
+                first.close().await?;
+                Pool::Postgres(pool_options(&pc).connect_with(options).await?)
             }
         };
         tracing::debug!(backend = config.backend.as_str(), "database opened");

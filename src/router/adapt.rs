@@ -40,7 +40,7 @@
 //! correction alone 7.0, 9.7 and 9.1.
 
 use crate::error::{Error, Result};
-use crate::features::text::{TextLearner, TextModel};
+use crate::features::text::TextModel;
 use crate::layer::Layer;
 use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;
@@ -453,15 +453,12 @@ pub fn adapt_text(
     labels: &[Example],
     params: &AdaptParams,
 ) -> Result<TreeModel> {
-    let text = base
-        .text_model()
-        .filter(|t| t.learner() == TextLearner::Logistic)
-        .ok_or_else(|| {
-            Error::invalid(
-                "model",
-                "only a model with a logistic-regression text model can be adapted",
-            )
-        })?;
+    let text = base.adaptable_text_model().ok_or_else(|| {
+        Error::invalid(
+            "model",
+            "only a model with a logistic-regression text model can be adapted",
+        )
+    })?;
     let rows = corpus
         .iter()
         .map(|e| (e, e.weight))

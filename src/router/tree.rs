@@ -209,6 +209,18 @@ impl TreeModel {
         &self.trees
     }
 
+    /// Its text model when adapting can refit it ([`crate::router::adapt()`]): a logistic
+    /// regression (schema `v2` models trained by default).
+    pub fn adaptable_text_model(&self) -> Option<&TextModel> {
+        self.text_model()
+            .filter(|t| t.learner() == crate::TextLearner::Logistic)
+    }
+
+    /// Whether adapting can refit its text model ([`Self::adaptable_text_model`]).
+    pub fn can_adapt(&self) -> bool {
+        self.adaptable_text_model().is_some()
+    }
+
     /// The text sub-model, if the schema has text scores.
     pub fn text_model(&self) -> Option<&TextModel> {
         self.text.as_ref()

@@ -215,3 +215,69 @@ pub async fn execute(db: &TestDb, sql: &str) {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 }
+
+/// Every how-many-th row of the shipped corpus the small routing base keeps (about 300 rows).
+const SMALL_BASE_STRIDE: usize = 20;
+
+/// A small routing base: a model trained on every 20th row of the shipped corpus, and those
+/// rows. Adapting a project's router on it takes a fraction of the time the shipped base takes,
+/// and it routes plain notes alike; the shipped base keeps its own end-to-end tests. Trained
+/// once per process (deterministic: the training is seeded).
+pub fn small_base() -> athena_memory::RoutingBase {
+    static BASE: std::sync::OnceLock<athena_memory::RoutingBase> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let corpus: Vec<athena_memory::Example> = athena_memory::corpus::shipped()
+            .iter()
+            .step_by(SMALL_BASE_STRIDE)
+            .cloned()
+            .collect();
+        let model = athena_memory::router::train(
+            &corpus,
+            athena_memory::FeatureSchema::LATEST,
+            &athena_memory::TrainParams::default(),
+        )
+        .expect("the small base trains")
+        .model;
+        athena_memory::RoutingBase::new(model, corpus)
+    })
+    .clone()
+}
+
+/// The small routing base as files (a model and its corpus) for the `athena` tool's
+/// `--base-model` and `--base-corpus` (or `ATHENA_BASE_MODEL` and `ATHENA_BASE_CORPUS`), in
+/// the build's scratch directory. Every test process writes the same bytes (training is
+/// seeded) and renames them into place, so processes running side by side never read half a
+/// file.
+pub fn small_base_files() -> (std::path::PathBuf, std::path::PathBuf) {
+    static FILES: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    FILES
+        .get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("small-base");
+            std::fs::create_dir_all(&dir).unwrap();
+            let write = |name: &str, bytes: &[u8]| {
+                let path = dir.join(name);
+                let partial = dir.join(format!("{name}.{}", std::process::id()));
+                std::fs::write(&partial, bytes).unwrap();
+                std::fs::rename(&partial, &path).unwrap();
+                path
+            };
+            let rows: Vec<&str> = include_str!("../../models/router-corpus.jsonl")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .step_by(SMALL_BASE_STRIDE)
+                .collect();
+            let corpus = write("corpus.jsonl", rows.join("\n").as_bytes());
+            let model = write(
+                "model.json",
+                small_base().model().unwrap().to_json().as_bytes(),
+            );
+            (model, corpus)
+        })
+        .clone()
+}
+
+/// A configuration for `db` that routes and adapts with [`small_base`].
+pub fn small_base_config(db: &TestDb) -> athena_memory::ConfigBuilder {
+    athena_memory::Config::builder(&db.url).routing_base(small_base())
+}

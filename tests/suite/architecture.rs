@@ -3,7 +3,7 @@
 //!
 //! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`
-//! 2. pure routing and ranking: `router`, `corpus`, `recall`
+//! 2. pure routing and ranking: `router`, `corpus`, `routing_base`, `recall`
 //! 3. settings: `config`
 //! 4. repositories: `db`
 //! 5. policy: `working_memory`, `consolidate`
@@ -24,6 +24,7 @@ const RANKS: &[(&str, u8)] = &[
     ("router", 2),
     ("recall", 2),
     ("corpus", 2),
+    ("routing_base", 2),
     ("config", 3),
     ("db", 4),
     ("working_memory", 5),

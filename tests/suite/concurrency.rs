@@ -194,7 +194,7 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
 /// counts reconcile: every item added is in working memory or was consolidated exactly once,
 /// with one route and one layer row each.
 async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
-    let config = Config::builder(&db.url)
+    let config = common::small_base_config(&db)
         .retrain_after(None)
         .build()
         .unwrap();

@@ -398,13 +398,14 @@ async fn labels_from_several_processes_add_up_to_a_retraining(db: TestDb) {
     assert_eq!(reopened.models().list(scope).await.unwrap().len(), 1);
 }
 
-/// A project's own convention the shipped model cannot know: its "zork" notes are procedures.
+/// A project's own convention no base model can know: its "zork" notes are procedures (where a
+/// note about a table is a fact).
 fn zork_notes(n: usize) -> Vec<(String, Layer)> {
     (0..n)
         .map(|i| {
             if i % 2 == 0 {
                 (
-                    format!("The zork {i} keeps the deploy steps"),
+                    format!("The zork {i} keeps the user records"),
                     Layer::Procedural,
                 )
             } else {
@@ -428,7 +429,7 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         .get_or_create("/adapt/zork", None)
         .await
         .unwrap();
-    let probe = "The zork 99 keeps the deploy steps";
+    let probe = "The zork 99 keeps the user records";
     let before = engine.route(p.id, &input(probe)).await.unwrap();
     assert_eq!(before.model, "default");
     assert_ne!(before.layer, Layer::Procedural, "the default cannot know");
@@ -485,7 +486,7 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
 }
 
 async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
-    let config = Config::builder(&db.url)
+    let config = common::small_base_config(&db)
         .retrain_after(None)
         .adaptation(AdaptParams {
             min_labels: 16,
@@ -504,6 +505,11 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
     route_and_label(&engine, few.id, &zork_notes(12)).await;
     let report = engine.train(few.id).await.unwrap();
     assert!(!report.activated, "{}", report.reason);
+    assert_eq!(
+        report.corpus_rows,
+        common::small_base().corpus().len(),
+        "adapted on the routing base's corpus"
+    );
     assert!(report.reason.contains("at least 16"), "{}", report.reason);
     assert!(
         report.metrics.accuracy > report.previous_accuracy,
@@ -580,7 +586,7 @@ async fn labelled_by_the_default(
 }
 
 async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_training(db: TestDb) {
-    let config = Config::builder(&db.url)
+    let config = common::small_base_config(&db)
         .retrain_after(None)
         .build()
         .unwrap();
@@ -622,7 +628,7 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
     assert_eq!(engine.routing_stats(p.id).await.unwrap().active_model, v1);
 
     // Then notes where it sends "zork" to procedures and the project means what the default says.
-    let zorks = (100..140).map(|i| format!("The zork {i} keeps the deploy steps"));
+    let zorks = (100..140).map(|i| format!("The zork {i} keeps the user records"));
     let missed = labelled_by_the_default(&engine, p.id, fresh.id, zorks, false).await;
     assert!(missed.len() >= 5, "{missed:?}");
     route_and_label(&engine, p.id, &missed[..5]).await;

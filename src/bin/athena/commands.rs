@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use athena_memory::{Config, Engine, HealthStatus, Layer, Result};
+use athena_memory::{Config, Engine, HealthStatus, Layer, Result, RoutingBase};
 use serde_json::{json, Value};
 
 use crate::output::{fixed2, to_json, Progress, Report};
@@ -13,7 +13,11 @@ use crate::{context, mcp, Cli, Command, GoalsAction, ModelsAction, TasksAction};
 /// Runs the command line's command; the exit code for a report, or the error.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let url = context::database_url(cli.database_url.as_deref())?;
-    let engine = Engine::with_config(Config::builder(&url).build()?).await?;
+    let mut config = Config::builder(&url);
+    if let (Some(model), Some(corpus)) = (&cli.base_model, &cli.base_corpus) {
+        config = config.routing_base(RoutingBase::from_files(model, corpus)?);
+    }
+    let engine = Engine::with_config(config.build()?).await?;
     let project = context::project(&engine, cli.project.as_deref()).await?;
     let store = Store { engine, project };
     if let Command::Mcp { http } = cli.command {

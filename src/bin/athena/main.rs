@@ -32,6 +32,25 @@ struct Cli {
     /// registered ancestor.
     #[arg(long, global = true)]
     project: Option<PathBuf>,
+    /// A routing base of your own: the model file that routes projects without one of their
+    /// own (JSON, as `athena models export` or the `train` example writes it). Needs
+    /// --base-corpus. Default: the shipped model.
+    #[arg(
+        long,
+        env = "ATHENA_BASE_MODEL",
+        global = true,
+        requires = "base_corpus"
+    )]
+    base_model: Option<PathBuf>,
+    /// The labelled corpus (JSON Lines) the --base-model was trained on: what a project's
+    /// labels adapt it on.
+    #[arg(
+        long,
+        env = "ATHENA_BASE_CORPUS",
+        global = true,
+        requires = "base_model"
+    )]
+    base_corpus: Option<PathBuf>,
     /// Print one JSON document instead of the readable report.
     #[arg(long, global = true)]
     json: bool,
