@@ -60,9 +60,9 @@ use std::sync::Arc;
 
 use athena_memory::router::{adapt, train, AdaptParams, Example, InUse, TrainParams};
 use athena_memory::Config;
-use athena_memory::ModelScope;
 use athena_memory::{corpus, CorpusItem};
 use athena_memory::{Engine, FeatureSchema, Layer, Router, TextKind, TreeModel};
+use athena_memory::{ModelLabel, ModelScope};
 use serde_json::json;
 
 struct Args {
@@ -272,16 +272,16 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
     );
     let project = engine.projects().get_or_create(&path, None).await?;
     let before = accuracy(&engine.router(project.id).await?, rest);
-    for (n, item) in labelled.iter().enumerate() {
-        let input = item.as_input();
-        let decision = engine.route(project.id, &input).await?;
-        let route_id = engine
-            .route_log()
-            .record(project.id, n as i64 + 1, &input, &decision)
-            .await?;
-        let layer = item.layer.expect("only labelled items are kept");
-        engine.feedback(project.id, route_id, layer).await?;
-    }
+    let labels: Vec<_> = labelled
+        .iter()
+        .map(|item| {
+            (
+                item.as_input(),
+                item.layer.expect("only labelled items are kept"),
+            )
+        })
+        .collect();
+    engine.import_labels(project.id, &labels).await?;
     let report = engine.train(project.id).await;
     let after = accuracy(&engine.router(project.id).await?, rest);
     let Ok(report) = report else {
@@ -414,7 +414,7 @@ fn first_training(
         .iter()
         .map(|e| (e.clone(), model.route(&e.input()).layer))
         .collect();
-    let in_use = InUse::compare("first", &decided, baseline, &args.adapt);
+    let in_use = InUse::compare(&ModelLabel::named("first"), &decided, baseline, &args.adapt);
     Some((model, in_use))
 }
 
@@ -733,8 +733,8 @@ mod tests {
     #[test]
     fn the_first_model_keeps_routing_unless_it_did_worse_in_use() {
         let judged = |baseline_alone: usize| InUse {
-            model: "first".to_owned(),
-            baseline_model: "base".to_owned(),
+            model: ModelLabel::named("first"),
+            baseline_model: ModelLabel::named("base"),
             labels: 20,
             model_alone: 1,
             baseline_alone,

@@ -27,10 +27,10 @@ use crate::time::Millis;
 use crate::{
     AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
     EpisodicEvent, Error, Focus, FocusTarget, Goal, GoalNode, HealthReport, HealthStatus, Item,
-    ItemState, Layer, LayerCounts, Memory, MemoryEvent, MemoryType, Metrics, ModelScope, NewGoal,
-    NewItem, Place, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result,
-    RouteDecision, RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory,
-    SemanticSort, StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
+    ItemState, Layer, LayerCounts, Memory, MemoryEvent, MemoryType, ModelScope, NewGoal, NewItem,
+    Place, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision,
+    RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort,
+    StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
 };
 
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -213,6 +213,28 @@ impl Engine {
         self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
     }
 
+    /// See [`crate::Engine::import_labels`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn import_labels(
+        &self,
+        project_id: i64,
+        labels: &[(RouteInput<'_>, Layer)],
+    ) -> Result<Vec<i64>> {
+        let labels: Vec<(OwnedInput, Layer)> = labels
+            .iter()
+            .map(|(input, layer)| (OwnedInput::from(input), *layer))
+            .collect();
+        self.call(move |e| async move {
+            let borrowed: Vec<(RouteInput<'_>, Layer)> = labels
+                .iter()
+                .map(|(input, layer)| (input.as_input(), *layer))
+                .collect();
+            e.import_labels(project_id, &borrowed).await
+        })
+    }
+
     /// See [`crate::Engine::train`].
     ///
     /// # Errors
@@ -251,6 +273,28 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn deactivate_global_model(&self) -> Result<Option<StoredModel>> {
         self.call(move |e| async move { e.deactivate_global_model().await })
+    }
+
+    /// See [`crate::Engine::rollback_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn rollback_model(&self, project_id: i64) -> Result<StoredModel> {
+        self.call(move |e| async move { e.rollback_model(project_id).await })
+    }
+
+    /// See [`crate::Engine::store_model`].
+    ///
+    /// # Errors
+    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+    pub fn store_model(
+        &self,
+        scope: ModelScope,
+        model: &TreeModel,
+        activate: bool,
+    ) -> Result<StoredModel> {
+        let model = model.clone();
+        self.call(move |e| async move { e.store_model(scope, &model, activate).await })
     }
 
     /// See [`crate::Engine::export_model`].
@@ -1012,36 +1056,6 @@ pub struct RouteLog {
 }
 
 impl RouteLog {
-    /// See [`crate::RouteLog::record`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn record(
-        &self,
-        project_id: i64,
-        item_id: i64,
-        input: &RouteInput<'_>,
-        decision: &RouteDecision,
-    ) -> Result<i64> {
-        let input = OwnedInput::from(input);
-        let decision = decision.clone();
-        self.engine.call(move |e| async move {
-            e.route_log()
-                .record(project_id, item_id, &input.as_input(), &decision)
-                .await
-        })
-    }
-
-    /// See [`crate::RouteLog::feedback`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
-        self.engine.call(move |e| async move {
-            e.route_log().feedback(project_id, route_id, correct).await
-        })
-    }
-
     /// See [`crate::RouteLog::get`].
     ///
     /// # Errors
@@ -1059,15 +1073,6 @@ impl RouteLog {
         self.engine
             .call(move |e| async move { e.route_log().labelled(project_id).await })
     }
-
-    /// See [`crate::RouteLog::stats`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn stats(&self, project_id: i64) -> Result<RoutingStats> {
-        self.engine
-            .call(move |e| async move { e.route_log().stats(project_id).await })
-    }
 }
 
 /// The blocking twin of [`crate::ModelRegistry`]: router models. Cheap to clone.
@@ -1077,23 +1082,6 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    /// See [`crate::ModelRegistry::store`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn store(
-        &self,
-        scope: ModelScope,
-        model: &TreeModel,
-        metrics: &Metrics,
-        activate: bool,
-    ) -> Result<StoredModel> {
-        let model = model.clone();
-        let metrics = metrics.clone();
-        self.engine
-            .call(move |e| async move { e.models().store(scope, &model, &metrics, activate).await })
-    }
-
     /// See [`crate::ModelRegistry::active`].
     ///
     /// # Errors
@@ -1110,24 +1098,6 @@ impl ModelRegistry {
     pub fn list(&self, scope: ModelScope) -> Result<Vec<StoredModel>> {
         self.engine
             .call(move |e| async move { e.models().list(scope).await })
-    }
-
-    /// See [`crate::ModelRegistry::activate`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
-        self.engine
-            .call(move |e| async move { e.models().activate(scope, version).await })
-    }
-
-    /// See [`crate::ModelRegistry::deactivate`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn deactivate(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
-        self.engine
-            .call(move |e| async move { e.models().deactivate(scope).await })
     }
 }
 

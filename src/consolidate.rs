@@ -169,6 +169,7 @@ async fn write(
             input: d.item.route_input(now),
             decision: &d.decision,
             now,
+            label: None,
         })
         .collect();
     let route_ids: HashMap<i64, i64> = insert_routes(tx, &routes)

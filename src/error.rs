@@ -5,6 +5,44 @@
 
 use std::path::PathBuf;
 
+/// What an [`Error::NotFound`] looked for. Displayed in words (`working memory item`,
+/// `semantic memory`, ...); serialised in snake case, a memory with its layer
+/// (`{"memory": "semantic"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Entity {
+    /// A project.
+    Project,
+    /// An item of working memory.
+    Item,
+    /// A long-term memory of the layer.
+    Memory(crate::layer::Layer),
+    /// A goal of the central executive.
+    Goal,
+    /// A logged route.
+    Route,
+    /// A stored version of a router model.
+    ModelVersion,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::layer::Layer;
+        f.write_str(match self {
+            Entity::Project => "project",
+            Entity::Item => "working memory item",
+            Entity::Memory(Layer::Semantic) => "semantic memory",
+            Entity::Memory(Layer::Episodic) => "episodic event",
+            Entity::Memory(Layer::Procedural) => "procedure",
+            Entity::Memory(Layer::Prospective) => "prospective task",
+            Entity::Goal => "goal",
+            Entity::Route => "route",
+            Entity::ModelVersion => "model version",
+        })
+    }
+}
+
 /// Everything that can go wrong in athena-memory.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,8 +61,8 @@ pub enum Error {
     /// reported the same way: tenancy is never leaked.
     #[error("{entity} {id} not found in project {project_id}")]
     NotFound {
-        /// What was looked for, e.g. `working memory item`.
-        entity: &'static str,
+        /// What was looked for.
+        entity: Entity,
         /// The id that was asked for.
         id: i64,
         /// The project the lookup was scoped to.

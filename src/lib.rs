@@ -79,6 +79,7 @@ mod enum_str;
 mod error;
 pub mod features;
 mod layer;
+mod model_file;
 pub mod recall;
 mod rng;
 pub mod router;
@@ -106,7 +107,7 @@ pub use db::routes::{LayerRouteStats, ModelRouteStats, RouteLog, RouteRecord, Ro
 pub use db::{Database, HealthReport, HealthStatus, PoolStats};
 pub use engine::{Engine, TrainingMethod, TrainingReport, MAX_BATCH};
 pub use error::{
-    Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
+    Entity, Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
 pub use features::{
     FeatureSchema, RouteInput, TextKind, TextLearner, TextModel, V1Markers, MIN_PER_KIND,
@@ -115,10 +116,10 @@ pub use layer::Layer;
 pub use recall::{Place, RecallHit, RecallParams};
 pub use router::{
     AdaptParams, Adapted, Cue, CueKind, Direction, Evidence, Example, Explanation, HeuristicRouter,
-    InUse, LayerMetrics, Metrics, Node, PathStep, Reading, RouteDecision, Router, TrainParams,
-    TrainedModel, Tree, TreeModel, ValidTrainParams,
+    InUse, LayerMetrics, Metrics, ModelLabel, Node, PathStep, Reading, RouteDecision, Router,
+    TrainParams, TrainedModel, Tree, TreeModel, ValidTrainParams,
 };
-pub use routing_base::{RoutingBase, DEFAULT_MODEL_LABEL};
+pub use routing_base::RoutingBase;
 pub use working_memory::{
     AddOutcome, CapacityLevel, CapacityStatus, ComponentStats, FileInfo, Focus, FocusTarget, Goal,
     GoalNode, GoalStatus, GoalType, Goals, Item, MemoryEvent, NewGoal, NewItem, SearchHit,

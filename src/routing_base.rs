@@ -11,14 +11,11 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
-use crate::router::{Example, TreeModel};
+use crate::router::{Example, ModelLabel, TreeModel};
 
 /// The shipped default model, compiled in so routing is good from the first item without any
 /// file or download. See `models/router-default.metrics.json` for how it was trained.
 const SHIPPED_MODEL_JSON: &str = include_str!("../models/router-default.json");
-
-/// The label decisions of the routing base carry, the shipped one's or a given one's.
-pub const DEFAULT_MODEL_LABEL: &str = "default";
 
 /// A model and the labelled corpus it was trained on: what routes a project until it has a
 /// model of its own, and what the project's labels adapt ([`crate::router::adapt()`]: the
@@ -43,12 +40,12 @@ impl RoutingBase {
     }
 
     /// `model` and the labelled `corpus` it was trained on. The model is relabelled
-    /// [`DEFAULT_MODEL_LABEL`], the label its decisions carry, as the shipped model's do. To
+    /// [`ModelLabel::Default`], the label its decisions carry, as the shipped model's do. To
     /// adapt to a project's labels the model needs a logistic-regression text model (schema
     /// `v2`, as [`crate::router::train`] fits by default); without one a project's training
     /// falls back to a model of its labels alone.
     pub fn new(model: TreeModel, corpus: Vec<Example>) -> Self {
-        let model = Arc::new(model.with_label(DEFAULT_MODEL_LABEL));
+        let model = Arc::new(model.with_label(ModelLabel::Default));
         RoutingBase {
             given: Some(Arc::new(Given { model, corpus })),
         }
@@ -109,7 +106,7 @@ fn shipped_model() -> Result<Arc<TreeModel>> {
     }
     let model = Arc::new(TreeModel::from_json(
         SHIPPED_MODEL_JSON,
-        DEFAULT_MODEL_LABEL,
+        ModelLabel::Default,
     )?);
     Ok(Arc::clone(PARSED.get_or_init(|| model)))
 }
@@ -162,7 +159,7 @@ mod tests {
     fn a_given_base_routes_under_the_default_label_and_compares_by_identity() {
         let (model, corpus) = small();
         let base = RoutingBase::new(model.with_label("offline"), corpus.clone());
-        assert_eq!(base.model().unwrap().label(), DEFAULT_MODEL_LABEL);
+        assert_eq!(base.model().unwrap().label(), &ModelLabel::Default);
         assert_eq!(base.corpus(), &corpus[..]);
         assert!(!base.is_shipped());
         assert_eq!(base, base.clone());

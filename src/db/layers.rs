@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::db::recall::{index, unindex, NewDoc};
 use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, WriteTx};
 use crate::enum_str::string_enum;
-use crate::error::{check_text, Error, Result};
+use crate::error::{check_text, Entity, Error, Result};
 use crate::layer::Layer;
 use crate::recall::Place;
 use crate::time::{now_ms, Millis};
@@ -233,16 +233,6 @@ pub struct LayerCounts {
     pub prospective: i64,
 }
 
-/// The table of each layer.
-fn table_of(layer: Layer) -> &'static str {
-    match layer {
-        Layer::Semantic => "semantic_memories",
-        Layer::Episodic => "episodic_events",
-        Layer::Procedural => "procedures",
-        Layer::Prospective => "prospective_tasks",
-    }
-}
-
 /// Where a new long-term row comes from: a consolidated working-memory item (its id, its
 /// route, provenance metadata) or a direct call (none of them, metadata `{}`).
 pub(crate) struct Origin {
@@ -421,7 +411,7 @@ async fn lock_current(tx: &mut WriteTx, project_id: i64, id: i64) -> Result<Sema
             .fetch_optional(conn)
             .await?);
     let old = old.ok_or(Error::NotFound {
-        entity: "semantic memory",
+        entity: Entity::Memory(Layer::Semantic),
         id,
         project_id,
     })?;
@@ -574,7 +564,7 @@ impl Layers {
             id
         );
         row.ok_or(Error::NotFound {
-            entity: "semantic memory",
+            entity: Entity::Memory(Layer::Semantic),
             id,
             project_id,
         })
@@ -620,7 +610,7 @@ impl Layers {
             .fetch_optional(pool)
             .await?);
         v.ok_or(Error::NotFound {
-            entity: "semantic memory",
+            entity: Entity::Memory(Layer::Semantic),
             id,
             project_id,
         })
@@ -712,7 +702,7 @@ impl Layers {
             Ok::<_, Error>(row)
         };
         let start = fetch(id).await?.ok_or(Error::NotFound {
-            entity: "semantic memory",
+            entity: Entity::Memory(Layer::Semantic),
             id,
             project_id,
         })?;
@@ -949,7 +939,7 @@ impl Layers {
             id
         );
         row.ok_or(Error::NotFound {
-            entity: "prospective task",
+            entity: Entity::Memory(Layer::Prospective),
             id,
             project_id,
         })
@@ -1048,7 +1038,7 @@ impl Layers {
             .map(Memory::Prospective),
         };
         found.ok_or(Error::NotFound {
-            entity: table_of(layer),
+            entity: Entity::Memory(layer),
             id,
             project_id,
         })

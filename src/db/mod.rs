@@ -17,8 +17,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSy
 use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::config::{Backend, Config, PoolConfig};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 
+pub(crate) mod goals;
 pub(crate) mod items;
 pub(crate) mod layers;
 pub(crate) mod models;
@@ -129,7 +130,7 @@ impl WriteTx {
             .fetch_optional(conn)
             .await?);
         found.map(|_| ()).ok_or(Error::NotFound {
-            entity: "project",
+            entity: Entity::Project,
             id: project_id,
             project_id,
         })
@@ -329,25 +330,12 @@ const UTILISATION_WARNING: f64 = 0.8;
 const LATENCY_WARNING: Duration = Duration::from_millis(100);
 
 impl Database {
-    /// Opens (creating a SQLite file if missing) and migrates the database at `url` with the
-    /// default pool settings. See [`Database::open_with`].
+    /// Opens the database described by `config` and runs its backend's migrations (see
+    /// [`crate::Engine::open`] for the URLs it accepts).
     ///
     /// # Errors
-    /// [`Error::UnsupportedUrl`], [`Error::Database`] when the server cannot be reached,
-    /// [`Error::Migration`] when the schema cannot be brought up to date.
-    pub async fn open(url: &str) -> Result<Self> {
-        Self::open_with(&Config::builder(url).build()?).await
-    }
-
-    /// Opens the database described by `config` and runs its backend's migrations.
-    ///
-    /// Accepted URLs: `sqlite://PATH` or `sqlite:PATH` (the file is created if missing, in WAL
-    /// mode with a busy timeout and foreign keys on), `sqlite::memory:` (private to this pool),
-    /// and `postgres://...` / `postgresql://...`.
-    ///
-    /// # Errors
-    /// As [`Database::open`].
-    pub async fn open_with(config: &Config) -> Result<Self> {
+    /// As [`crate::Engine::open`].
+    pub(crate) async fn open_with(config: &Config) -> Result<Self> {
         let pc = config.pool.clone();
         let pool = match config.backend {
             Backend::Sqlite => Pool::Sqlite(open_sqlite(config).await?),

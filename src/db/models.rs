@@ -3,9 +3,9 @@
 //! per scope.
 
 use crate::db::{fetch_rows, on_pool, Database, PoolExt};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::features::FeatureSchema;
-use crate::router::{Metrics, TreeModel};
+use crate::router::{Metrics, ModelLabel, TreeModel};
 use crate::time::{now_ms, Millis};
 
 /// Which models a registry call is about: one project's, or the global ones.
@@ -34,10 +34,13 @@ impl ModelScope {
     }
 
     /// The label decisions of version `version` carry: `p<project>-v<version>` or `global-v<version>`.
-    pub fn label(self, version: i64) -> String {
+    pub fn label(self, version: i64) -> ModelLabel {
         match self {
-            ModelScope::Project(id) => format!("p{id}-v{version}"),
-            ModelScope::Global => format!("global-v{version}"),
+            ModelScope::Project(project_id) => ModelLabel::Project {
+                project_id,
+                version,
+            },
+            ModelScope::Global => ModelLabel::Global { version },
         }
     }
 }
@@ -106,7 +109,7 @@ impl ModelRegistry {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a project scope whose project does not exist.
-    pub async fn store(
+    pub(crate) async fn store(
         &self,
         scope: ModelScope,
         model: &TreeModel,
@@ -208,7 +211,7 @@ impl ModelRegistry {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a project scope whose project does not exist.
-    pub async fn deactivate(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
+    pub(crate) async fn deactivate(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
         const SQL: &str =
             "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1 AND active
              RETURNING id, project_id, version, feature_schema, metrics, model, active, created_at";
@@ -226,7 +229,7 @@ impl ModelRegistry {
     ///
     /// # Errors
     /// [`Error::NotFound`] (entity `model version`) when `scope` has no such version; nothing changes then.
-    pub async fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
+    pub(crate) async fn activate(&self, scope: ModelScope, version: i64) -> Result<StoredModel> {
         const DEACTIVATE: &str =
             "UPDATE router_models SET active = FALSE WHERE COALESCE(project_id, 0) = $1";
         const ACTIVATE: &str = "UPDATE router_models SET active = TRUE WHERE COALESCE(project_id, 0) = $1 AND version = $2
@@ -255,7 +258,7 @@ impl ModelRegistry {
             row
         });
         row.ok_or(Error::NotFound {
-            entity: "model version",
+            entity: Entity::ModelVersion,
             id: version,
             project_id: scope.key(),
         })

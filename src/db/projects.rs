@@ -4,7 +4,7 @@
 use std::path::{Component, Path};
 
 use crate::db::{fetch_rows, on_pool, Database};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::time::{now_ms, Millis};
 
 /// A registered project. Everything an agent remembers belongs to exactly one project.
@@ -157,7 +157,7 @@ impl Projects {
         match self.get(id).await? {
             Some(_) => Ok(()),
             None => Err(Error::NotFound {
-                entity: "project",
+                entity: Entity::Project,
                 id,
                 project_id: id,
             }),

@@ -5,10 +5,10 @@
 
 use crate::component::Component;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::features::{FeatureSchema, RouteInput, TextKind};
 use crate::layer::Layer;
-use crate::router::RouteDecision;
+use crate::router::{ModelLabel, RouteDecision};
 use crate::time::{now_ms, Millis};
 
 /// Columns of a route row, in `SELECT` and `RETURNING` lists, in [`RouteRecord`] order.
@@ -25,7 +25,8 @@ pub struct RouteRecord {
     pub id: i64,
     /// Owning project.
     pub project_id: i64,
-    /// The working-memory item that was routed.
+    /// The working-memory item that was routed; 0 for a label imported with
+    /// [`crate::Engine::import_labels`] (no item; item ids start at 1).
     pub item_id: i64,
     /// The item's content when it was routed.
     pub content: String,
@@ -39,8 +40,9 @@ pub struct RouteRecord {
     pub age_seconds: f64,
     /// The schema of `features`.
     pub feature_schema: FeatureSchema,
-    /// The model that decided (`heuristic`, `override`, or a model label).
-    pub model_version: String,
+    /// The model that decided.
+    #[sqlx(try_from = "String")]
+    pub model_version: ModelLabel,
     /// The decided layer.
     pub layer: Layer,
     /// The decision's confidence.
@@ -89,8 +91,8 @@ pub struct RoutingStats {
     pub feedback_count: i64,
     /// Share of fed-back routes that were right; `None` without feedback.
     pub accuracy: Option<f64>,
-    /// Label of the model routing this project now.
-    pub active_model: String,
+    /// The model routing this project now.
+    pub active_model: ModelLabel,
     /// Per model that decided routes, oldest first (by its first route): how many it decided
     /// and how its fed-back routes did. The figures of the model routing now are what tells
     /// whether an activated model does better than the one before it (and when to
@@ -101,9 +103,8 @@ pub struct RoutingStats {
 /// Routes decided by one model, and how those that received feedback did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ModelRouteStats {
-    /// The model's label as logged with its routes (`project:7:v2`, `global:v1`, the shipped
-    /// default's label, `heuristic`, or `override` for layers a caller chose).
-    pub model: String,
+    /// The model, as logged with its routes.
+    pub model: ModelLabel,
     /// Routes it decided.
     pub routes: i64,
     /// Of those, how many received feedback.
@@ -132,6 +133,8 @@ pub(crate) struct NewRoute<'a> {
     pub(crate) input: RouteInput<'a>,
     pub(crate) decision: &'a RouteDecision,
     pub(crate) now: Millis,
+    /// The correct layer when it is known as the route is logged (imported labels).
+    pub(crate) label: Option<Layer>,
 }
 
 /// Logs routes (one or many); returns `(route id, item id)` of each.
@@ -143,7 +146,7 @@ pub(crate) async fn insert_routes(
         tx,
         (i64, i64),
         rows,
-        "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at, text_kind) ",
+        "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at, text_kind, correct_layer, was_correct, feedback_at) ",
         " RETURNING id, item_id",
         |b, r| {
             b.push_bind(r.project_id)
@@ -155,11 +158,14 @@ pub(crate) async fn insert_routes(
                 .push_bind(r.input.age_seconds)
                 .push_bind(sqlx::types::Json(&r.decision.features))
                 .push_bind(r.decision.feature_schema.as_str())
-                .push_bind(r.decision.model.as_str())
+                .push_bind(r.decision.model.to_string())
                 .push_bind(r.decision.layer.as_str())
                 .push_bind(r.decision.confidence)
                 .push_bind(r.now)
-                .push_bind(r.input.kind.map(TextKind::as_str));
+                .push_bind(r.input.kind.map(TextKind::as_str))
+                .push_bind(r.label.map(Layer::as_str))
+                .push_bind(r.label.map(|l| l == r.decision.layer))
+                .push_bind(r.label.map(|_| r.now));
         }
     ))
 }
@@ -176,33 +182,13 @@ impl RouteLog {
         RouteLog { db }
     }
 
-    /// Logs a decision about item `item_id` (described by `input`) and returns the route id.
-    /// Consolidation logs its routes itself, inside its transaction; this is for routes decided
-    /// elsewhere, e.g. imported history.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an unknown project.
-    pub async fn record(
-        &self,
-        project_id: i64,
-        item_id: i64,
-        input: &RouteInput<'_>,
-        decision: &RouteDecision,
-    ) -> Result<i64> {
-        crate::db::projects::Projects::new(self.db.clone())
-            .ensure_exists(project_id)
-            .await?;
-        let row = NewRoute {
-            project_id,
-            item_id,
-            input: *input,
-            decision,
-            now: now_ms(),
-        };
+    /// Logs `rows` in one transaction and returns their route ids, in order. Consolidation logs
+    /// its routes itself, inside its own transaction; this is for imported labels.
+    pub(crate) async fn insert(&self, rows: &[NewRoute<'_>]) -> Result<Vec<i64>> {
         let mut tx = self.db.begin_write().await?;
-        let ids = insert_routes(&mut tx, &[row]).await?;
+        let ids = insert_routes(&mut tx, rows).await?;
         tx.commit().await?;
-        Ok(ids[0].0)
+        Ok(ids.into_iter().map(|(route, _)| route).collect())
     }
 
     /// Records the correct layer for route `route_id` of `project_id`; returns the updated route.
@@ -210,7 +196,7 @@ impl RouteLog {
     ///
     /// # Errors
     /// [`Error::NotFound`] when the route does not exist in this project.
-    pub async fn feedback(
+    pub(crate) async fn feedback(
         &self,
         project_id: i64,
         route_id: i64,
@@ -234,7 +220,7 @@ impl RouteLog {
             route_id
         );
         row.ok_or(Error::NotFound {
-            entity: "route",
+            entity: Entity::Route,
             id: route_id,
             project_id,
         })
@@ -260,7 +246,7 @@ impl RouteLog {
             route_id
         );
         row.ok_or(Error::NotFound {
-            entity: "route",
+            entity: Entity::Route,
             id: route_id,
             project_id,
         })
@@ -297,9 +283,12 @@ impl RouteLog {
     }
 
     /// Counts, mean confidences and feedback accuracy of `project_id`'s routes, overall and per
-    /// model.
-    /// `active_model` is filled in by the caller that knows it (the engine).
-    pub async fn stats(&self, project_id: i64) -> Result<RoutingStats> {
+    /// model, with `active_model`, the label of the model routing it now (the engine knows it).
+    pub(crate) async fn stats(
+        &self,
+        project_id: i64,
+        active_model: ModelLabel,
+    ) -> Result<RoutingStats> {
         const PER_LAYER: &str = "SELECT layer, COUNT(*), AVG(confidence) FROM consolidation_routes
              WHERE project_id = $1 GROUP BY layer";
         const FEEDBACK: &str = "SELECT COUNT(*), SUM(CASE WHEN was_correct THEN 1 ELSE 0 END)
@@ -332,7 +321,7 @@ impl RouteLog {
             feedback_count,
             accuracy: (feedback_count > 0)
                 .then(|| right.unwrap_or(0) as f64 / feedback_count as f64),
-            active_model: String::new(),
+            active_model,
             per_model: self.per_model(project_id).await?,
         })
     }
@@ -348,7 +337,7 @@ impl RouteLog {
         Ok(rows
             .into_iter()
             .map(|(model, routes, feedback_count, correct)| ModelRouteStats {
-                model,
+                model: ModelLabel::from(model),
                 routes,
                 feedback_count,
                 correct,

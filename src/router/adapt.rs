@@ -46,7 +46,7 @@ use crate::rng::SplitMix64;
 use crate::router::metrics::Metrics;
 use crate::router::train::{per_fold, Example};
 use crate::router::tree::TreeModel;
-use crate::router::Router;
+use crate::router::{ModelLabel, Router};
 use crate::TextKind;
 
 /// How a project's labels adapt the base router, and how much evidence activation needs.
@@ -179,7 +179,7 @@ pub struct Evidence {
     /// Figures of the baseline router on the same labels.
     pub baseline: Metrics,
     /// The baseline router's label.
-    pub baseline_model: String,
+    pub baseline_model: ModelLabel,
     /// Folds used.
     pub folds: usize,
     /// Labels used as evidence (all of them).
@@ -326,9 +326,9 @@ impl Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InUse {
     /// The active model's label.
-    pub model: String,
+    pub model: ModelLabel,
     /// The baseline router's label.
-    pub baseline_model: String,
+    pub baseline_model: ModelLabel,
     /// Labels of the active model's own routes.
     pub labels: usize,
     /// Labels the active model routed right and the baseline routes wrong.
@@ -347,7 +347,7 @@ impl InUse {
     /// Compares the decisions `model` made in use, `(labelled item, layer it decided)`, with
     /// what `baseline` decides for the same items, under `params`' rule.
     pub fn compare(
-        model: &str,
+        model: &ModelLabel,
         decided: &[(Example, Layer)],
         baseline: &Router,
         params: &AdaptParams,
@@ -360,8 +360,8 @@ impl InUse {
             baseline_alone += usize::from(baseline_right && !model_right);
         }
         InUse {
-            model: model.to_owned(),
-            baseline_model: baseline.model_label().to_owned(),
+            model: model.clone(),
+            baseline_model: baseline.model_label(),
             labels: decided.len(),
             model_alone,
             baseline_alone,
@@ -693,7 +693,7 @@ pub fn gather_evidence(
         max_p: params.max_p,
         cross_validated: Metrics::compute(outcomes.iter().copied()),
         baseline: Metrics::compute(baseline_outcomes),
-        baseline_model: baseline.model_label().to_owned(),
+        baseline_model: baseline.model_label(),
         folds,
         labels: labels.len(),
         min_labels: params.min_labels,
@@ -907,7 +907,7 @@ mod tests {
         Evidence {
             cross_validated: outcomes(&candidate),
             baseline: outcomes(&baseline),
-            baseline_model: "default".to_owned(),
+            baseline_model: ModelLabel::Default,
             folds: 10,
             labels: 10 + wins + losses,
             min_labels: 10,
@@ -996,7 +996,11 @@ mod tests {
         let baseline = Router::Model(Arc::new(base(&corpus)));
         let decided = |wrong: usize| decided_in_use(&corpus, &baseline, wrong);
         let params = AdaptParams::default();
-        let worse = InUse::compare("p1-v1", &decided(5), &baseline, &params);
+        let p1v1 = ModelLabel::Project {
+            project_id: 1,
+            version: 1,
+        };
+        let worse = InUse::compare(&p1v1, &decided(5), &baseline, &params);
         assert_eq!(
             (worse.labels, worse.model_alone, worse.baseline_alone),
             (24, 0, 5)
@@ -1006,13 +1010,13 @@ mod tests {
             worse.verdict(),
             "p1-v1 deactivated: default would have routed 5 more of its routes right \
              (deactivation needs 2)"
-                .replace("default", baseline.model_label())
+                .replace("default", &baseline.model_label().to_string())
         );
         assert!(worse
             .describe()
             .starts_with("in use, on the 24 labels of its own routes: p1-v1 alone right on 0"));
         // One label's lead is not enough, as for activation; nor are too few labels.
-        let narrow = InUse::compare("p1-v1", &decided(1), &baseline, &params);
+        let narrow = InUse::compare(&p1v1, &decided(1), &baseline, &params);
         assert!(!narrow.worse());
         assert!(
             narrow
@@ -1021,7 +1025,7 @@ mod tests {
             "{}",
             narrow.verdict()
         );
-        let few = InUse::compare("p1-v1", &decided(5)[..19], &baseline, &params);
+        let few = InUse::compare(&p1v1, &decided(5)[..19], &baseline, &params);
         assert!(!few.worse());
         assert!(
             few.verdict()
@@ -1029,7 +1033,7 @@ mod tests {
             "{}",
             few.verdict()
         );
-        let same = InUse::compare("p1-v1", &decided(0), &baseline, &params);
+        let same = InUse::compare(&p1v1, &decided(0), &baseline, &params);
         assert!(!same.worse(), "a tie keeps the model in use");
         assert!(same
             .verdict()

@@ -4,7 +4,7 @@
 
 use crate::features::{FeatureSchema, RouteInput, V1Markers};
 use crate::layer::Layer;
-use crate::router::{RouteDecision, HEURISTIC_MODEL};
+use crate::router::{ModelLabel, RouteDecision};
 
 /// The confidence the heuristic reports for every decision: its measured accuracy on real,
 /// human-written text (`real_dev_test.jsonl`, 568 items, 4 balanced classes), which is chance
@@ -42,7 +42,7 @@ impl HeuristicRouter {
         RouteDecision::from_probabilities(
             probabilities,
             Vec::new(),
-            HEURISTIC_MODEL.to_owned(),
+            ModelLabel::Heuristic,
             FeatureSchema::V1,
             features,
         )

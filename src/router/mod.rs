@@ -13,6 +13,7 @@
 mod adapt;
 mod explain;
 mod heuristic;
+mod label;
 mod metrics;
 mod train;
 mod tree;
@@ -27,17 +28,13 @@ pub use adapt::{
 };
 pub use explain::{Cue, CueKind, Explanation, Reading};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
+pub use label::ModelLabel;
 pub use metrics::{LayerMetrics, Metrics};
 pub use train::{evaluate, train, Example, TrainParams, TrainedModel, ValidTrainParams};
 pub use tree::{
     Node, Tree, TreeModel, MAX_DEPTH as MAX_TREE_DEPTH, MAX_TREES, MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
 };
-
-/// The `model` of decisions made by the heuristic.
-pub const HEURISTIC_MODEL: &str = "heuristic";
-/// The `model` of decisions the caller forced.
-pub const OVERRIDE_MODEL: &str = "override";
 
 /// Which way a decision went at one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -75,8 +72,8 @@ pub struct RouteDecision {
     pub runner_up: Layer,
     /// The decision path through the tree (empty for the heuristic).
     pub path: Vec<PathStep>,
-    /// The model that decided: `heuristic`, or a model's version label.
-    pub model: String,
+    /// The model that decided.
+    pub model: ModelLabel,
     /// The feature schema the decision was made on.
     pub feature_schema: FeatureSchema,
     /// The feature vector the decision was made on, in the schema's order (logged with routes).
@@ -89,7 +86,7 @@ impl RouteDecision {
     pub(crate) fn from_probabilities(
         probabilities: [f64; 4],
         path: Vec<PathStep>,
-        model: String,
+        model: ModelLabel,
         feature_schema: FeatureSchema,
         features: Vec<f64>,
     ) -> Self {
@@ -113,7 +110,7 @@ impl RouteDecision {
         Self::from_probabilities(
             probabilities,
             Vec::new(),
-            OVERRIDE_MODEL.to_owned(),
+            ModelLabel::Override,
             feature_schema,
             features,
         )
@@ -172,7 +169,7 @@ impl Router {
 
     /// Why `decision` (this router's decision about `input`) went the way it did, in words.
     pub fn explain(&self, input: &RouteInput<'_>, decision: &RouteDecision) -> Explanation {
-        if decision.model == OVERRIDE_MODEL {
+        if decision.model == ModelLabel::Override {
             return Explanation::plain(decision, "set by the caller");
         }
         match self {
@@ -191,11 +188,11 @@ impl Router {
         }
     }
 
-    /// `heuristic` or the model's version label.
-    pub fn model_label(&self) -> &str {
+    /// The label its decisions carry.
+    pub fn model_label(&self) -> ModelLabel {
         match self {
-            Router::Heuristic => HEURISTIC_MODEL,
-            Router::Model(model) => model.label(),
+            Router::Heuristic => ModelLabel::Heuristic,
+            Router::Model(model) => model.label().clone(),
         }
     }
 }

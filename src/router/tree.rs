@@ -6,13 +6,11 @@
 //! although its own `predict` uses `<`), leaves carry probabilities that linfa does not keep, and
 //! a loaded file can be validated completely before it is used.
 
-use std::path::Path;
-
 use crate::error::{Error, Result};
 use crate::features::text::{TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
-use crate::router::{Direction, PathStep, RouteDecision};
+use crate::router::{Direction, ModelLabel, PathStep, RouteDecision};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "athena-router";
@@ -126,6 +124,11 @@ impl Tree {
     }
 }
 
+/// The label of a model parsed from JSON until its loader names it.
+fn unlabelled() -> ModelLabel {
+    ModelLabel::named("")
+}
+
 /// A trained router model: one or more trees over a feature schema, whose leaf probabilities
 /// are averaged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -144,8 +147,8 @@ pub struct TreeModel {
     correction: Option<TextModel>,
     /// The label decisions carry (`model`); set by whoever loads it (database version, file
     /// name), not stored in the JSON, so identical training yields identical bytes.
-    #[serde(skip)]
-    label: String,
+    #[serde(skip, default = "unlabelled")]
+    label: ModelLabel,
 }
 
 impl TreeModel {
@@ -157,7 +160,7 @@ impl TreeModel {
         feature_schema: FeatureSchema,
         trees: Vec<Tree>,
         text: Option<TextModel>,
-        label: impl Into<String>,
+        label: impl Into<ModelLabel>,
     ) -> Result<Self> {
         let model = TreeModel {
             format: MODEL_FORMAT.to_owned(),
@@ -179,12 +182,12 @@ impl TreeModel {
     }
 
     /// The label decisions carry.
-    pub fn label(&self) -> &str {
+    pub fn label(&self) -> &ModelLabel {
         &self.label
     }
 
     /// The same model under another label.
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+    pub fn with_label(mut self, label: impl Into<ModelLabel>) -> Self {
         self.label = label.into();
         self
     }
@@ -302,41 +305,13 @@ impl TreeModel {
     /// [`Error::InvalidModel`] for malformed JSON, another format or version, an unknown schema
     /// or class, a feature index out of range, a child index that does not point forward, a depth
     /// over [`MAX_DEPTH`], or leaf probabilities that are not a distribution.
-    pub fn from_json(json: &str, label: impl Into<String>) -> Result<Self> {
+    pub fn from_json(json: &str, label: impl Into<ModelLabel>) -> Result<Self> {
         let mut model: TreeModel = serde_json::from_str(json).map_err(|e| Error::InvalidModel {
             reason: format!("not a model file: {e}"),
         })?;
         model.validate()?;
         model.label = label.into();
         Ok(model)
-    }
-
-    /// Reads a model file; the label is the file's stem.
-    ///
-    /// # Errors
-    /// [`Error::Io`] when unreadable, otherwise as [`TreeModel::from_json`].
-    pub fn load(path: &Path) -> Result<Self> {
-        let json = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let label = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("file")
-            .to_owned();
-        Self::from_json(&json, label)
-    }
-
-    /// Writes the model's JSON to `path`.
-    ///
-    /// # Errors
-    /// [`Error::Io`] when the file cannot be written.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json()).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -485,8 +460,8 @@ mod tests {
         features[9] = 1.0;
         let d = model.decide(features.to_vec());
         assert_eq!(
-            (d.layer, d.runner_up, d.model.as_str()),
-            (Layer::Prospective, Layer::Procedural, "stump")
+            (d.layer, d.runner_up, d.model.to_string()),
+            (Layer::Prospective, Layer::Procedural, "stump".to_owned())
         );
         // A value equal to the threshold goes left, as linfa partitioned rows while fitting.
         features[9] = 0.5;

@@ -20,7 +20,6 @@
 pub mod activation;
 mod capacity;
 mod events;
-mod goals;
 mod item;
 
 mod spatial;
@@ -31,13 +30,15 @@ use crate::component::{Component, ItemState};
 use crate::config::WorkingMemoryConfig;
 use crate::db::items::{self, Eviction, Items, NewItemRow};
 use crate::db::{Database, WriteTx};
-use crate::error::{check_text, Error, Result};
+use crate::error::{check_text, Entity, Error, Result};
 use crate::features::lexical;
 use crate::time::{now_ms, Millis};
 
+pub use crate::db::goals::{
+    Focus, FocusTarget, Goal, GoalNode, GoalStatus, GoalType, Goals, NewGoal,
+};
 pub use capacity::{CapacityLevel, CapacityStatus};
 pub use events::MemoryEvent;
-pub use goals::{Focus, FocusTarget, Goal, GoalNode, GoalStatus, GoalType, Goals, NewGoal};
 pub use item::{
     AddOutcome, Item, NewItem, MAX_CHUNK_PARTS, MAX_EMBEDDING_DIMS, MAX_ITEM_CHARS,
     MAX_LABEL_CHARS, MAX_OCCURRED_AT,
@@ -107,8 +108,8 @@ impl WorkingMemory {
     }
 
     /// The central executive's goals and attention.
-    pub fn goals(&self) -> goals::Goals {
-        goals::Goals::new(self.db.clone())
+    pub fn goals(&self) -> Goals {
+        Goals::new(self.db.clone())
     }
 
     /// Adds an item. In one transaction it moves decayed items out of the active set, makes room
@@ -267,7 +268,7 @@ impl WorkingMemory {
     pub async fn get(&self, project_id: i64, id: i64) -> Result<Item> {
         let row = self.items().get(project_id, id).await?;
         row.map(Item::from).ok_or(Error::NotFound {
-            entity: "working memory item",
+            entity: Entity::Item,
             id,
             project_id,
         })
@@ -481,7 +482,7 @@ async fn check_sources(tx: &mut WriteTx, project_id: i64, sources: &[i64]) -> Re
     for &source in sources {
         if !items::is_chunk_source(tx, project_id, source).await? {
             return Err(Error::NotFound {
-                entity: "phonological or visuospatial source item",
+                entity: Entity::Item,
                 id: source,
                 project_id,
             });

@@ -3,7 +3,8 @@
 //!
 //! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`
-//! 2. pure routing and ranking: `router`, `corpus`, `routing_base`, `recall`
+//! 2. routing and ranking: `router`, `recall` (pure), `corpus`, `routing_base`, `model_file`
+//!    (their files)
 //! 3. settings: `config`
 //! 4. repositories: `db`
 //! 5. policy: `working_memory`, `consolidate`
@@ -25,6 +26,7 @@ const RANKS: &[(&str, u8)] = &[
     ("recall", 2),
     ("corpus", 2),
     ("routing_base", 2),
+    ("model_file", 2),
     ("config", 3),
     ("db", 4),
     ("working_memory", 5),
@@ -125,7 +127,7 @@ fn no_module_imports_one_above_it() {
         let Some(own_rank) = rank(&own) else {
             assert!(
                 own == "lib",
-                "{own} has no rank: add it to RANKS and the README"
+                "{own} has no rank: add it to RANKS and ARCHITECTURE.md"
             );
             continue;
         };
@@ -234,4 +236,79 @@ fn no_function_in_src_is_longer_than_60_lines() {
     // The counter itself finds a long function when there is one.
     let body = "fn long() {\n".to_owned() + &"    let _ = 1;\n".repeat(70) + "}\n";
     assert_eq!(function_lengths(&body), vec![("long".to_owned(), 1, 72)]);
+}
+
+/// The code of `text` with comment lines and doc lines left out.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(n, l)| (n + 1, l))
+}
+
+/// Lines of the files under `src/{dir}` (every file when `dir` is empty) that contain one of
+/// `needles`, outside comments and outside `#[cfg(test)]` modules (which start a file's tail).
+fn lines_containing(dir: &str, needles: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+    let mut files = Vec::new();
+    if root.is_file() {
+        files.push(root);
+    } else {
+        rust_files(&root, &mut files);
+    }
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code_lines(text) {
+            if needles.iter().any(|needle| line.contains(needle)) {
+                found.push(format!("{}:{n}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_db_holds_sql() {
+    let sql = [
+        "SELECT ",
+        "INSERT INTO",
+        "UPDATE ",
+        "DELETE FROM",
+        "CREATE TABLE",
+    ];
+    let outside: Vec<String> = lines_containing("", &sql)
+        .into_iter()
+        .filter(|l| !l.contains("/src/db/"))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "SQL outside src/db/:\n{}",
+        outside.join("\n")
+    );
+    assert!(
+        !lines_containing("db", &sql).is_empty(),
+        "the scan finds the SQL that is there"
+    );
+}
+
+#[test]
+fn router_and_features_do_no_io() {
+    let io = [
+        "std::fs",
+        "File::",
+        "sqlx",
+        "tokio",
+        "std::net",
+        "std::io::Read",
+    ];
+    for dir in ["router", "features"] {
+        let found = lines_containing(dir, &io);
+        assert!(found.is_empty(), "I/O in src/{dir}/:\n{}", found.join("\n"));
+    }
+    assert!(
+        !lines_containing("model_file.rs", &["std::fs"]).is_empty(),
+        "the scan finds the file I/O that is there"
+    );
 }

@@ -6,6 +6,7 @@ use crate::common;
 use std::sync::Arc;
 
 use athena_memory::blocking::Engine;
+use athena_memory::Entity;
 use athena_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
 use athena_memory::{
     Component, Error, FocusTarget, Layer, MemoryType, ModelScope, NewGoal, RouteInput,
@@ -232,7 +233,7 @@ fn working_memory_and_routing_through_the_facade(db: TestDb) {
         matches!(
             err,
             Error::NotFound {
-                entity: "route",
+                entity: Entity::Route,
                 ..
             }
         ),
@@ -438,16 +439,16 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     let decision = engine.route(p, &input).unwrap();
     assert_eq!(decision, router.route(&input));
     let log = engine.route_log();
-    let route = log.record(p, 77, &input, &decision).unwrap();
-    assert_eq!(log.get(p, route).unwrap().content, input.content);
+    let route = engine
+        .import_labels(p, &[(input, Layer::Prospective)])
+        .unwrap()[0];
+    let logged = log.get(p, route).unwrap();
     assert_eq!(
-        log.feedback(p, route, Layer::Prospective)
-            .unwrap()
-            .correct_layer,
-        Some(Layer::Prospective)
+        (logged.content.as_str(), &logged.model_version),
+        (input.content, &decision.model)
     );
+    assert_eq!(logged.correct_layer, Some(Layer::Prospective));
     assert_eq!(log.labelled(Some(p)).unwrap().len(), 1);
-    assert_eq!(log.stats(p).unwrap().feedback_count, 1);
     let record = engine.feedback(p, route, Layer::Prospective).unwrap();
     assert_eq!(record.id, route);
     assert_eq!(engine.routing_stats(p).unwrap().feedback_count, 1);
@@ -491,36 +492,29 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         Err(Error::TrainingDeclined { .. })
     ));
     let models = engine.models();
-    let default = athena_memory::TreeModel::from_json(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/models/router-default.json"
-        ))
-        .unwrap(),
-        "default",
-    )
-    .unwrap();
-    let metrics = athena_memory::Metrics::compute([(Layer::Semantic, Layer::Semantic, 0.9)]);
-    let stored = models
-        .store(ModelScope::Project(p), &default, &metrics, false)
+    let model = (*common::small_base().model().unwrap()).clone();
+    let stored = engine
+        .store_model(ModelScope::Project(p), &model, false)
         .unwrap();
     assert_eq!(models.list(ModelScope::Project(p)).unwrap().len(), 1);
     assert!(models.active(ModelScope::Project(p)).unwrap().is_none());
-    assert!(
-        models
-            .activate(ModelScope::Project(p), stored.version)
-            .unwrap()
-            .active
-    );
     assert!(engine.activate_model(p, stored.version).unwrap().active);
     let path = dir.path().join("model.json");
     engine.export_model(p, &path).unwrap();
-    let imported = engine.import_model(p, &path, false).unwrap();
+    let imported = engine.import_model(p, &path, true).unwrap();
     assert_eq!(imported.version, stored.version + 1);
+    assert_eq!(engine.rollback_model(p).unwrap().version, stored.version);
+    assert!(matches!(
+        engine.rollback_model(p),
+        Err(Error::InvalidInput {
+            field: "version",
+            ..
+        })
+    ));
     let was = engine.deactivate_model(p).unwrap();
     assert_eq!(was.map(|m| m.version), Some(stored.version));
     assert!(models.active(ModelScope::Project(p)).unwrap().is_none());
-    assert!(models.deactivate(ModelScope::Project(p)).unwrap().is_none());
+    assert!(engine.deactivate_model(p).unwrap().is_none());
     assert!(engine.deactivate_global_model().unwrap().is_none());
     assert!(matches!(
         engine.activate_global_model(99),

@@ -7,7 +7,7 @@ use crate::common;
 use std::sync::Arc;
 
 use athena_memory::Config;
-use athena_memory::Metrics;
+use athena_memory::Entity;
 use athena_memory::ModelScope;
 use athena_memory::{Engine, Error, Layer, MemoryType, TreeModel};
 use athena_memory::{ItemState, NewItem};
@@ -69,16 +69,14 @@ async fn concurrent_updates_of_one_memory_have_one_winner(db: TestDb) {
 }
 
 fn model() -> TreeModel {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/router-default.json");
-    TreeModel::load(&path).unwrap()
+    (*common::small_base().model().unwrap()).clone()
 }
 
 /// 8 stores of one scope at once (what two trainings, or background retraining beside a manual
-/// one, amount to): every one succeeds, with versions 1..=8, and one of them is active. Each
-/// stores the 13 MB default model; on SQLite the writers queue on the busy timeout, so on a
-/// loaded machine (a debug build, the whole suite beside it) the eighth can wait longer than
-/// the default 5 s: the store opens with a longer one, as a deployment storing such models
-/// concurrently should.
+/// one, amount to): every one succeeds, with versions 1..=8, and one of them is active. On
+/// SQLite the writers queue on the busy timeout, so on a loaded machine (a debug build, the
+/// whole suite beside it) the eighth can wait longer than the default 5 s: the store opens
+/// with a longer one, as a deployment storing models concurrently should.
 async fn concurrent_model_stores_get_consecutive_versions(db: TestDb) {
     let config = Config::builder(&db.url)
         .busy_timeout(std::time::Duration::from_secs(60))
@@ -96,12 +94,10 @@ async fn concurrent_model_stores_get_consecutive_versions(db: TestDb) {
         let barrier = Arc::new(tokio::sync::Barrier::new(8));
         let tasks: Vec<_> = (0..8)
             .map(|i| {
-                let (models, barrier, model) = (engine.models(), barrier.clone(), model.clone());
+                let (engine, barrier, model) = (engine.clone(), barrier.clone(), model.clone());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    models
-                        .store(scope, &model, &Metrics::compute([]), i % 2 == 0)
-                        .await
+                    engine.store_model(scope, &model, i % 2 == 0).await
                 })
             })
             .collect();
@@ -125,8 +121,7 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         .unwrap()
         .id;
     let global = engine
-        .models()
-        .store(ModelScope::Global, &model(), &Metrics::compute([]), false)
+        .store_model(ModelScope::Global, &model(), false)
         .await
         .unwrap();
     assert_eq!(global.version, 1);
@@ -136,7 +131,7 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
             matches!(
                 err,
                 Error::NotFound {
-                    entity: "project",
+                    entity: Entity::Project,
                     ..
                 }
             ),
@@ -179,7 +174,7 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         matches!(
             err,
             Error::NotFound {
-                entity: "model version",
+                entity: Entity::ModelVersion,
                 ..
             }
         ),
@@ -278,7 +273,7 @@ async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
         added.len(),
         "every item accounted for"
     );
-    let stats = engine.route_log().stats(p).await.unwrap();
+    let stats = engine.routing_stats(p).await.unwrap();
     assert_eq!(stats.total_routes as usize, consolidated_n);
     let layers = engine.layers();
     let rows = layers

@@ -5,7 +5,7 @@
 use crate::common;
 
 use athena_memory::SemanticSort;
-use athena_memory::{Engine, Error, Layer, MemoryType, ModelRouteStats, DEFAULT_MODEL_LABEL};
+use athena_memory::{Engine, Error, Layer, MemoryType, ModelLabel, ModelRouteStats};
 use athena_memory::{NewItem, TextKind};
 use common::TestDb;
 
@@ -432,8 +432,8 @@ async fn statistics_are_kept_per_model(db: TestDb) {
         .await
         .unwrap();
     let stats = engine.routing_stats(p).await.unwrap();
-    let row = |model: &str, routes, feedback_count, correct, accuracy| ModelRouteStats {
-        model: model.to_owned(),
+    let row = |model, routes, feedback_count, correct, accuracy| ModelRouteStats {
+        model,
         routes,
         feedback_count,
         correct,
@@ -442,8 +442,8 @@ async fn statistics_are_kept_per_model(db: TestDb) {
     assert_eq!(
         stats.per_model,
         [
-            row(DEFAULT_MODEL_LABEL, 2, 2, 1, Some(0.5)),
-            row("override", 1, 1, 0, Some(0.0))
+            row(ModelLabel::Default, 2, 2, 1, Some(0.5)),
+            row(ModelLabel::Override, 1, 1, 0, Some(0.0))
         ]
     );
     assert_eq!(stats.accuracy, Some(1.0 / 3.0));

@@ -63,7 +63,13 @@ async fn the_default_model_round_trips_through_the_database(db: TestDb) {
             (b.layer, b.probabilities, &b.path, &b.features),
             "{text}"
         );
-        assert_eq!(b.model, format!("p{project}-v1"));
+        assert_eq!(
+            b.model,
+            athena_memory::ModelLabel::Project {
+                project_id: project,
+                version: 1
+            }
+        );
     }
 }
 

@@ -47,7 +47,7 @@ async fn snapshot(engine: &Engine, p: i64) -> String {
         .list_semantic(p, SemanticSort::Recent, 10_000)
         .await
         .unwrap();
-    let stats = engine.route_log().stats(p).await.unwrap();
+    let stats = engine.routing_stats(p).await.unwrap();
     format!(
         "{:?}|{:?}|{:?}|{}|{}",
         active

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use athena_memory::AdaptParams;
 use athena_memory::Config;
+use athena_memory::Entity;
 use athena_memory::HeuristicRouter;
-use athena_memory::{Component, Engine, Error, Layer, RouteInput, TrainingMethod, TreeModel};
+use athena_memory::{
+    Component, Engine, Error, Layer, ModelLabel, RouteInput, TrainingMethod, TreeModel,
+};
 use common::TestDb;
 
 on_both_backends!(
@@ -52,6 +55,14 @@ fn corpus(n: usize) -> Vec<(String, Layer)> {
         .collect()
 }
 
+/// The label of version `version` of project `project_id`'s models.
+fn version(project_id: i64, version: i64) -> ModelLabel {
+    ModelLabel::Project {
+        project_id,
+        version,
+    }
+}
+
 fn input(content: &str) -> RouteInput<'_> {
     RouteInput {
         content,
@@ -63,20 +74,14 @@ fn input(content: &str) -> RouteInput<'_> {
     }
 }
 
-/// Routes every item with the engine, logs the route and gives the correct layer as feedback.
+/// Gives the correct layer of every item as the project's labels: each is routed by the
+/// project's router and logged with its label ([`Engine::import_labels`]).
 async fn route_and_label(engine: &Engine, project_id: i64, items: &[(String, Layer)]) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for (n, (content, layer)) in items.iter().enumerate() {
-        let decision = engine.route(project_id, &input(content)).await.unwrap();
-        let route_id = engine
-            .route_log()
-            .record(project_id, n as i64 + 1, &input(content), &decision)
-            .await
-            .unwrap();
-        engine.feedback(project_id, route_id, *layer).await.unwrap();
-        ids.push(route_id);
-    }
-    ids
+    let labels: Vec<(RouteInput<'_>, Layer)> = items
+        .iter()
+        .map(|(content, layer)| (input(content), *layer))
+        .collect();
+    engine.import_labels(project_id, &labels).await.unwrap()
 }
 
 async fn heuristic_engine(db: &TestDb, retrain_after: Option<u32>) -> Engine {
@@ -99,7 +104,7 @@ async fn projects_without_a_model_use_the_shipped_default(db: TestDb) {
         .route(p.id, &input("Remember to rotate the API keys on Friday"))
         .await
         .unwrap();
-    assert_eq!(d.model, "default");
+    assert_eq!(d.model, ModelLabel::Default);
     assert_eq!(d.feature_schema.as_str(), "v2");
     assert!(!d.path.is_empty(), "a tree decision explains itself");
     assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
@@ -111,8 +116,8 @@ async fn projects_without_a_model_use_the_shipped_default(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        (d.layer, d.model.as_str()),
-        (Layer::Prospective, "heuristic")
+        (d.layer, d.model),
+        (Layer::Prospective, ModelLabel::Heuristic)
     );
 }
 
@@ -133,14 +138,11 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
         Some(0.75),
         "the heuristic misroutes every prospective item"
     );
-    assert_eq!(stats.active_model, "heuristic");
+    assert_eq!(stats.active_model, ModelLabel::Heuristic);
 
     let first = engine.train(p.id).await.unwrap();
     assert!(first.activated, "{}", first.reason);
-    assert_eq!(
-        (first.version, first.model.as_str()),
-        (1, format!("p{}-v1", p.id).as_str())
-    );
+    assert_eq!((first.version, first.model), (1, version(p.id, 1)));
     // Cross-validated over 10 folds of 8 notes, the trees trained from labels alone route every
     // held-out note right. This failed for one fold (0.9125) while `canonicalise` kept the
     // lowest-index equivalent split: the note's length rather than its text scores.
@@ -152,7 +154,7 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
         .unwrap();
     assert_eq!(
         (d.layer, d.model.clone()),
-        (Layer::Prospective, format!("p{}-v1", p.id))
+        (Layer::Prospective, version(p.id, 1))
     );
     assert_ne!(
         HeuristicRouter::layer("todo at noon: review pull request 999"),
@@ -179,14 +181,14 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
     engine.activate_model(p.id, 1).await.unwrap();
     assert_eq!(
         engine.routing_stats(p.id).await.unwrap().active_model,
-        format!("p{}-v1", p.id)
+        version(p.id, 1)
     );
     let err = engine.activate_model(p.id, 99).await.unwrap_err();
     assert!(
         matches!(
             err,
             Error::NotFound {
-                entity: "model version",
+                entity: Entity::ModelVersion,
                 id: 99,
                 ..
             }
@@ -195,7 +197,7 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
     );
     assert_eq!(
         engine.routing_stats(p.id).await.unwrap().active_model,
-        format!("p{}-v1", p.id)
+        version(p.id, 1)
     );
 
     // Export, import into another project: identical decisions.
@@ -243,7 +245,7 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
         .route(p.id, &input("todo at noon: review pull request 999"))
         .await
         .unwrap();
-    assert_eq!(d.model, "heuristic");
+    assert_eq!(d.model, ModelLabel::Heuristic);
     let p_versions = engine
         .models()
         .list(athena_memory::ModelScope::Project(p.id))
@@ -253,13 +255,13 @@ async fn feedback_train_activate_rollback_and_round_trip(db: TestDb) {
     assert!(p_versions.iter().all(|v| !v.active));
     assert_eq!(
         engine.routing_stats(q.id).await.unwrap().active_model,
-        format!("p{}-v1", q.id)
+        version(q.id, 1)
     );
     assert_eq!(engine.deactivate_model(p.id).await.unwrap(), None);
     engine.activate_model(p.id, 2).await.unwrap();
     assert_eq!(
         engine.routing_stats(p.id).await.unwrap().active_model,
-        format!("p{}-v2", p.id)
+        version(p.id, 2)
     );
 }
 
@@ -276,12 +278,15 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
         .await
         .unwrap();
     let text = "Yesterday the build failed";
-    let d = engine.route(p.id, &input(text)).await.unwrap();
-    let route = engine
-        .route_log()
-        .record(p.id, 7, &input(text), &d)
+    let item = engine
+        .working_memory()
+        .add(p.id, athena_memory::NewItem::new(text))
         .await
-        .unwrap();
+        .unwrap()
+        .id;
+    let consolidated = engine.consolidate(p.id, item).await.unwrap();
+    let (route, d) = (consolidated.route_id, consolidated.decision);
+    assert_eq!(d.layer, Layer::Episodic, "the heuristic reads 'yesterday'");
 
     let stats = engine.routing_stats(p.id).await.unwrap();
     assert_eq!(
@@ -302,7 +307,7 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
         matches!(
             err,
             Error::NotFound {
-                entity: "route",
+                entity: Entity::Route,
                 ..
             }
         ),
@@ -384,18 +389,28 @@ async fn labels_from_several_processes_add_up_to_a_retraining(db: TestDb) {
         first.models().list(scope).await.unwrap().is_empty(),
         "11 labels"
     );
-    // The twelfth label, in a third engine that saw none of the others, is due; closing it
-    // waits for the retraining.
+    // The twelfth label, given to a consolidated note in a third engine that saw none of the
+    // others (as `athena feedback` would), is due; closing it waits for the retraining.
     let third = heuristic_engine(&db, Some(12)).await;
-    route_and_label(&third, p.id, &items[11..12]).await;
+    let (text, layer) = &items[11];
+    let note = athena_memory::NewItem::new(text.as_str());
+    let item = third.working_memory().add(p.id, note).await.unwrap().id;
+    let route = third.consolidate(p.id, item).await.unwrap().route_id;
+    third.feedback(p.id, route, *layer).await.unwrap();
     third.close().await;
     let versions = first.models().list(scope).await.unwrap();
     assert_eq!(versions.len(), 1, "retrained once after 12 labels");
-    // Counting starts again from the stored model: 11 more labels are not due.
+    // Counting starts again from the stored model: 11 more labels are not due...
     route_and_label(&first, p.id, &items[12..23]).await;
     first.close().await;
     let reopened = heuristic_engine(&db, Some(12)).await;
     assert_eq!(reopened.models().list(scope).await.unwrap().len(), 1);
+    // ...and an import that takes the count from 11 past 12 is.
+    route_and_label(&reopened, p.id, &corpus(2)).await;
+    reopened.close().await;
+    let reader = heuristic_engine(&db, None).await;
+    let versions = reader.models().list(scope).await.unwrap();
+    assert_eq!(versions.len(), 2, "retrained when 13 labels passed 12");
 }
 
 /// A project's own convention no base model can know: its "zork" notes are procedures (where a
@@ -431,7 +446,7 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         .unwrap();
     let probe = "The zork 99 keeps the user records";
     let before = engine.route(p.id, &input(probe)).await.unwrap();
-    assert_eq!(before.model, "default");
+    assert_eq!(before.model, ModelLabel::Default);
     assert_ne!(before.layer, Layer::Procedural, "the default cannot know");
     route_and_label(&engine, p.id, &zork_notes(20)).await;
 
@@ -471,11 +486,11 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         report.evidence
     );
     assert!(report.wins >= 2, "{}", report.evidence);
-    assert_eq!(report.previous_model, "default");
+    assert_eq!(report.previous_model, ModelLabel::Default);
     let after = engine.route(p.id, &input(probe)).await.unwrap();
     assert_eq!(
-        (after.layer, after.model.as_str()),
-        (Layer::Procedural, format!("p{}-v1", p.id).as_str())
+        (after.layer, after.model),
+        (Layer::Procedural, version(p.id, 1))
     );
     // What the default knew is kept: a plain changelog line still reads as an event.
     let kept = engine
@@ -518,7 +533,7 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
     );
     assert_eq!(
         engine.routing_stats(few.id).await.unwrap().active_model,
-        "default"
+        ModelLabel::Default
     );
 
     // Contradictory labels: the same notes labelled two ways. No model can be right on more of
@@ -549,7 +564,7 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
     );
     assert_eq!(
         engine.routing_stats(noisy.id).await.unwrap().active_model,
-        "default"
+        ModelLabel::Default
     );
     let stored = engine
         .models()
@@ -577,7 +592,7 @@ async fn labelled_by_the_default(
     for text in texts {
         let own = engine.route(project_id, &input(&text)).await.unwrap().layer;
         let default = engine.route(default_project, &input(&text)).await.unwrap();
-        assert_eq!(default.model, "default");
+        assert_eq!(default.model, ModelLabel::Default);
         if (own == default.layer) == alike {
             kept.push((text, default.layer));
         }
@@ -602,7 +617,7 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
     let file = dir.path().join("zork.json");
     engine.export_model(zork.id, &file).await.unwrap();
     engine.import_model(p.id, &file, true).await.unwrap();
-    let v1 = format!("p{}-v1", p.id);
+    let v1 = version(p.id, 1);
 
     // In use it routes 20 notes as the default would, and each gets the default's layer: no
     // candidate can beat the default on those labels, and the model in use did no worse.
@@ -634,12 +649,7 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
     route_and_label(&engine, p.id, &missed[..5]).await;
     let report = engine.train(p.id).await.unwrap();
     assert!(!report.activated, "{}", report.reason);
-    assert_eq!(
-        report.deactivated.as_deref(),
-        Some(v1.as_str()),
-        "{}",
-        report.reason
-    );
+    assert_eq!(report.deactivated, Some(v1.clone()), "{}", report.reason);
     assert!(
         report.reason.contains(&format!(
             "{v1} deactivated: default would have routed 5 more of its routes right"
@@ -649,8 +659,8 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
     );
     let after = engine.route(p.id, &input(&missed[0].0)).await.unwrap();
     assert_eq!(
-        (after.model.as_str(), after.layer),
-        ("default", missed[0].1)
+        (after.model, after.layer),
+        (ModelLabel::Default, missed[0].1)
     );
     // Its versions stay stored, none active.
     let stored = engine

@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use athena_memory::Entity;
 use athena_memory::{Engine, Error, HealthStatus, MemoryType, TaskPriority, TaskStatus};
 use common::TestDb;
 
@@ -266,7 +267,7 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
         matches!(
             err,
             Error::NotFound {
-                entity: "project",
+                entity: Entity::Project,
                 ..
             }
         ),

@@ -5,6 +5,7 @@ use crate::common;
 
 use athena_memory::working_memory::activation::activation_after;
 use athena_memory::Config;
+use athena_memory::Entity;
 use athena_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
 use athena_memory::{Component, Engine, Error};
 use athena_memory::{FocusTarget, GoalStatus, NewGoal};
@@ -438,7 +439,7 @@ async fn bad_input_is_rejected_and_changes_nothing(db: TestDb) {
         matches!(
             err,
             Error::NotFound {
-                entity: "project",
+                entity: Entity::Project,
                 ..
             }
         ),

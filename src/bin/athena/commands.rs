@@ -197,11 +197,7 @@ async fn consolidate(store: &Store, ids: &[i64], all: bool, limit: Option<u32>) 
 }
 
 async fn train(store: &Store, from: Option<&std::path::Path>) -> Result<Report> {
-    let progress = Progress::new("labels imported");
-    let view = store
-        .train(from, |done, total| progress.update(done, total))
-        .await?;
-    progress.finish();
+    let view = store.train(from).await?;
     let r = &view.report;
     let text = format!(
         "imported {} labels; model {} {} (cross-validated accuracy {} vs {} for {}): {}",

@@ -367,7 +367,7 @@ impl Athena {
     ) -> CallToolResult {
         let mut progress = progress_sender(&meta, peer, "training");
         progress(0, 1);
-        let result = self.store.train(None, |_, _| {}).await;
+        let result = self.store.train(None).await;
         progress(1, 1);
         answer(result)
     }

@@ -399,28 +399,19 @@ impl Store {
         self.engine.feedback(self.project.id, route_id, layer).await
     }
 
-    /// Imports the labelled rows of `from` (if given) as this project's feedback, calling
-    /// `progress(done, total)`, then trains.
-    pub async fn train(
-        &self,
-        from: Option<&Path>,
-        mut progress: impl FnMut(usize, usize),
-    ) -> Result<TrainView> {
+    /// Imports the labelled rows of `from` (if given) as this project's feedback, in one
+    /// transaction, then trains.
+    pub async fn train(&self, from: Option<&Path>) -> Result<TrainView> {
         let mut imported = 0;
         if let Some(path) = from {
             let rows = corpus::load(path)?;
             let labels = labels_of(&rows)?;
-            let log = self.engine.route_log();
-            for (n, (row, layer)) in rows.iter().zip(labels).enumerate() {
-                let input = row.as_input();
-                let decision = self.engine.route(self.project.id, &input).await?;
-                let route = log.record(self.project.id, 0, &input, &decision).await?;
-                log.feedback(self.project.id, route, layer).await?;
-                imported += 1;
-                if n % 50 == 49 || n + 1 == rows.len() {
-                    progress(n + 1, rows.len());
-                }
-            }
+            let labelled: Vec<_> = rows.iter().map(|r| r.as_input()).zip(labels).collect();
+            imported = self
+                .engine
+                .import_labels(self.project.id, &labelled)
+                .await?
+                .len();
         }
         let report = self.engine.train(self.project.id).await?;
         Ok(TrainView { imported, report })
@@ -449,28 +440,7 @@ impl Store {
 
     /// Activates the version before the active one.
     pub async fn rollback(&self) -> Result<StoredModel> {
-        let models = self.stored_models().await?;
-        let active = models.iter().find(|m| m.active).ok_or_else(|| {
-            Error::invalid(
-                "version",
-                "no project model is active; nothing to roll back",
-            )
-        })?;
-        let previous = models
-            .iter()
-            .find(|m| m.version < active.version)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "version",
-                    format!(
-                        "version {} is the oldest; nothing to roll back to",
-                        active.version
-                    ),
-                )
-            })?;
-        self.engine
-            .activate_model(self.project.id, previous.version)
-            .await
+        self.engine.rollback_model(self.project.id).await
     }
 
     /// Stops routing with the project's own models (they stay stored): the global model, else
@@ -480,7 +450,7 @@ impl Store {
         let router = self.engine.router(self.project.id).await?;
         Ok(Deactivated {
             deactivated_version: was.map(|m| m.version),
-            routed_by: router.model_label().to_owned(),
+            routed_by: router.model_label().to_string(),
         })
     }
 
@@ -582,12 +552,7 @@ pub fn check_range(field: &'static str, value: usize, lo: usize, hi: usize) -> R
 /// The error for a long-term memory that is not in the project.
 fn not_found(layer: Layer, id: i64, project_id: i64) -> Error {
     Error::NotFound {
-        entity: match layer {
-            Layer::Semantic => "semantic memory",
-            Layer::Episodic => "episodic event",
-            Layer::Procedural => "procedure",
-            Layer::Prospective => "prospective task",
-        },
+        entity: athena_memory::Entity::Memory(layer),
         id,
         project_id,
     }

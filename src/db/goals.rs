@@ -3,7 +3,7 @@
 
 use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
-use crate::error::{check_text, Error, Result};
+use crate::error::{check_text, Entity, Error, Result};
 use crate::time::{now_ms, Millis};
 
 string_enum! {
@@ -221,7 +221,7 @@ impl Goals {
         );
         let row = fetch_rows!(self.db, Goal, SQL, fetch_optional, project_id, id);
         row.ok_or(Error::NotFound {
-            entity: "goal",
+            entity: Entity::Goal,
             id,
             project_id,
         })
@@ -272,7 +272,7 @@ impl Goals {
             id
         );
         row.ok_or(Error::NotFound {
-            entity: "goal",
+            entity: Entity::Goal,
             id,
             project_id,
         })
@@ -287,7 +287,7 @@ impl Goals {
         let goals = self.all(project_id).await?;
         if !goals.iter().any(|g| g.id == id) {
             return Err(Error::NotFound {
-                entity: "goal",
+                entity: Entity::Goal,
                 id,
                 project_id,
             });
@@ -425,7 +425,7 @@ impl Goals {
                     .await?);
                 if n == 0 {
                     return Err(Error::NotFound {
-                        entity: "working memory item",
+                        entity: Entity::Item,
                         id: target_id,
                         project_id,
                     });
