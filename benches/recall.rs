@@ -7,6 +7,7 @@
 //! ```
 //! For the curve up to a million memories and on PostgreSQL: `examples/recall_scale.rs`.
 
+use athena_memory::ProjectId;
 use athena_memory::{Engine, MemoryType};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tokio::runtime::Runtime;
@@ -17,11 +18,11 @@ use synthetic_text::{Rng, Words};
 
 /// Builds a store of `n` memories in one project (and a tenth as many in two others) and
 /// returns the engine, the project and the text generator it used.
-async fn store(url: &str, n: usize) -> (Engine, i64, Words) {
+async fn store(url: &str, n: usize) -> (Engine, ProjectId, Words) {
     let engine = Engine::open(url).await.unwrap();
     let words = Words::new(n);
     let mut rng = Rng(7);
-    let mut main = 0;
+    let mut main = ProjectId(0);
     for (i, share) in [(0, 10), (1, 1), (2, 1)] {
         let p = engine
             .projects()

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use athena_memory::ProjectId;
 use athena_memory::{Component, Engine};
 use athena_memory::{ItemState, NewItem};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -33,7 +34,7 @@ fn databases(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
 const NOTE: &str = "The layer index 7 of the text is where the release notes for the parser live.";
 
 /// Adds `n` items that end up pending consolidation (a loop of 7 displaces all but 7).
-async fn fill(engine: &Engine, project: i64, n: usize) -> Vec<i64> {
+async fn fill(engine: &Engine, project: ProjectId, n: usize) -> Vec<athena_memory::ItemId> {
     let wm = engine.working_memory();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {

@@ -151,7 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. Consolidation: the pending items first, then everything still active.
     let mut done = engine.consolidate_pending(p, 100).await?.consolidated;
-    let active: Vec<i64> = wm
+    let active: Vec<athena_memory::ItemId> = wm
         .list(p, None, ItemState::Active)
         .await?
         .iter()

@@ -23,6 +23,7 @@
 
 use std::time::Instant;
 
+use athena_memory::ProjectId;
 use athena_memory::{Config, Engine, MemoryType, RecallParams};
 use serde_json::json;
 
@@ -72,7 +73,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-async fn build(engine: &Engine, project: i64, n: usize, words: &Words, rng: &mut Rng) {
+async fn build(engine: &Engine, project: ProjectId, n: usize, words: &Words, rng: &mut Rng) {
     let mut left = n;
     while left > 0 {
         let size = left.min(BATCH);
@@ -116,7 +117,7 @@ async fn main() {
     let mut rng = Rng(args.seed);
     let words = Words::new(args.memories);
     let started = Instant::now();
-    let mut main_project = 0;
+    let mut main_project = ProjectId(0);
     for (i, share) in [(0, 10), (1, 1), (2, 1)] {
         let path = format!("/recall_scale/{stamp}/{i}");
         let id = projects

@@ -23,6 +23,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 
 use std::path::Path;
 
+use crate::ids::{ItemId, MemoryId, ProjectId, RouteId};
 use crate::time::Millis;
 use crate::{
     AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
@@ -184,7 +185,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn router(&self, project_id: i64) -> Result<Router> {
+    pub fn router(&self, project_id: ProjectId) -> Result<Router> {
         self.call(move |e| async move { e.router(project_id).await })
     }
 
@@ -192,7 +193,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn refresh_router(&self, project_id: i64) -> Result<Router> {
+    pub fn refresh_router(&self, project_id: ProjectId) -> Result<Router> {
         self.call(move |e| async move { e.refresh_router(project_id).await })
     }
 
@@ -200,7 +201,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn route(&self, project_id: i64, input: &RouteInput<'_>) -> Result<RouteDecision> {
+    pub fn route(&self, project_id: ProjectId, input: &RouteInput<'_>) -> Result<RouteDecision> {
         let input = OwnedInput::from(input);
         self.call(move |e| async move { e.route(project_id, &input.as_input()).await })
     }
@@ -209,7 +210,12 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn feedback(&self, project_id: i64, route_id: i64, correct: Layer) -> Result<RouteRecord> {
+    pub fn feedback(
+        &self,
+        project_id: ProjectId,
+        route_id: RouteId,
+        correct: Layer,
+    ) -> Result<RouteRecord> {
         self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
     }
 
@@ -219,9 +225,9 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn import_labels(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         labels: &[(RouteInput<'_>, Layer)],
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<RouteId>> {
         let labels: Vec<(OwnedInput, Layer)> = labels
             .iter()
             .map(|(input, layer)| (OwnedInput::from(input), *layer))
@@ -239,7 +245,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn train(&self, project_id: i64) -> Result<TrainingReport> {
+    pub fn train(&self, project_id: ProjectId) -> Result<TrainingReport> {
         self.call(move |e| async move { e.train(project_id).await })
     }
 
@@ -247,7 +253,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activate_model(&self, project_id: i64, version: i64) -> Result<StoredModel> {
+    pub fn activate_model(&self, project_id: ProjectId, version: i64) -> Result<StoredModel> {
         self.call(move |e| async move { e.activate_model(project_id, version).await })
     }
 
@@ -263,7 +269,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn deactivate_model(&self, project_id: i64) -> Result<Option<StoredModel>> {
+    pub fn deactivate_model(&self, project_id: ProjectId) -> Result<Option<StoredModel>> {
         self.call(move |e| async move { e.deactivate_model(project_id).await })
     }
 
@@ -279,7 +285,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn rollback_model(&self, project_id: i64) -> Result<StoredModel> {
+    pub fn rollback_model(&self, project_id: ProjectId) -> Result<StoredModel> {
         self.call(move |e| async move { e.rollback_model(project_id).await })
     }
 
@@ -301,7 +307,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn export_model(&self, project_id: i64, path: &Path) -> Result<()> {
+    pub fn export_model(&self, project_id: ProjectId, path: &Path) -> Result<()> {
         let path = path.to_path_buf();
         self.call(move |e| async move { e.export_model(project_id, &path).await })
     }
@@ -312,7 +318,7 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn import_model(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         path: &Path,
         activate: bool,
     ) -> Result<StoredModel> {
@@ -324,7 +330,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
+    pub fn routing_stats(&self, project_id: ProjectId) -> Result<RoutingStats> {
         self.call(move |e| async move { e.routing_stats(project_id).await })
     }
 
@@ -332,7 +338,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate(&self, project_id: i64, item_id: i64) -> Result<Consolidated> {
+    pub fn consolidate(&self, project_id: ProjectId, item_id: ItemId) -> Result<Consolidated> {
         self.call(move |e| async move { e.consolidate(project_id, item_id).await })
     }
 
@@ -342,8 +348,8 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn consolidate_as(
         &self,
-        project_id: i64,
-        item_id: i64,
+        project_id: ProjectId,
+        item_id: ItemId,
         layer: Layer,
     ) -> Result<Consolidated> {
         self.call(move |e| async move { e.consolidate_as(project_id, item_id, layer).await })
@@ -353,7 +359,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_batch(&self, project_id: i64, ids: &[i64]) -> Result<BatchReport> {
+    pub fn consolidate_batch(&self, project_id: ProjectId, ids: &[ItemId]) -> Result<BatchReport> {
         let ids = ids.to_vec();
         self.call(move |e| async move { e.consolidate_batch(project_id, &ids).await })
     }
@@ -362,7 +368,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+    pub fn consolidate_pending(&self, project_id: ProjectId, limit: u32) -> Result<BatchReport> {
         self.call(move |e| async move { e.consolidate_pending(project_id, limit).await })
     }
 
@@ -370,7 +376,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_all(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+    pub fn consolidate_all(&self, project_id: ProjectId, limit: u32) -> Result<BatchReport> {
         self.call(move |e| async move { e.consolidate_all(project_id, limit).await })
     }
 
@@ -380,7 +386,7 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn indexed_terms(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         place: Place,
         id: i64,
     ) -> Result<Vec<(String, i64)>> {
@@ -391,7 +397,7 @@ impl Engine {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
+    pub fn recall(&self, project_id: ProjectId, query: &str, k: usize) -> Result<Vec<RecallHit>> {
         let query = query.to_owned();
         self.call(move |e| async move { e.recall(project_id, &query, k).await })
     }
@@ -402,7 +408,7 @@ impl Engine {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn recall_in(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         layers: &[Layer],
@@ -461,7 +467,7 @@ impl Projects {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, id: i64) -> Result<Option<Project>> {
+    pub fn get(&self, id: ProjectId) -> Result<Option<Project>> {
         self.engine
             .call(move |e| async move { e.projects().get(id).await })
     }
@@ -499,7 +505,7 @@ impl Projects {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn ensure_exists(&self, id: i64) -> Result<()> {
+    pub fn ensure_exists(&self, id: ProjectId) -> Result<()> {
         self.engine
             .call(move |e| async move { e.projects().ensure_exists(id).await })
     }
@@ -529,7 +535,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn add(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
+    pub fn add(&self, project_id: ProjectId, item: NewItem) -> Result<AddOutcome> {
         self.engine
             .call(move |e| async move { e.working_memory().add(project_id, item).await })
     }
@@ -538,7 +544,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn sweep(&self, project_id: i64) -> Result<Vec<i64>> {
+    pub fn sweep(&self, project_id: ProjectId) -> Result<Vec<ItemId>> {
         self.engine
             .call(move |e| async move { e.working_memory().sweep(project_id).await })
     }
@@ -547,7 +553,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: i64, id: i64) -> Result<Item> {
+    pub fn get(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
         self.engine
             .call(move |e| async move { e.working_memory().get(project_id, id).await })
     }
@@ -556,7 +562,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
+    pub fn rehearse(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
         self.engine
             .call(move |e| async move { e.working_memory().rehearse(project_id, id).await })
     }
@@ -567,7 +573,7 @@ impl WorkingMemory {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn list(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         component: Option<Component>,
         state: ItemState,
     ) -> Result<Vec<Item>> {
@@ -580,7 +586,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn pending(&self, project_id: i64, limit: u32) -> Result<Vec<Item>> {
+    pub fn pending(&self, project_id: ProjectId, limit: u32) -> Result<Vec<Item>> {
         self.engine
             .call(move |e| async move { e.working_memory().pending(project_id, limit).await })
     }
@@ -589,7 +595,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activations_at(&self, project_id: i64, now: Millis) -> Result<Vec<(i64, f64)>> {
+    pub fn activations_at(&self, project_id: ProjectId, now: Millis) -> Result<Vec<(ItemId, f64)>> {
         self.engine
             .call(move |e| async move { e.working_memory().activations_at(project_id, now).await })
     }
@@ -598,7 +604,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
+    pub fn capacity(&self, project_id: ProjectId) -> Result<Vec<CapacityStatus>> {
         self.engine
             .call(move |e| async move { e.working_memory().capacity(project_id).await })
     }
@@ -607,7 +613,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn find_by_directory(&self, project_id: i64, directory: &str) -> Result<Vec<Item>> {
+    pub fn find_by_directory(&self, project_id: ProjectId, directory: &str) -> Result<Vec<Item>> {
         let directory = directory.to_owned();
         self.engine.call(move |e| async move {
             e.working_memory()
@@ -620,7 +626,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn spatial_neighbours(&self, project_id: i64, path: &str) -> Result<Vec<Item>> {
+    pub fn spatial_neighbours(&self, project_id: ProjectId, path: &str) -> Result<Vec<Item>> {
         let path = path.to_owned();
         self.engine.call(move |e| async move {
             e.working_memory()
@@ -635,7 +641,7 @@ impl WorkingMemory {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn search(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         query_embedding: Option<&[f32]>,
@@ -653,7 +659,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn stats(&self, project_id: i64) -> Result<Vec<ComponentStats>> {
+    pub fn stats(&self, project_id: ProjectId) -> Result<Vec<ComponentStats>> {
         self.engine
             .call(move |e| async move { e.working_memory().stats(project_id).await })
     }
@@ -670,7 +676,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn add(&self, project_id: i64, goal: NewGoal) -> Result<Goal> {
+    pub fn add(&self, project_id: ProjectId, goal: NewGoal) -> Result<Goal> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().add(project_id, goal).await })
     }
@@ -679,7 +685,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub fn get(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().get(project_id, id).await })
     }
@@ -688,7 +694,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn active(&self, project_id: i64) -> Result<Vec<Goal>> {
+    pub fn active(&self, project_id: ProjectId) -> Result<Vec<Goal>> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().active(project_id).await })
     }
@@ -697,7 +703,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn set_progress(&self, project_id: i64, id: i64, progress: f64) -> Result<Goal> {
+    pub fn set_progress(&self, project_id: ProjectId, id: i64, progress: f64) -> Result<Goal> {
         self.engine.call(move |e| async move {
             e.working_memory()
                 .goals()
@@ -710,7 +716,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn complete(&self, project_id: i64, id: i64, cascade: bool) -> Result<Vec<i64>> {
+    pub fn complete(&self, project_id: ProjectId, id: i64, cascade: bool) -> Result<Vec<i64>> {
         self.engine.call(move |e| async move {
             e.working_memory()
                 .goals()
@@ -723,7 +729,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn suspend(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub fn suspend(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().suspend(project_id, id).await })
     }
@@ -732,7 +738,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn resume(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub fn resume(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().resume(project_id, id).await })
     }
@@ -741,7 +747,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn hierarchy(&self, project_id: i64) -> Result<Vec<GoalNode>> {
+    pub fn hierarchy(&self, project_id: ProjectId) -> Result<Vec<GoalNode>> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().hierarchy(project_id).await })
     }
@@ -752,7 +758,7 @@ impl Goals {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn focus(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         target: FocusTarget,
         target_id: i64,
         weight: f64,
@@ -769,7 +775,7 @@ impl Goals {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn attention(&self, project_id: i64) -> Result<Vec<Focus>> {
+    pub fn attention(&self, project_id: ProjectId) -> Result<Vec<Focus>> {
         self.engine
             .call(move |e| async move { e.working_memory().goals().attention(project_id).await })
     }
@@ -786,7 +792,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<Memory> {
+    pub fn memory(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<Memory> {
         self.engine
             .call(move |e| async move { e.layers().memory(project_id, layer, id).await })
     }
@@ -795,7 +801,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn forget_memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<bool> {
+    pub fn forget_memory(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<bool> {
         self.engine
             .call(move |e| async move { e.layers().forget_memory(project_id, layer, id).await })
     }
@@ -804,7 +810,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn counts(&self, project_id: i64) -> Result<LayerCounts> {
+    pub fn counts(&self, project_id: ProjectId) -> Result<LayerCounts> {
         self.engine
             .call(move |e| async move { e.layers().counts(project_id).await })
     }
@@ -815,7 +821,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn remember(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         memory_type: MemoryType,
         tags: &[&str],
@@ -841,7 +847,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn semantic(&self, project_id: i64, id: i64) -> Result<SemanticMemory> {
+    pub fn semantic(&self, project_id: ProjectId, id: MemoryId) -> Result<SemanticMemory> {
         self.engine
             .call(move |e| async move { e.layers().semantic(project_id, id).await })
     }
@@ -852,7 +858,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn list_semantic(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         sort: SemanticSort,
         limit: u32,
     ) -> Result<Vec<SemanticMemory>> {
@@ -864,7 +870,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn mark_useful(&self, project_id: i64, id: i64) -> Result<f64> {
+    pub fn mark_useful(&self, project_id: ProjectId, id: MemoryId) -> Result<f64> {
         self.engine
             .call(move |e| async move { e.layers().mark_useful(project_id, id).await })
     }
@@ -873,7 +879,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn forget(&self, project_id: i64, id: i64) -> Result<bool> {
+    pub fn forget(&self, project_id: ProjectId, id: MemoryId) -> Result<bool> {
         self.engine
             .call(move |e| async move { e.layers().forget(project_id, id).await })
     }
@@ -884,8 +890,8 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn update_semantic(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: MemoryId,
         content: &str,
         reason: &str,
     ) -> Result<SemanticMemory> {
@@ -902,7 +908,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn history(&self, project_id: i64, id: i64) -> Result<Vec<SemanticMemory>> {
+    pub fn history(&self, project_id: ProjectId, id: MemoryId) -> Result<Vec<SemanticMemory>> {
         self.engine
             .call(move |e| async move { e.layers().history(project_id, id).await })
     }
@@ -913,7 +919,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn record_event(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         event_type: &str,
         session_id: &str,
@@ -935,7 +941,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn events_between(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         from: Millis,
         to: Millis,
     ) -> Result<Vec<EpisodicEvent>> {
@@ -949,7 +955,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn events(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         from: Millis,
         to: Millis,
         event_type: Option<&str>,
@@ -968,7 +974,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn store_procedure(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         name: &str,
         category: &str,
         template: &str,
@@ -987,7 +993,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn procedures(&self, project_id: i64) -> Result<Vec<Procedure>> {
+    pub fn procedures(&self, project_id: ProjectId) -> Result<Vec<Procedure>> {
         self.engine
             .call(move |e| async move { e.layers().procedures(project_id).await })
     }
@@ -996,7 +1002,11 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn procedure_by_name(&self, project_id: i64, name: &str) -> Result<Option<Procedure>> {
+    pub fn procedure_by_name(
+        &self,
+        project_id: ProjectId,
+        name: &str,
+    ) -> Result<Option<Procedure>> {
         let name = name.to_owned();
         self.engine
             .call(move |e| async move { e.layers().procedure_by_name(project_id, &name).await })
@@ -1008,7 +1018,7 @@ impl Layers {
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn create_task(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         priority: TaskPriority,
         due_at: Option<Millis>,
@@ -1025,7 +1035,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn complete_task(&self, project_id: i64, id: i64) -> Result<ProspectiveTask> {
+    pub fn complete_task(&self, project_id: ProjectId, id: MemoryId) -> Result<ProspectiveTask> {
         self.engine
             .call(move |e| async move { e.layers().complete_task(project_id, id).await })
     }
@@ -1034,7 +1044,11 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn tasks_due_by(&self, project_id: i64, time: Millis) -> Result<Vec<ProspectiveTask>> {
+    pub fn tasks_due_by(
+        &self,
+        project_id: ProjectId,
+        time: Millis,
+    ) -> Result<Vec<ProspectiveTask>> {
         self.engine
             .call(move |e| async move { e.layers().tasks_due_by(project_id, time).await })
     }
@@ -1043,7 +1057,7 @@ impl Layers {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
+    pub fn tasks(&self, project_id: ProjectId, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
         self.engine
             .call(move |e| async move { e.layers().tasks(project_id, status).await })
     }
@@ -1060,7 +1074,7 @@ impl RouteLog {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
+    pub fn get(&self, project_id: ProjectId, route_id: RouteId) -> Result<RouteRecord> {
         self.engine
             .call(move |e| async move { e.route_log().get(project_id, route_id).await })
     }
@@ -1069,7 +1083,7 @@ impl RouteLog {
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn labelled(&self, project_id: Option<i64>) -> Result<Vec<RouteRecord>> {
+    pub fn labelled(&self, project_id: Option<ProjectId>) -> Result<Vec<RouteRecord>> {
         self.engine
             .call(move |e| async move { e.route_log().labelled(project_id).await })
     }

@@ -32,6 +32,7 @@ use crate::db::layers::{
 use crate::db::routes::{insert_routes, NewRoute};
 use crate::db::{Database, WriteTx};
 use crate::error::Result;
+use crate::ids::{ItemId, MemoryId, ProjectId, RouteId};
 use crate::layer::Layer;
 use crate::router::{Explanation, RouteDecision, Router};
 use crate::time::{now_ms, Millis};
@@ -48,13 +49,13 @@ pub const DEFAULT_SESSION: &str = "consolidation";
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Consolidated {
     /// The working-memory item (now gone from working memory).
-    pub item_id: i64,
+    pub item_id: ItemId,
     /// Where it went.
     pub layer: Layer,
     /// Its id in that layer's table.
-    pub memory_id: i64,
+    pub memory_id: MemoryId,
     /// Its route-log entry (give feedback on this).
-    pub route_id: i64,
+    pub route_id: RouteId,
     /// The decision's confidence (1 for an override).
     pub confidence: f64,
     /// The full decision.
@@ -70,7 +71,7 @@ pub struct BatchReport {
     pub consolidated: Vec<Consolidated>,
     /// Requested ids that are not in this project's working memory (never existed, belong to
     /// another project, or were already consolidated, e.g. by another worker).
-    pub not_found: Vec<i64>,
+    pub not_found: Vec<ItemId>,
 }
 
 fn provenance(item: &Item) -> Value {
@@ -104,7 +105,7 @@ struct Decided {
 pub(crate) async fn consolidate(
     db: &Database,
     router: &Router,
-    project_id: i64,
+    project_id: ProjectId,
     claim: Claim<'_>,
     override_layer: Option<Layer>,
 ) -> Result<Vec<Consolidated>> {
@@ -157,7 +158,7 @@ fn decide(
 /// Logs the routes, then stores each item in its layer, through the repositories' inserts.
 async fn write(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     decided: Vec<Decided>,
     now: Millis,
 ) -> Result<Vec<Consolidated>> {
@@ -172,7 +173,7 @@ async fn write(
             label: None,
         })
         .collect();
-    let route_ids: HashMap<i64, i64> = insert_routes(tx, &routes)
+    let route_ids: HashMap<ItemId, RouteId> = insert_routes(tx, &routes)
         .await?
         .into_iter()
         .map(|(route_id, item_id)| (item_id, route_id))
@@ -194,8 +195,8 @@ async fn write(
 
 /// What every layer row of a consolidated item shares.
 struct RowContext<'a> {
-    project_id: i64,
-    route_ids: &'a HashMap<i64, i64>,
+    project_id: ProjectId,
+    route_ids: &'a HashMap<ItemId, RouteId>,
     now: Millis,
 }
 
@@ -259,11 +260,11 @@ impl Decided {
 /// Inserts each item into its decided layer; returns item id → memory id.
 async fn store_in_layers(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     decided: &[Decided],
-    route_ids: &HashMap<i64, i64>,
+    route_ids: &HashMap<ItemId, RouteId>,
     now: Millis,
-) -> Result<HashMap<i64, i64>> {
+) -> Result<HashMap<ItemId, MemoryId>> {
     let c = RowContext {
         project_id,
         route_ids,
@@ -286,9 +287,9 @@ async fn store_in_layers(
 
 /// Splits requested ids into those consolidated and those not found. Linear in the ids (a
 /// hash set of the consolidated ones), never requested × consolidated.
-pub(crate) fn report(requested: &[i64], consolidated: Vec<Consolidated>) -> BatchReport {
-    let done: std::collections::HashSet<i64> = consolidated.iter().map(|c| c.item_id).collect();
-    let mut not_found: Vec<i64> = requested
+pub(crate) fn report(requested: &[ItemId], consolidated: Vec<Consolidated>) -> BatchReport {
+    let done: std::collections::HashSet<ItemId> = consolidated.iter().map(|c| c.item_id).collect();
+    let mut not_found: Vec<ItemId> = requested
         .iter()
         .copied()
         .filter(|id| !done.contains(id))
@@ -307,13 +308,13 @@ mod tests {
     use crate::router::{Explanation, RouteDecision};
     use crate::FeatureSchema;
 
-    fn done(item_id: i64) -> Consolidated {
+    fn done(id: i64) -> Consolidated {
         let decision = RouteDecision::overridden(Layer::Semantic, FeatureSchema::V2, Vec::new());
         Consolidated {
-            item_id,
+            item_id: ItemId(id),
             layer: Layer::Semantic,
-            memory_id: item_id,
-            route_id: item_id,
+            memory_id: MemoryId(id),
+            route_id: RouteId(id),
             confidence: 1.0,
             explanation: Explanation::plain(&decision, "test"),
             decision,
@@ -322,15 +323,15 @@ mod tests {
 
     #[test]
     fn the_batch_report_lists_each_missing_id_once_and_is_linear() {
-        let small = report(&[5, 3, 9, 3, 7, 5], vec![done(3), done(7)]);
-        assert_eq!(small.not_found, vec![5, 9]);
+        let small = report(&[5, 3, 9, 3, 7, 5].map(ItemId), vec![done(3), done(7)]);
+        assert_eq!(small.not_found, [5, 9].map(ItemId));
         assert_eq!(small.consolidated.len(), 2);
         // The allowed maximum: 100,000 requested, half consolidated. Quadratic matching took
         // 5 · 10^9 comparisons here (minutes in a debug build); linear takes milliseconds.
-        let requested: Vec<i64> = (0..100_000).collect();
+        let requested: Vec<ItemId> = (0..100_000).map(ItemId).collect();
         let consolidated: Vec<Consolidated> = (0..100_000).step_by(2).map(done).collect();
         let large = report(&requested, consolidated);
         assert_eq!(large.not_found.len(), 50_000);
-        assert!(large.not_found.iter().all(|id| id % 2 == 1));
+        assert!(large.not_found.iter().all(|id| id.0 % 2 == 1));
     }
 }

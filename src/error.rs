@@ -3,6 +3,7 @@
 //! Bad input is always an [`Error::InvalidInput`] naming the field and the rule it broke; it is
 //! returned before anything is written, so a rejected call leaves the store as it was.
 
+use crate::ids::ProjectId;
 use std::path::PathBuf;
 
 /// What an [`Error::NotFound`] looked for. Displayed in words (`working memory item`,
@@ -66,7 +67,7 @@ pub enum Error {
         /// The id that was asked for.
         id: i64,
         /// The project the lookup was scoped to.
-        project_id: i64,
+        project_id: ProjectId,
     },
 
     /// No registered project owns this path (see `Projects::require`).

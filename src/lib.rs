@@ -78,6 +78,7 @@ mod engine;
 mod enum_str;
 mod error;
 pub mod features;
+mod ids;
 mod layer;
 mod model_file;
 pub mod recall;
@@ -112,6 +113,7 @@ pub use error::{
 pub use features::{
     FeatureSchema, RouteInput, TextKind, TextLearner, TextModel, V1Markers, MIN_PER_KIND,
 };
+pub use ids::{ItemId, MemoryId, ProjectId, RouteId};
 pub use layer::Layer;
 pub use recall::{Place, RecallHit, RecallParams};
 pub use router::{

@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use athena_memory::{Component, Layer, TextKind};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientConfig, NumberOrString, ProgressNotificationParam,
     ProgressToken, RequestMetaObject,
@@ -138,6 +139,40 @@ async fn an_agent_remembers_consolidates_recalls_and_trains_over_stdio(db: TestD
     }
     let remember = tools.iter().find(|t| t.name == "remember").unwrap();
     assert!(remember.input_schema["properties"]["text"].is_object());
+    // Every enum argument's schema lists the values the library accepts.
+    let layers: Vec<String> = Layer::ALL.iter().map(|l| l.to_string()).collect();
+    for (tool, field, expected) in [
+        (
+            "remember",
+            "component",
+            vec![
+                "phonological",
+                "visuospatial",
+                "episodic_buffer",
+                "central_executive",
+            ],
+        ),
+        ("remember", "kind", vec!["note", "code_comment"]),
+        (
+            "feedback",
+            "layer",
+            layers.iter().map(String::as_str).collect(),
+        ),
+        (
+            "recall",
+            "layers",
+            layers.iter().map(String::as_str).collect(),
+        ),
+    ] {
+        let schema = &tools.iter().find(|t| t.name == tool).unwrap().input_schema;
+        assert_eq!(enum_values(schema, field), expected, "{tool}.{field}");
+    }
+    for value in ["episodic_buffer", "central_executive"] {
+        assert!(value.parse::<Component>().is_ok(), "{value}");
+    }
+    for value in ["note", "code_comment"] {
+        assert!(value.parse::<TextKind>().is_ok(), "{value}");
+    }
 
     // Remember ten notes; a full loop displaces its weakest note to pending, nothing is lost.
     let mut ids = Vec::new();
@@ -432,4 +467,34 @@ async fn the_server_speaks_streamable_http_on_loopback() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+}
+
+/// The strings listed in the `enum`s of `field`'s schema in a tool's input `schema`, following
+/// `$ref`s into the schema's `$defs`.
+fn enum_values(schema: &serde_json::Map<String, Value>, field: &str) -> Vec<String> {
+    fn walk(node: &Value, root: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    let name = reference.rsplit('/').next().unwrap_or_default();
+                    if let Some(def) = root.get("$defs").and_then(|d| d.get(name)) {
+                        walk(def, root, out);
+                    }
+                }
+                if let Some(Value::Array(values)) = map.get("enum") {
+                    out.extend(values.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+                }
+                for (key, value) in map {
+                    if key != "enum" && key != "$defs" {
+                        walk(value, root, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, root, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&schema["properties"][field], schema, &mut out);
+    out
 }

@@ -4,6 +4,7 @@
 use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Entity, Error, Result};
+use crate::ids::ProjectId;
 use crate::time::{now_ms, Millis};
 
 string_enum! {
@@ -46,7 +47,7 @@ pub struct Goal {
     /// Id.
     pub id: i64,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Parent goal, for sub-goals.
     pub parent_id: Option<i64>,
     /// What the goal is.
@@ -173,7 +174,7 @@ impl Goals {
     /// # Errors
     /// [`Error::InvalidInput`] for empty text or a priority outside 1..=10; [`Error::NotFound`]
     /// for an unknown project or a parent that is not a goal of the project.
-    pub async fn add(&self, project_id: i64, goal: NewGoal) -> Result<Goal> {
+    pub async fn add(&self, project_id: ProjectId, goal: NewGoal) -> Result<Goal> {
         check_text("text", &goal.text, 10_000)?;
         if !(1..=10).contains(&goal.priority) {
             return Err(Error::invalid(
@@ -213,7 +214,7 @@ impl Goals {
     ///
     /// # Errors
     /// [`Error::NotFound`] when it does not exist in this project.
-    pub async fn get(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub async fn get(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         const SQL: &str = concat!(
             "SELECT ",
             goal_columns!(),
@@ -231,12 +232,12 @@ impl Goals {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn active(&self, project_id: i64) -> Result<Vec<Goal>> {
+    pub async fn active(&self, project_id: ProjectId) -> Result<Vec<Goal>> {
         const SQL: &str = concat!("SELECT ", goal_columns!(), " FROM goals WHERE project_id = $1 AND status = 'active' ORDER BY priority DESC, created_at, id");
         Ok(fetch_rows!(self.db, Goal, SQL, fetch_all, project_id))
     }
 
-    async fn all(&self, project_id: i64) -> Result<Vec<Goal>> {
+    async fn all(&self, project_id: ProjectId) -> Result<Vec<Goal>> {
         const SQL: &str = concat!(
             "SELECT ",
             goal_columns!(),
@@ -250,7 +251,12 @@ impl Goals {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for NaN; [`Error::NotFound`] for an unknown goal.
-    pub async fn set_progress(&self, project_id: i64, id: i64, progress: f64) -> Result<Goal> {
+    pub async fn set_progress(
+        &self,
+        project_id: ProjectId,
+        id: i64,
+        progress: f64,
+    ) -> Result<Goal> {
         if progress.is_nan() {
             return Err(Error::invalid("progress", "must be a number, got NaN"));
         }
@@ -283,7 +289,12 @@ impl Goals {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown goal.
-    pub async fn complete(&self, project_id: i64, id: i64, cascade: bool) -> Result<Vec<i64>> {
+    pub async fn complete(
+        &self,
+        project_id: ProjectId,
+        id: i64,
+        cascade: bool,
+    ) -> Result<Vec<i64>> {
         let goals = self.all(project_id).await?;
         if !goals.iter().any(|g| g.id == id) {
             return Err(Error::NotFound {
@@ -325,7 +336,7 @@ impl Goals {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown goal; [`Error::InvalidInput`] on `status` when it is not active.
-    pub async fn suspend(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub async fn suspend(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         self.transition(project_id, id, GoalStatus::Active, GoalStatus::Suspended)
             .await
     }
@@ -334,14 +345,14 @@ impl Goals {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown goal; [`Error::InvalidInput`] on `status` when it is not suspended.
-    pub async fn resume(&self, project_id: i64, id: i64) -> Result<Goal> {
+    pub async fn resume(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
         self.transition(project_id, id, GoalStatus::Suspended, GoalStatus::Active)
             .await
     }
 
     async fn transition(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         id: i64,
         from: GoalStatus,
         to: GoalStatus,
@@ -375,7 +386,7 @@ impl Goals {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn hierarchy(&self, project_id: i64) -> Result<Vec<GoalNode>> {
+    pub async fn hierarchy(&self, project_id: ProjectId) -> Result<Vec<GoalNode>> {
         let goals = self.all(project_id).await?;
         let mut out = Vec::with_capacity(goals.len());
         let mut stack: Vec<(&Goal, Vec<i64>)> = goals
@@ -405,7 +416,7 @@ impl Goals {
     /// [`Error::InvalidInput`] on `weight`; [`Error::NotFound`] when the target is not in the project.
     pub async fn focus(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         target: FocusTarget,
         target_id: i64,
         weight: f64,
@@ -452,7 +463,7 @@ impl Goals {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn attention(&self, project_id: i64) -> Result<Vec<Focus>> {
+    pub async fn attention(&self, project_id: ProjectId) -> Result<Vec<Focus>> {
         const SQL: &str = "SELECT target, target_id, weight, updated_at FROM attention_focus WHERE project_id = $1 ORDER BY weight DESC, target, target_id";
         Ok(fetch_rows!(self.db, Focus, SQL, fetch_all, project_id))
     }

@@ -11,6 +11,7 @@ use crate::component::{Component, ContentType, ItemState};
 use crate::db::recall::NewDoc;
 use crate::db::{fetch_rows, on_pool, on_tx, Database, WriteTx};
 use crate::features::TextKind;
+use crate::ids::{ItemId, ProjectId};
 use crate::recall::Place;
 use crate::time::Millis;
 
@@ -33,8 +34,8 @@ macro_rules! ln_activation_sql {
 /// A `working_memory` row as stored (the embedding still encoded).
 #[derive(sqlx::FromRow)]
 pub(crate) struct ItemRow {
-    pub(crate) id: i64,
-    pub(crate) project_id: i64,
+    pub(crate) id: ItemId,
+    pub(crate) project_id: ProjectId,
     pub(crate) content: String,
     pub(crate) content_type: ContentType,
     pub(crate) component: Component,
@@ -44,7 +45,7 @@ pub(crate) struct ItemRow {
     pub(crate) state: ItemState,
     pub(crate) file_path: Option<String>,
     #[sqlx(json)]
-    pub(crate) sources: Vec<i64>,
+    pub(crate) sources: Vec<ItemId>,
     pub(crate) access_count: i64,
     pub(crate) created_at: Millis,
     pub(crate) last_accessed_at: Millis,
@@ -59,7 +60,7 @@ pub(crate) struct ItemRow {
 
 /// The values of a new, active row.
 pub(crate) struct NewItemRow<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) content: &'a str,
     pub(crate) content_type: ContentType,
     pub(crate) component: Component,
@@ -68,7 +69,7 @@ pub(crate) struct NewItemRow<'a> {
     pub(crate) decay_rate: f64,
     pub(crate) importance: f64,
     pub(crate) file_path: Option<&'a str>,
-    pub(crate) sources: &'a [i64],
+    pub(crate) sources: &'a [ItemId],
     pub(crate) metadata: &'a Value,
     pub(crate) embedding: Option<Vec<u8>>,
     pub(crate) text_kind: Option<TextKind>,
@@ -91,7 +92,7 @@ pub(crate) enum Eviction {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Claim<'a> {
     /// These ids (of the project).
-    Ids(&'a [i64]),
+    Ids(&'a [ItemId]),
     /// Up to this many pending items, oldest first.
     Pending(u32),
     /// Up to this many items, active or pending, oldest first.
@@ -101,8 +102,8 @@ pub(crate) enum Claim<'a> {
 /// Whether `id` is a phonological or visuospatial item of the project (what a chunk may bind).
 pub(crate) async fn is_chunk_source(
     tx: &mut WriteTx,
-    project_id: i64,
-    id: i64,
+    project_id: ProjectId,
+    id: ItemId,
 ) -> crate::Result<bool> {
     const SQL: &str = "SELECT COUNT(*) FROM working_memory WHERE project_id = $1 AND id = $2 AND component IN ('phonological', 'visuospatial')";
     let n: i64 = on_tx!(tx, |conn| sqlx::query_scalar(SQL)
@@ -117,11 +118,11 @@ pub(crate) async fn is_chunk_source(
 /// whose ln activation at `now` is below `ln_threshold`; returns `(id, content)` of each.
 pub(crate) async fn sweep(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     now: Millis,
     ln_threshold: f64,
     forget: bool,
-) -> crate::Result<Vec<(i64, String)>> {
+) -> crate::Result<Vec<(ItemId, String)>> {
     const TO_PENDING: &str = concat!(
         "UPDATE working_memory SET state = 'pending' WHERE project_id = $2 AND state = 'active' AND ",
         ln_activation_sql!(),
@@ -133,15 +134,21 @@ pub(crate) async fn sweep(
         " < $3 RETURNING id, content"
     );
     let sql = if forget { FORGET } else { TO_PENDING };
-    let swept: Vec<(i64, String)> = on_tx!(tx, |conn| sqlx::query_as(sql)
+    let swept: Vec<(ItemId, String)> = on_tx!(tx, |conn| sqlx::query_as(sql)
         .bind(now)
         .bind(project_id)
         .bind(ln_threshold)
         .fetch_all(conn)
         .await?);
     if forget {
-        let ids: Vec<i64> = swept.iter().map(|(id, _)| *id).collect();
-        crate::db::recall::unindex(tx, project_id, Place::WorkingMemory, &ids).await?;
+        let ids: Vec<ItemId> = swept.iter().map(|(id, _)| *id).collect();
+        crate::db::recall::unindex(
+            tx,
+            project_id,
+            Place::WorkingMemory,
+            &ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+        )
+        .await?;
     }
     Ok(swept)
 }
@@ -149,7 +156,7 @@ pub(crate) async fn sweep(
 /// Active items of `component` in the project.
 pub(crate) async fn count_active(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     component: Component,
 ) -> crate::Result<usize> {
     const SQL: &str = "SELECT COUNT(*) FROM working_memory WHERE project_id = $1 AND component = $2 AND state = 'active'";
@@ -165,11 +172,11 @@ pub(crate) async fn count_active(
 /// or `None` when the chosen item vanished meanwhile (claimed by a concurrent consolidation).
 pub(crate) async fn displace(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     component: Component,
     eviction: Eviction,
     now: Millis,
-) -> crate::Result<Option<i64>> {
+) -> crate::Result<Option<ItemId>> {
     const WEAKEST: &str = concat!(
         "UPDATE working_memory SET state = 'pending' WHERE id = (SELECT id FROM working_memory WHERE project_id = $2 AND component = $3 AND state = 'active' ORDER BY ",
         ln_activation_sql!(),
@@ -192,13 +199,13 @@ pub(crate) async fn displace(
 }
 
 /// Inserts an active item and indexes it for recall; returns its id.
-pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Result<i64> {
+pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Result<ItemId> {
     const SQL: &str = "INSERT INTO working_memory
          (project_id, content, content_type, component, activation, ln_activation, decay_rate, importance, state,
           file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding, text_kind,
           speaker, session, occurred_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, 0, $11, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
-    let id: i64 = on_tx!(tx, |conn| sqlx::query_scalar(SQL)
+    let id: ItemId = on_tx!(tx, |conn| sqlx::query_scalar(SQL)
         .bind(row.project_id)
         .bind(row.content)
         .bind(row.content_type.as_str())
@@ -221,7 +228,7 @@ pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Res
     let doc = NewDoc {
         project_id: row.project_id,
         place: Place::WorkingMemory,
-        ref_id: id,
+        ref_id: id.0,
         content: row.content,
         speaker: row.speaker,
         session: row.session,
@@ -237,7 +244,7 @@ pub(crate) async fn insert(tx: &mut WriteTx, row: &NewItemRow<'_>) -> crate::Res
 /// SQLite's single writer. Returns them by id.
 pub(crate) async fn claim(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     claim: Claim<'_>,
 ) -> crate::Result<Vec<ItemRow>> {
     const IDS_SQLITE: &str = concat!(
@@ -300,7 +307,11 @@ impl Items {
     }
 
     /// Item `id` of the project (active or pending).
-    pub(crate) async fn get(&self, project_id: i64, id: i64) -> crate::Result<Option<ItemRow>> {
+    pub(crate) async fn get(
+        &self,
+        project_id: ProjectId,
+        id: ItemId,
+    ) -> crate::Result<Option<ItemRow>> {
         const SQL: &str = concat!(
             "SELECT ",
             item_columns!(),
@@ -320,8 +331,8 @@ impl Items {
     /// when no active item `id` exists in the project.
     pub(crate) async fn rehearse(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: ItemId,
         now: Millis,
     ) -> crate::Result<Option<ItemRow>> {
         const SQL: &str = concat!(
@@ -344,7 +355,7 @@ impl Items {
     /// (strongest first), ties by id.
     pub(crate) async fn list(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         component: Option<Component>,
         state: ItemState,
         now: Millis,
@@ -366,7 +377,11 @@ impl Items {
     }
 
     /// Pending items, oldest first, at most `limit`.
-    pub(crate) async fn pending(&self, project_id: i64, limit: u32) -> crate::Result<Vec<ItemRow>> {
+    pub(crate) async fn pending(
+        &self,
+        project_id: ProjectId,
+        limit: u32,
+    ) -> crate::Result<Vec<ItemRow>> {
         const SQL: &str = concat!(
             "SELECT ",
             item_columns!(),
@@ -385,9 +400,9 @@ impl Items {
     /// `(id, ln A(now))` of the active items, as the database computes it, strongest first.
     pub(crate) async fn ln_activations_at(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         now: Millis,
-    ) -> crate::Result<Vec<(i64, f64)>> {
+    ) -> crate::Result<Vec<(ItemId, f64)>> {
         const SQL: &str = concat!(
             "SELECT id, ",
             ln_activation_sql!(),
@@ -401,7 +416,10 @@ impl Items {
     }
 
     /// Active items per component name.
-    pub(crate) async fn active_counts(&self, project_id: i64) -> crate::Result<Vec<(String, i64)>> {
+    pub(crate) async fn active_counts(
+        &self,
+        project_id: ProjectId,
+    ) -> crate::Result<Vec<(String, i64)>> {
         const SQL: &str = "SELECT component, COUNT(*) FROM working_memory WHERE project_id = $1 AND state = 'active' GROUP BY component";
         Ok(on_pool!(self.db, |pool| sqlx::query_as(SQL)
             .bind(project_id)
@@ -413,7 +431,7 @@ impl Items {
     /// path components), by id.
     pub(crate) async fn under_directory(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         dir: &str,
     ) -> crate::Result<Vec<ItemRow>> {
         const SQL: &str = concat!(
@@ -428,7 +446,7 @@ impl Items {
     }
 
     /// Every item of the project, active and pending, by id.
-    pub(crate) async fn all(&self, project_id: i64) -> crate::Result<Vec<ItemRow>> {
+    pub(crate) async fn all(&self, project_id: ProjectId) -> crate::Result<Vec<ItemRow>> {
         const SQL: &str = concat!(
             "SELECT ",
             item_columns!(),

@@ -8,6 +8,7 @@ use crate::db::recall::{index, unindex, NewDoc};
 use crate::db::{fetch_rows, insert_rows, on_pool, on_tx, Database, WriteTx};
 use crate::enum_str::string_enum;
 use crate::error::{check_text, Entity, Error, Result};
+use crate::ids::{ItemId, MemoryId, ProjectId, RouteId};
 use crate::layer::Layer;
 use crate::recall::Place;
 use crate::time::{now_ms, Millis};
@@ -57,9 +58,9 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct SemanticMemory {
     /// Id.
-    pub id: i64,
+    pub id: MemoryId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// The fact.
     pub content: String,
     /// Fact, pattern, decision or context.
@@ -74,15 +75,15 @@ pub struct SemanticMemory {
     /// Version number, from 1; [`Layers::update_semantic`] creates the next.
     pub version: i64,
     /// The version this one replaced.
-    pub supersedes_id: Option<i64>,
+    pub supersedes_id: Option<MemoryId>,
     /// The version that replaced this one (`None` for the current version).
-    pub superseded_by: Option<i64>,
+    pub superseded_by: Option<MemoryId>,
     /// Why this version was written (for updates).
     pub update_reason: Option<String>,
     /// Working-memory item it was consolidated from, if any.
-    pub source_item_id: Option<i64>,
+    pub source_item_id: Option<ItemId>,
     /// Route-log entry that placed it here, if any.
-    pub route_id: Option<i64>,
+    pub route_id: Option<RouteId>,
     /// Provenance and other metadata.
     #[sqlx(json)]
     pub metadata: Value,
@@ -96,9 +97,9 @@ pub struct SemanticMemory {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct EpisodicEvent {
     /// Id.
-    pub id: i64,
+    pub id: MemoryId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// What happened.
     pub content: String,
     /// Kind of event, e.g. `action`.
@@ -108,9 +109,9 @@ pub struct EpisodicEvent {
     /// When it happened (UTC Unix ms).
     pub occurred_at: Millis,
     /// Working-memory item it was consolidated from, if any.
-    pub source_item_id: Option<i64>,
+    pub source_item_id: Option<ItemId>,
     /// Route-log entry that placed it here, if any.
-    pub route_id: Option<i64>,
+    pub route_id: Option<RouteId>,
     /// Provenance and other metadata.
     #[sqlx(json)]
     pub metadata: Value,
@@ -120,9 +121,9 @@ pub struct EpisodicEvent {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct Procedure {
     /// Id.
-    pub id: i64,
+    pub id: MemoryId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Unique name within the project.
     pub name: String,
     /// Category, e.g. `workflow`.
@@ -130,9 +131,9 @@ pub struct Procedure {
     /// The procedure's text.
     pub template: String,
     /// Working-memory item it was consolidated from, if any.
-    pub source_item_id: Option<i64>,
+    pub source_item_id: Option<ItemId>,
     /// Route-log entry that placed it here, if any.
-    pub route_id: Option<i64>,
+    pub route_id: Option<RouteId>,
     /// Provenance and other metadata.
     #[sqlx(json)]
     pub metadata: Value,
@@ -142,9 +143,9 @@ pub struct Procedure {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct ProspectiveTask {
     /// Id.
-    pub id: i64,
+    pub id: MemoryId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// What is to be done.
     pub content: String,
     /// Progressive form shown while working on it.
@@ -158,9 +159,9 @@ pub struct ProspectiveTask {
     /// When it was completed.
     pub completed_at: Option<Millis>,
     /// Working-memory item it was consolidated from, if any.
-    pub source_item_id: Option<i64>,
+    pub source_item_id: Option<ItemId>,
     /// Route-log entry that placed it here, if any.
-    pub route_id: Option<i64>,
+    pub route_id: Option<RouteId>,
     /// Provenance and other metadata.
     #[sqlx(json)]
     pub metadata: Value,
@@ -236,8 +237,8 @@ pub struct LayerCounts {
 /// Where a new long-term row comes from: a consolidated working-memory item (its id, its
 /// route, provenance metadata) or a direct call (none of them, metadata `{}`).
 pub(crate) struct Origin {
-    pub(crate) source_item_id: Option<i64>,
-    pub(crate) route_id: Option<i64>,
+    pub(crate) source_item_id: Option<ItemId>,
+    pub(crate) route_id: Option<RouteId>,
     pub(crate) metadata: Value,
 }
 
@@ -254,7 +255,7 @@ impl Origin {
 
 /// A new `semantic_memories` row.
 pub(crate) struct NewSemantic<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) content: &'a str,
     pub(crate) memory_type: MemoryType,
     pub(crate) tags: &'a [&'a str],
@@ -264,7 +265,7 @@ pub(crate) struct NewSemantic<'a> {
 
 /// A new `episodic_events` row.
 pub(crate) struct NewEvent<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) content: &'a str,
     pub(crate) event_type: &'a str,
     pub(crate) session_id: &'a str,
@@ -275,7 +276,7 @@ pub(crate) struct NewEvent<'a> {
 
 /// A new `procedures` row.
 pub(crate) struct NewProcedure<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) name: String,
     pub(crate) category: &'a str,
     pub(crate) template: &'a str,
@@ -285,7 +286,7 @@ pub(crate) struct NewProcedure<'a> {
 
 /// A new, pending `prospective_tasks` row.
 pub(crate) struct NewTask<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) content: &'a str,
     pub(crate) priority: TaskPriority,
     pub(crate) due_at: Option<Millis>,
@@ -295,7 +296,7 @@ pub(crate) struct NewTask<'a> {
 
 /// `(id, source_item_id)` of an inserted long-term row: just what consolidation needs, so a
 /// batch decodes two numbers per row; single-row calls read the full row back by id.
-pub(crate) type Inserted = (i64, Option<i64>);
+pub(crate) type Inserted = (MemoryId, Option<ItemId>);
 
 /// Inserts semantic memories (one or many); returns their ids.
 pub(crate) async fn insert_semantic(
@@ -304,7 +305,7 @@ pub(crate) async fn insert_semantic(
 ) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        (i64, Option<i64>),
+        Inserted,
         rows,
         "INSERT INTO semantic_memories (project_id, content, memory_type, tags, source_item_id, route_id, metadata, created_at, last_accessed_at) ",
         " RETURNING id, source_item_id",
@@ -329,7 +330,7 @@ pub(crate) async fn insert_events(
 ) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        (i64, Option<i64>),
+        Inserted,
         rows,
         "INSERT INTO episodic_events (project_id, content, event_type, session_id, occurred_at, source_item_id, route_id, metadata, created_at) ",
         " RETURNING id, source_item_id",
@@ -354,7 +355,7 @@ pub(crate) async fn insert_procedures(
 ) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        (i64, Option<i64>),
+        Inserted,
         rows,
         "INSERT INTO procedures (project_id, name, category, template, source_item_id, route_id, metadata, created_at) ",
         " RETURNING id, source_item_id",
@@ -375,7 +376,7 @@ pub(crate) async fn insert_procedures(
 pub(crate) async fn insert_tasks(tx: &mut WriteTx, rows: &[NewTask<'_>]) -> Result<Vec<Inserted>> {
     Ok(insert_rows!(
         tx,
-        (i64, Option<i64>),
+        Inserted,
         rows,
         "INSERT INTO prospective_tasks (project_id, content, active_form, status, priority, due_at, source_item_id, route_id, metadata, created_at) ",
         " RETURNING id, source_item_id",
@@ -397,7 +398,11 @@ pub(crate) async fn insert_tasks(tx: &mut WriteTx, rows: &[NewTask<'_>]) -> Resu
 /// Locks semantic memory `id` of the project for an update and checks it is the current
 /// version: concurrent updates of one memory take turns, the first supersedes it and the others
 /// then read it superseded and are refused, never forking history.
-async fn lock_current(tx: &mut WriteTx, project_id: i64, id: i64) -> Result<SemanticMemory> {
+async fn lock_current(
+    tx: &mut WriteTx,
+    project_id: ProjectId,
+    id: MemoryId,
+) -> Result<SemanticMemory> {
     const OLD: &str = concat!(
         "SELECT ",
         semantic_columns!(),
@@ -412,7 +417,7 @@ async fn lock_current(tx: &mut WriteTx, project_id: i64, id: i64) -> Result<Sema
             .await?);
     let old = old.ok_or(Error::NotFound {
         entity: Entity::Memory(Layer::Semantic),
-        id,
+        id: id.0,
         project_id,
     })?;
     match old.superseded_by {
@@ -461,7 +466,7 @@ impl Layers {
     /// [`Error::NotFound`] for an unknown project.
     pub async fn remember(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         memory_type: MemoryType,
         tags: &[&str],
@@ -490,7 +495,7 @@ impl Layers {
             SemanticMemory,
             "semantic_memories",
             semantic_columns,
-            |id| NewDoc::direct(project_id, Place::Semantic, id, content, None, now)
+            |id| NewDoc::direct(project_id, Place::Semantic, id.0, content, None, now)
         ))
     }
 
@@ -503,10 +508,10 @@ impl Layers {
     /// nothing is stored); [`Error::NotFound`] for an unknown project.
     pub async fn remember_all<S: AsRef<str>>(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         contents: &[S],
         memory_type: MemoryType,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<MemoryId>> {
         for (i, content) in contents.iter().enumerate() {
             check_text("contents", content.as_ref(), MAX_CONTENT_CHARS)
                 .map_err(|e| Error::invalid("contents", format!("item {i}: {e}")))?;
@@ -525,7 +530,7 @@ impl Layers {
             })
             .collect();
         let mut tx = self.db.begin_write().await?;
-        let mut ids: Vec<i64> = insert_semantic(&mut tx, &rows)
+        let mut ids: Vec<MemoryId> = insert_semantic(&mut tx, &rows)
             .await?
             .into_iter()
             .map(|(id, _)| id)
@@ -535,7 +540,7 @@ impl Layers {
         let docs: Vec<NewDoc<'_>> = ids
             .iter()
             .zip(contents)
-            .map(|(id, c)| NewDoc::direct(project_id, Place::Semantic, *id, c.as_ref(), None, now))
+            .map(|(id, c)| NewDoc::direct(project_id, Place::Semantic, id.0, c.as_ref(), None, now))
             .collect();
         index(&mut tx, &docs).await?;
         tx.commit().await?;
@@ -548,7 +553,7 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` does not exist in `project_id`.
-    pub async fn semantic(&self, project_id: i64, id: i64) -> Result<SemanticMemory> {
+    pub async fn semantic(&self, project_id: ProjectId, id: MemoryId) -> Result<SemanticMemory> {
         const SQL: &str = concat!(
             "UPDATE semantic_memories SET access_count = access_count + 1, last_accessed_at = $1
              WHERE project_id = $2 AND id = $3 RETURNING ",
@@ -565,7 +570,7 @@ impl Layers {
         );
         row.ok_or(Error::NotFound {
             entity: Entity::Memory(Layer::Semantic),
-            id,
+            id: id.0,
             project_id,
         })
     }
@@ -576,7 +581,7 @@ impl Layers {
     /// Database errors.
     pub async fn list_semantic(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         sort: SemanticSort,
         limit: u32,
     ) -> Result<Vec<SemanticMemory>> {
@@ -602,7 +607,7 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` does not exist in `project_id`.
-    pub async fn mark_useful(&self, project_id: i64, id: i64) -> Result<f64> {
+    pub async fn mark_useful(&self, project_id: ProjectId, id: MemoryId) -> Result<f64> {
         const SQL: &str = "UPDATE semantic_memories SET usefulness = usefulness + 1 WHERE project_id = $1 AND id = $2 RETURNING usefulness";
         let v: Option<f64> = on_pool!(self.db, |pool| sqlx::query_scalar(SQL)
             .bind(project_id)
@@ -611,7 +616,7 @@ impl Layers {
             .await?);
         v.ok_or(Error::NotFound {
             entity: Entity::Memory(Layer::Semantic),
-            id,
+            id: id.0,
             project_id,
         })
     }
@@ -621,7 +626,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn forget(&self, project_id: i64, id: i64) -> Result<bool> {
+    pub async fn forget(&self, project_id: ProjectId, id: MemoryId) -> Result<bool> {
         const UNLINK_OLDER: &str = "UPDATE semantic_memories SET superseded_by = NULL WHERE project_id = $1 AND superseded_by = $2";
         const UNLINK_NEWER: &str = "UPDATE semantic_memories SET supersedes_id = NULL WHERE project_id = $1 AND supersedes_id = $2";
         const DELETE: &str = "DELETE FROM semantic_memories WHERE project_id = $1 AND id = $2";
@@ -635,7 +640,7 @@ impl Layers {
                 .await?
                 .rows_affected());
         }
-        unindex(&mut tx, project_id, Place::Semantic, &[id]).await?;
+        unindex(&mut tx, project_id, Place::Semantic, &[id.0]).await?;
         tx.commit().await?;
         Ok(affected > 0)
     }
@@ -649,8 +654,8 @@ impl Layers {
     /// superseded; [`Error::NotFound`] when it does not exist in this project.
     pub async fn update_semantic(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: MemoryId,
         content: &str,
         reason: &str,
     ) -> Result<SemanticMemory> {
@@ -679,8 +684,8 @@ impl Layers {
             .execute(conn)
             .await
             .map(|_| ())?);
-        unindex(&mut tx, project_id, Place::Semantic, &[id]).await?;
-        let doc = NewDoc::direct(project_id, Place::Semantic, new.id, content, None, now);
+        unindex(&mut tx, project_id, Place::Semantic, &[id.0]).await?;
+        let doc = NewDoc::direct(project_id, Place::Semantic, new.id.0, content, None, now);
         index(&mut tx, &[doc]).await?;
         tx.commit().await?;
         Ok(new)
@@ -691,19 +696,23 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` does not exist in this project.
-    pub async fn history(&self, project_id: i64, id: i64) -> Result<Vec<SemanticMemory>> {
+    pub async fn history(
+        &self,
+        project_id: ProjectId,
+        id: MemoryId,
+    ) -> Result<Vec<SemanticMemory>> {
         const ONE: &str = concat!(
             "SELECT ",
             semantic_columns!(),
             " FROM semantic_memories WHERE project_id = $1 AND id = $2"
         );
-        let fetch = |id: i64| async move {
+        let fetch = |id: MemoryId| async move {
             let row = fetch_rows!(self.db, SemanticMemory, ONE, fetch_optional, project_id, id);
             Ok::<_, Error>(row)
         };
         let start = fetch(id).await?.ok_or(Error::NotFound {
             entity: Entity::Memory(Layer::Semantic),
-            id,
+            id: id.0,
             project_id,
         })?;
         let mut versions = vec![start];
@@ -729,7 +738,7 @@ impl Layers {
     /// an unknown project.
     pub async fn record_event(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         event_type: &str,
         session_id: &str,
@@ -759,7 +768,7 @@ impl Layers {
             |id| NewDoc {
                 session: Some(session_id),
                 occurred_at,
-                ..NewDoc::direct(project_id, Place::Episodic, id, content, None, now)
+                ..NewDoc::direct(project_id, Place::Episodic, id.0, content, None, now)
             }
         ))
     }
@@ -770,7 +779,7 @@ impl Layers {
     /// Database errors.
     pub async fn events_between(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         from: Millis,
         to: Millis,
     ) -> Result<Vec<EpisodicEvent>> {
@@ -784,7 +793,7 @@ impl Layers {
     /// Database errors.
     pub async fn events(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         from: Millis,
         to: Millis,
         event_type: Option<&str>,
@@ -813,7 +822,7 @@ impl Layers {
     /// [`Error::NotFound`] for an unknown project.
     pub async fn store_procedure(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         name: &str,
         category: &str,
         template: &str,
@@ -845,7 +854,7 @@ impl Layers {
             Procedure,
             "procedures",
             procedure_columns,
-            |id| NewDoc::direct(project_id, Place::Procedural, id, &text, None, now)
+            |id| NewDoc::direct(project_id, Place::Procedural, id.0, &text, None, now)
         ))
     }
 
@@ -853,7 +862,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn procedures(&self, project_id: i64) -> Result<Vec<Procedure>> {
+    pub async fn procedures(&self, project_id: ProjectId) -> Result<Vec<Procedure>> {
         const SQL: &str = concat!(
             "SELECT ",
             procedure_columns!(),
@@ -868,7 +877,7 @@ impl Layers {
     /// Database errors.
     pub async fn procedure_by_name(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         name: &str,
     ) -> Result<Option<Procedure>> {
         const SQL: &str = concat!(
@@ -892,7 +901,7 @@ impl Layers {
     /// [`Error::InvalidInput`] for empty content; [`Error::NotFound`] for an unknown project.
     pub async fn create_task(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         content: &str,
         priority: TaskPriority,
         due_at: Option<Millis>,
@@ -915,7 +924,7 @@ impl Layers {
             ProspectiveTask,
             "prospective_tasks",
             task_columns,
-            |id| NewDoc::direct(project_id, Place::Prospective, id, content, None, now)
+            |id| NewDoc::direct(project_id, Place::Prospective, id.0, content, None, now)
         ))
     }
 
@@ -923,7 +932,11 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when the task does not exist in this project.
-    pub async fn complete_task(&self, project_id: i64, id: i64) -> Result<ProspectiveTask> {
+    pub async fn complete_task(
+        &self,
+        project_id: ProjectId,
+        id: MemoryId,
+    ) -> Result<ProspectiveTask> {
         const SQL: &str = concat!(
             "UPDATE prospective_tasks SET status = 'completed', completed_at = COALESCE(completed_at, $1)
              WHERE project_id = $2 AND id = $3 RETURNING ",
@@ -940,7 +953,7 @@ impl Layers {
         );
         row.ok_or(Error::NotFound {
             entity: Entity::Memory(Layer::Prospective),
-            id,
+            id: id.0,
             project_id,
         })
     }
@@ -951,7 +964,7 @@ impl Layers {
     /// Database errors.
     pub async fn tasks_due_by(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         time: Millis,
     ) -> Result<Vec<ProspectiveTask>> {
         const SQL: &str = concat!(
@@ -971,7 +984,11 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn tasks(&self, project_id: i64, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
+    pub async fn tasks(
+        &self,
+        project_id: ProjectId,
+        status: TaskStatus,
+    ) -> Result<Vec<ProspectiveTask>> {
         const SQL: &str = concat!(
             "SELECT ",
             task_columns!(),
@@ -991,7 +1008,12 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` is not a row of that layer in this project.
-    pub async fn memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<Memory> {
+    pub async fn memory(
+        &self,
+        project_id: ProjectId,
+        layer: Layer,
+        id: MemoryId,
+    ) -> Result<Memory> {
         const EVENT: &str = concat!(
             "SELECT ",
             event_columns!(),
@@ -1039,7 +1061,7 @@ impl Layers {
         };
         found.ok_or(Error::NotFound {
             entity: Entity::Memory(layer),
-            id,
+            id: id.0,
             project_id,
         })
     }
@@ -1049,7 +1071,12 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn forget_memory(&self, project_id: i64, layer: Layer, id: i64) -> Result<bool> {
+    pub async fn forget_memory(
+        &self,
+        project_id: ProjectId,
+        layer: Layer,
+        id: MemoryId,
+    ) -> Result<bool> {
         const EVENT: &str = "DELETE FROM episodic_events WHERE project_id = $1 AND id = $2";
         const PROCEDURE: &str = "DELETE FROM procedures WHERE project_id = $1 AND id = $2";
         const TASK: &str = "DELETE FROM prospective_tasks WHERE project_id = $1 AND id = $2";
@@ -1066,7 +1093,7 @@ impl Layers {
             .execute(conn)
             .await?
             .rows_affected());
-        unindex(&mut tx, project_id, Place::from(layer), &[id]).await?;
+        unindex(&mut tx, project_id, Place::from(layer), &[id.0]).await?;
         tx.commit().await?;
         Ok(deleted > 0)
     }
@@ -1075,7 +1102,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn counts(&self, project_id: i64) -> Result<LayerCounts> {
+    pub async fn counts(&self, project_id: ProjectId) -> Result<LayerCounts> {
         const SQL: &str = "SELECT
              (SELECT COUNT(*) FROM semantic_memories WHERE project_id = $1),
              (SELECT COUNT(*) FROM episodic_events WHERE project_id = $1),
@@ -1094,7 +1121,7 @@ impl Layers {
         })
     }
 
-    async fn ensure_project(&self, project_id: i64) -> Result<()> {
+    async fn ensure_project(&self, project_id: ProjectId) -> Result<()> {
         crate::db::projects::Projects::new(self.db.clone())
             .ensure_exists(project_id)
             .await

@@ -18,6 +18,7 @@ use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Entity, Error, Result};
+use crate::ids::ProjectId;
 
 pub(crate) mod goals;
 pub(crate) mod items;
@@ -123,7 +124,7 @@ impl WriteTx {
     ///
     /// # Errors
     /// [`Error::NotFound`] when the project does not exist.
-    pub(crate) async fn lock_project(&mut self, project_id: i64) -> Result<()> {
+    pub(crate) async fn lock_project(&mut self, project_id: ProjectId) -> Result<()> {
         let sql = self.backend().lock_project_sql();
         let found: Option<i64> = on_tx!(self, |conn| sqlx::query_scalar(sql)
             .bind(project_id)
@@ -131,7 +132,7 @@ impl WriteTx {
             .await?);
         found.map(|_| ()).ok_or(Error::NotFound {
             entity: Entity::Project,
-            id: project_id,
+            id: project_id.0,
             project_id,
         })
     }

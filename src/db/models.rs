@@ -5,6 +5,7 @@
 use crate::db::{fetch_rows, on_pool, Database, PoolExt};
 use crate::error::{Entity, Error, Result};
 use crate::features::FeatureSchema;
+use crate::ids::ProjectId;
 use crate::router::{Metrics, ModelLabel, TreeModel};
 use crate::time::{now_ms, Millis};
 
@@ -12,7 +13,7 @@ use crate::time::{now_ms, Millis};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModelScope {
     /// Models trained on one project's feedback.
-    Project(i64),
+    Project(ProjectId),
     /// Models shared by every project without one of its own.
     Global,
 }
@@ -21,12 +22,12 @@ impl ModelScope {
     /// The scope key stored as `COALESCE(project_id, 0)`.
     fn key(self) -> i64 {
         match self {
-            ModelScope::Project(id) => id,
+            ModelScope::Project(id) => id.0,
             ModelScope::Global => 0,
         }
     }
 
-    fn project_id(self) -> Option<i64> {
+    fn project_id(self) -> Option<ProjectId> {
         match self {
             ModelScope::Project(id) => Some(id),
             ModelScope::Global => None,
@@ -51,7 +52,7 @@ pub struct StoredModel {
     /// Row id.
     pub id: i64,
     /// Owning project, `None` for a global model.
-    pub project_id: Option<i64>,
+    pub project_id: Option<ProjectId>,
     /// Version within its scope, from 1.
     pub version: i64,
     /// The feature schema it reads.
@@ -260,7 +261,7 @@ impl ModelRegistry {
         row.ok_or(Error::NotFound {
             entity: Entity::ModelVersion,
             id: version,
-            project_id: scope.key(),
+            project_id: ProjectId(scope.key()),
         })
     }
 }

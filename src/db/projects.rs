@@ -5,13 +5,14 @@ use std::path::{Component, Path};
 
 use crate::db::{fetch_rows, on_pool, Database};
 use crate::error::{Entity, Error, Result};
+use crate::ids::ProjectId;
 use crate::time::{now_ms, Millis};
 
 /// A registered project. Everything an agent remembers belongs to exactly one project.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Project {
     /// Database id; every project-scoped call takes it.
-    pub id: i64,
+    pub id: ProjectId,
     /// Display name (defaults to the last path component).
     pub name: String,
     /// Absolute, normalised directory path: the project's identity.
@@ -111,7 +112,7 @@ impl Projects {
     }
 
     /// The project with this id, if any.
-    pub async fn get(&self, id: i64) -> Result<Option<Project>> {
+    pub async fn get(&self, id: ProjectId) -> Result<Option<Project>> {
         const SQL: &str =
             "SELECT id, name, path, created_at, last_accessed_at FROM projects WHERE id = $1";
         Ok(fetch_rows!(self.db, Project, SQL, fetch_optional, id))
@@ -153,12 +154,12 @@ impl Projects {
 
     /// Fails with [`Error::NotFound`] unless project `id` exists. Used before writes so an
     /// unknown project is reported by name rather than as a foreign-key violation.
-    pub async fn ensure_exists(&self, id: i64) -> Result<()> {
+    pub async fn ensure_exists(&self, id: ProjectId) -> Result<()> {
         match self.get(id).await? {
             Some(_) => Ok(()),
             None => Err(Error::NotFound {
                 entity: Entity::Project,
-                id,
+                id: id.0,
                 project_id: id,
             }),
         }

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use crate::config::Backend;
 use crate::db::{fetch_rows, on_pool, on_tx, Database, PoolExt, WriteTx};
 use crate::error::{check_text, Error, Result};
+use crate::ids::ProjectId;
 use crate::recall::{
     index_terms, query_terms, rank, CandidateDoc, Place, Posting, Query, QueryTerms, RecallHit,
     RecallParams, TermPostings, TextScores,
@@ -31,7 +32,7 @@ pub(crate) const MAX_QUERY_CHARS: usize = 10_000;
 /// A memory to index.
 #[derive(Debug, Clone)]
 pub(crate) struct NewDoc<'a> {
-    pub(crate) project_id: i64,
+    pub(crate) project_id: ProjectId,
     pub(crate) place: Place,
     pub(crate) ref_id: i64,
     pub(crate) content: &'a str,
@@ -44,7 +45,7 @@ pub(crate) struct NewDoc<'a> {
 impl<'a> NewDoc<'a> {
     /// A memory stored directly in a layer now, with no speaker and no session.
     pub(crate) fn direct(
-        project_id: i64,
+        project_id: ProjectId,
         place: Place,
         ref_id: i64,
         content: &'a str,
@@ -98,7 +99,7 @@ pub(crate) async fn index(tx: &mut WriteTx, docs: &[NewDoc<'_>]) -> Result<()> {
 /// their rows, and through the database's triggers their postings and their share of the counts.
 pub(crate) async fn unindex(
     tx: &mut WriteTx,
-    project_id: i64,
+    project_id: ProjectId,
     place: Place,
     ref_ids: &[i64],
 ) -> Result<()> {
@@ -145,7 +146,7 @@ impl RecallIndex {
     /// holds a NUL or no word at all, or `k` outside 1..=1000.
     pub(crate) async fn search(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         places: &[Place],
@@ -203,7 +204,7 @@ impl RecallIndex {
     /// The project's memory count and average length, the document frequency of each of
     /// `terms` in its posting lists, and the postings of `terms` in its staged memories (at most
     /// 63; see the migration), read from their rows.
-    async fn corpus(&self, project_id: i64, terms: &[String]) -> Result<Corpus> {
+    async fn corpus(&self, project_id: ProjectId, terms: &[String]) -> Result<Corpus> {
         macro_rules! stats {
             ($staged_postings:literal) => {
                 concat!(
@@ -256,7 +257,12 @@ impl RecallIndex {
     /// The database concatenates them into one text (`doc,tf,length;...`) parsed here: one row
     /// per term instead of thousands, which at a few thousand postings is most of a query's
     /// time through the driver.
-    async fn postings(&self, project_id: i64, term: &str, limit: usize) -> Result<Vec<Posting>> {
+    async fn postings(
+        &self,
+        project_id: ProjectId,
+        term: &str,
+        limit: usize,
+    ) -> Result<Vec<Posting>> {
         macro_rules! newest {
             () => {
                 "(SELECT CAST(doc_id AS TEXT) || ',' || CAST(tf AS TEXT) || ',' || CAST(length AS TEXT) AS p
@@ -279,7 +285,11 @@ impl RecallIndex {
     }
 
     /// The memories `ids`, the memory after each in its session, and the one before each.
-    async fn with_neighbours(&self, project_id: i64, ids: &[i64]) -> Result<Vec<CandidateDoc>> {
+    async fn with_neighbours(
+        &self,
+        project_id: ProjectId,
+        ids: &[i64],
+    ) -> Result<Vec<CandidateDoc>> {
         const BY_ID_SQLITE: &str = concat!(
             candidate_select!(),
             "d.id IN (SELECT value FROM json_each($2))"
@@ -323,7 +333,7 @@ impl RecallIndex {
     async fn docs(
         &self,
         sql: &'static str,
-        project_id: i64,
+        project_id: ProjectId,
         ids: &[i64],
     ) -> Result<Vec<CandidateDoc>> {
         if ids.is_empty() {
@@ -343,7 +353,7 @@ impl RecallIndex {
     /// The project's `k` most recently indexed memories among `places` (all when empty).
     async fn recent(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         places: &[Place],
         k: usize,
     ) -> Result<Vec<CandidateDoc>> {
@@ -387,7 +397,7 @@ impl RecallIndex {
     /// postings once folded).
     pub(crate) async fn stored_terms(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         place: Place,
         ref_id: i64,
     ) -> Result<Vec<(String, i64)>> {
@@ -508,7 +518,7 @@ pub(crate) async fn backfill(db: &Database) -> Result<()> {
     const PENDING: &str = "SELECT COUNT(*) FROM recall_backfill";
     type Row = (
         i64,
-        i64,
+        ProjectId,
         String,
         Option<String>,
         Option<String>,

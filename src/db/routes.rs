@@ -7,6 +7,7 @@ use crate::component::Component;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Entity, Error, Result};
 use crate::features::{FeatureSchema, RouteInput, TextKind};
+use crate::ids::{ItemId, ProjectId, RouteId};
 use crate::layer::Layer;
 use crate::router::{ModelLabel, RouteDecision};
 use crate::time::{now_ms, Millis};
@@ -22,12 +23,12 @@ macro_rules! route_columns {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct RouteRecord {
     /// Route id.
-    pub id: i64,
+    pub id: RouteId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// The working-memory item that was routed; 0 for a label imported with
     /// [`crate::Engine::import_labels`] (no item; item ids start at 1).
-    pub item_id: i64,
+    pub item_id: ItemId,
     /// The item's content when it was routed.
     pub content: String,
     /// Its component.
@@ -128,8 +129,8 @@ pub struct LayerRouteStats {
 
 /// A new `consolidation_routes` row: an item snapshot and the decision about it.
 pub(crate) struct NewRoute<'a> {
-    pub(crate) project_id: i64,
-    pub(crate) item_id: i64,
+    pub(crate) project_id: ProjectId,
+    pub(crate) item_id: ItemId,
     pub(crate) input: RouteInput<'a>,
     pub(crate) decision: &'a RouteDecision,
     pub(crate) now: Millis,
@@ -141,10 +142,10 @@ pub(crate) struct NewRoute<'a> {
 pub(crate) async fn insert_routes(
     tx: &mut WriteTx,
     rows: &[NewRoute<'_>],
-) -> Result<Vec<(i64, i64)>> {
+) -> Result<Vec<(RouteId, ItemId)>> {
     Ok(insert_rows!(
         tx,
-        (i64, i64),
+        (RouteId, ItemId),
         rows,
         "INSERT INTO consolidation_routes (project_id, item_id, content, component, activation, importance, age_seconds, features, feature_schema, model_version, layer, confidence, created_at, text_kind, correct_layer, was_correct, feedback_at) ",
         " RETURNING id, item_id",
@@ -184,7 +185,7 @@ impl RouteLog {
 
     /// Logs `rows` in one transaction and returns their route ids, in order. Consolidation logs
     /// its routes itself, inside its own transaction; this is for imported labels.
-    pub(crate) async fn insert(&self, rows: &[NewRoute<'_>]) -> Result<Vec<i64>> {
+    pub(crate) async fn insert(&self, rows: &[NewRoute<'_>]) -> Result<Vec<RouteId>> {
         let mut tx = self.db.begin_write().await?;
         let ids = insert_routes(&mut tx, rows).await?;
         tx.commit().await?;
@@ -198,8 +199,8 @@ impl RouteLog {
     /// [`Error::NotFound`] when the route does not exist in this project.
     pub(crate) async fn feedback(
         &self,
-        project_id: i64,
-        route_id: i64,
+        project_id: ProjectId,
+        route_id: RouteId,
         correct: Layer,
     ) -> Result<RouteRecord> {
         const SQL: &str = concat!(
@@ -221,7 +222,7 @@ impl RouteLog {
         );
         row.ok_or(Error::NotFound {
             entity: Entity::Route,
-            id: route_id,
+            id: route_id.0,
             project_id,
         })
     }
@@ -230,7 +231,7 @@ impl RouteLog {
     ///
     /// # Errors
     /// [`Error::NotFound`] when it does not exist in this project.
-    pub async fn get(&self, project_id: i64, route_id: i64) -> Result<RouteRecord> {
+    pub async fn get(&self, project_id: ProjectId, route_id: RouteId) -> Result<RouteRecord> {
         const SQL: &str = concat!(
             "SELECT ",
             route_columns!(),
@@ -247,13 +248,13 @@ impl RouteLog {
         );
         row.ok_or(Error::NotFound {
             entity: Entity::Route,
-            id: route_id,
+            id: route_id.0,
             project_id,
         })
     }
 
     /// Routes with feedback, oldest first: of `project_id`, or of every project when `None`.
-    pub async fn labelled(&self, project_id: Option<i64>) -> Result<Vec<RouteRecord>> {
+    pub async fn labelled(&self, project_id: Option<ProjectId>) -> Result<Vec<RouteRecord>> {
         const SQL: &str = concat!(
             "SELECT ",
             route_columns!(),
@@ -274,7 +275,7 @@ impl RouteLog {
     /// Labels given to `project_id`'s routes since its last model was stored (trained or
     /// imported), or ever when it has none. Read from the database, so every process that
     /// labels the project counts the same labels.
-    pub(crate) async fn labels_since_last_model(&self, project_id: i64) -> Result<i64> {
+    pub(crate) async fn labels_since_last_model(&self, project_id: ProjectId) -> Result<i64> {
         // `COALESCE(project_id, 0)` is the registry's index (project ids start at 1).
         const SQL: &str = "SELECT COUNT(*) FROM consolidation_routes
              WHERE project_id = $1 AND feedback_at > COALESCE(
@@ -286,7 +287,7 @@ impl RouteLog {
     /// model, with `active_model`, the label of the model routing it now (the engine knows it).
     pub(crate) async fn stats(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         active_model: ModelLabel,
     ) -> Result<RoutingStats> {
         const PER_LAYER: &str = "SELECT layer, COUNT(*), AVG(confidence) FROM consolidation_routes
@@ -327,7 +328,7 @@ impl RouteLog {
     }
 
     /// [`RoutingStats::per_model`] of `project_id`.
-    async fn per_model(&self, project_id: i64) -> Result<Vec<ModelRouteStats>> {
+    async fn per_model(&self, project_id: ProjectId) -> Result<Vec<ModelRouteStats>> {
         const SQL: &str = "SELECT model_version AS model, COUNT(*) AS routes,
                  COALESCE(SUM(CASE WHEN correct_layer IS NOT NULL THEN 1 ELSE 0 END), 0) AS feedback_count,
                  COALESCE(SUM(CASE WHEN was_correct THEN 1 ELSE 0 END), 0) AS correct

@@ -14,6 +14,7 @@ use crate::db::routes::RouteLog;
 use crate::db::{Database, HealthReport, PoolStats};
 use crate::error::{Entity, Error, Result};
 use crate::features::RouteInput;
+use crate::ids::{ItemId, ProjectId};
 use crate::layer::Layer;
 use crate::recall::{Place, RecallHit};
 use crate::router::{RouteDecision, Router};
@@ -56,7 +57,7 @@ struct Inner {
     config: Config,
     /// The router of each project seen so far. A std lock: it is held only to clone an `Arc`,
     /// never across an `.await`.
-    routers: RwLock<HashMap<i64, Router>>,
+    routers: RwLock<HashMap<ProjectId, Router>>,
     /// Background retrainings under way ([`Engine::close`] waits for them).
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Working-memory events, shared by every `WorkingMemory` handle of this engine.
@@ -141,7 +142,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::InvalidModel`] if the active stored model is corrupt; database errors.
-    pub async fn router(&self, project_id: i64) -> Result<Router> {
+    pub async fn router(&self, project_id: ProjectId) -> Result<Router> {
         if let Some(router) = self
             .inner
             .routers
@@ -158,7 +159,7 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::router`].
-    pub async fn refresh_router(&self, project_id: i64) -> Result<Router> {
+    pub async fn refresh_router(&self, project_id: ProjectId) -> Result<Router> {
         let models = self.models();
         let stored = match models.active(ModelScope::Project(project_id)).await? {
             Some(m) => Some(m),
@@ -181,7 +182,11 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::router`].
-    pub async fn route(&self, project_id: i64, input: &RouteInput<'_>) -> Result<RouteDecision> {
+    pub async fn route(
+        &self,
+        project_id: ProjectId,
+        input: &RouteInput<'_>,
+    ) -> Result<RouteDecision> {
         Ok(self.router(project_id).await?.route(input))
     }
 
@@ -212,7 +217,11 @@ impl Engine {
     /// [`Error::NotFound`] when the item is not in this project's working memory (including when
     /// another worker consolidated it first); database errors leave the item where it was.
     #[tracing::instrument(skip(self))]
-    pub async fn consolidate(&self, project_id: i64, item_id: i64) -> Result<Consolidated> {
+    pub async fn consolidate(
+        &self,
+        project_id: ProjectId,
+        item_id: ItemId,
+    ) -> Result<Consolidated> {
         self.consolidate_one(project_id, item_id, None).await
     }
 
@@ -224,8 +233,8 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn consolidate_as(
         &self,
-        project_id: i64,
-        item_id: i64,
+        project_id: ProjectId,
+        item_id: ItemId,
         layer: Layer,
     ) -> Result<Consolidated> {
         self.consolidate_one(project_id, item_id, Some(layer)).await
@@ -233,8 +242,8 @@ impl Engine {
 
     async fn consolidate_one(
         &self,
-        project_id: i64,
-        item_id: i64,
+        project_id: ProjectId,
+        item_id: ItemId,
         layer: Option<Layer>,
     ) -> Result<Consolidated> {
         let router = self.router(project_id).await?;
@@ -248,7 +257,7 @@ impl Engine {
         .await?;
         done.pop().ok_or(Error::NotFound {
             entity: Entity::Item,
-            id: item_id,
+            id: item_id.0,
             project_id,
         })
     }
@@ -260,7 +269,11 @@ impl Engine {
     /// [`Error::InvalidInput`] on `ids` for more than 100,000 ids; database errors (then nothing
     /// is consolidated and every item stays in working memory).
     #[tracing::instrument(skip(self, ids), fields(n = ids.len()))]
-    pub async fn consolidate_batch(&self, project_id: i64, ids: &[i64]) -> Result<BatchReport> {
+    pub async fn consolidate_batch(
+        &self,
+        project_id: ProjectId,
+        ids: &[ItemId],
+    ) -> Result<BatchReport> {
         if ids.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "ids",
@@ -282,7 +295,11 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidInput`] on `limit` for 0 or more than 100,000; database errors.
     #[tracing::instrument(skip(self))]
-    pub async fn consolidate_pending(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+    pub async fn consolidate_pending(
+        &self,
+        project_id: ProjectId,
+        limit: u32,
+    ) -> Result<BatchReport> {
         if limit == 0 || limit as usize > MAX_BATCH {
             return Err(Error::invalid(
                 "limit",
@@ -308,7 +325,7 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidInput`] on `limit` for 0 or more than 100,000; database errors.
     #[tracing::instrument(skip(self))]
-    pub async fn consolidate_all(&self, project_id: i64, limit: u32) -> Result<BatchReport> {
+    pub async fn consolidate_all(&self, project_id: ProjectId, limit: u32) -> Result<BatchReport> {
         if limit == 0 || limit as usize > MAX_BATCH {
             return Err(Error::invalid(
                 "limit",
@@ -334,7 +351,12 @@ impl Engine {
     /// [`Error::InvalidInput`] naming `query` for an empty query, one over 10,000 characters,
     /// one with a NUL or without any letter or digit, and naming `k` outside 1..=1000.
     #[tracing::instrument(skip(self))]
-    pub async fn recall(&self, project_id: i64, query: &str, k: usize) -> Result<Vec<RecallHit>> {
+    pub async fn recall(
+        &self,
+        project_id: ProjectId,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<RecallHit>> {
         self.recall_places(project_id, query, k, &[]).await
     }
 
@@ -345,7 +367,7 @@ impl Engine {
     /// As [`Engine::recall`].
     pub async fn recall_in(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         layers: &[Layer],
@@ -362,7 +384,7 @@ impl Engine {
     /// Database errors.
     pub async fn indexed_terms(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         place: Place,
         id: i64,
     ) -> Result<Vec<(String, i64)>> {
@@ -373,7 +395,7 @@ impl Engine {
 
     async fn recall_places(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         places: &[Place],

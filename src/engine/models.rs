@@ -6,6 +6,7 @@ use super::Engine;
 use crate::db::models::{ModelScope, StoredModel};
 use crate::db::routes::RoutingStats;
 use crate::error::{Error, Result};
+use crate::ids::ProjectId;
 use crate::router::{Metrics, Router, TreeModel};
 
 impl Engine {
@@ -15,7 +16,7 @@ impl Engine {
     /// [`Error::NotFound`] when the project does not exist (0 included: the global models are
     /// changed only by [`Engine::activate_global_model`]) or has no such version; nothing
     /// changes then.
-    pub async fn activate_model(&self, project_id: i64, version: i64) -> Result<StoredModel> {
+    pub async fn activate_model(&self, project_id: ProjectId, version: i64) -> Result<StoredModel> {
         let stored = self
             .models()
             .activate(ModelScope::Project(project_id), version)
@@ -30,7 +31,7 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidInput`] on `version` when no project model is active or the active one
     /// is the oldest (nothing changes then); [`Error::NotFound`] for an unknown project.
-    pub async fn rollback_model(&self, project_id: i64) -> Result<StoredModel> {
+    pub async fn rollback_model(&self, project_id: ProjectId) -> Result<StoredModel> {
         self.projects().ensure_exists(project_id).await?;
         let models = self.models().list(ModelScope::Project(project_id)).await?;
         let active = models.iter().find(|m| m.active).ok_or_else(|| {
@@ -83,7 +84,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::NotFound`] when the project does not exist.
-    pub async fn deactivate_model(&self, project_id: i64) -> Result<Option<StoredModel>> {
+    pub async fn deactivate_model(&self, project_id: ProjectId) -> Result<Option<StoredModel>> {
         let was = self
             .models()
             .deactivate(ModelScope::Project(project_id))
@@ -109,7 +110,7 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidInput`] on `model` when the project is routed by the heuristic;
     /// [`Error::Io`] when the file cannot be written.
-    pub async fn export_model(&self, project_id: i64, path: &Path) -> Result<()> {
+    pub async fn export_model(&self, project_id: ProjectId, path: &Path) -> Result<()> {
         match self.router(project_id).await? {
             Router::Model(model) => model.save(path),
             Router::Heuristic => Err(Error::invalid(
@@ -127,7 +128,7 @@ impl Engine {
     /// [`Error::NotFound`] for an unknown project.
     pub async fn import_model(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         path: &Path,
         activate: bool,
     ) -> Result<StoredModel> {
@@ -169,7 +170,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown project; database errors.
-    pub async fn routing_stats(&self, project_id: i64) -> Result<RoutingStats> {
+    pub async fn routing_stats(&self, project_id: ProjectId) -> Result<RoutingStats> {
         self.projects().ensure_exists(project_id).await?;
         let active = self.router(project_id).await?.model_label();
         self.route_log().stats(project_id, active).await

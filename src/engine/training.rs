@@ -6,6 +6,7 @@ use crate::db::models::ModelScope;
 use crate::db::routes::{NewRoute, RouteRecord};
 use crate::error::{check_text, check_unit, Error, Result};
 use crate::features::RouteInput;
+use crate::ids::{ItemId, ProjectId, RouteId};
 use crate::layer::Layer;
 use crate::router::{
     adapt, gather_evidence, train, AdaptParams, Evidence, Example, InUse, Metrics, ModelLabel,
@@ -84,7 +85,7 @@ struct Candidate {
 /// labels, beside `baseline`.
 fn in_use(
     records: &[RouteRecord],
-    project_id: i64,
+    project_id: ProjectId,
     label: &ModelLabel,
     baseline: &Router,
     params: &AdaptParams,
@@ -159,8 +160,8 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn feedback(
         &self,
-        project_id: i64,
-        route_id: i64,
+        project_id: ProjectId,
+        route_id: RouteId,
         correct: Layer,
     ) -> Result<RouteRecord> {
         let record = self
@@ -187,9 +188,9 @@ impl Engine {
     #[tracing::instrument(skip(self, labels), fields(n = labels.len()))]
     pub async fn import_labels(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         labels: &[(RouteInput<'_>, Layer)],
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<RouteId>> {
         if labels.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "labels",
@@ -211,7 +212,7 @@ impl Engine {
             .zip(&decisions)
             .map(|((input, layer), decision)| NewRoute {
                 project_id,
-                item_id: 0,
+                item_id: ItemId(0),
                 input: *input,
                 decision,
                 now,
@@ -226,7 +227,7 @@ impl Engine {
     /// Retrains `project_id` in the background when the `new` labels just stored took the count
     /// since its last stored model to (or past) a multiple of
     /// [`RouterConfig::retrain_after`].
-    async fn retrain_if_due(&self, project_id: i64, new: usize) -> Result<()> {
+    async fn retrain_if_due(&self, project_id: ProjectId, new: usize) -> Result<()> {
         let Some(threshold) = self.inner.config.router.retrain_after else {
             return Ok(());
         };
@@ -240,17 +241,17 @@ impl Engine {
     }
 
     /// Trains `project_id` on a task of its own; [`Engine::close`] waits for it.
-    fn retrain_in_background(&self, project_id: i64) {
+    fn retrain_in_background(&self, project_id: ProjectId) {
         let engine = self.clone();
         let job = tokio::spawn(async move {
             match engine.train(project_id).await {
                 Ok(report) => tracing::info!(
-                    project_id,
+                    %project_id,
                     version = report.version,
                     activated = report.activated,
                     "background retraining done"
                 ),
-                Err(err) => tracing::warn!(project_id, %err, "background retraining failed"),
+                Err(err) => tracing::warn!(%project_id, %err, "background retraining failed"),
             }
         });
         let mut jobs = self.inner.background.lock().expect("background jobs lock");
@@ -286,7 +287,7 @@ impl Engine {
     /// [`Error::TrainingDeclined`] with too few labels (default minimum 10) or only one layer
     /// among them; [`Error::NotFound`] for an unknown project.
     #[tracing::instrument(skip(self))]
-    pub async fn train(&self, project_id: i64) -> Result<TrainingReport> {
+    pub async fn train(&self, project_id: ProjectId) -> Result<TrainingReport> {
         self.projects().ensure_exists(project_id).await?;
         let cfg = self.inner.config.router.clone();
         let scope_rows = if cfg.pooled_training {
@@ -326,7 +327,7 @@ impl Engine {
     /// the project's model when it did worse in use, and reports what was done and why.
     async fn settle(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         outcome: Candidate,
         in_use: Option<InUse>,
     ) -> Result<TrainingReport> {

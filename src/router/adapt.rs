@@ -997,7 +997,7 @@ mod tests {
         let decided = |wrong: usize| decided_in_use(&corpus, &baseline, wrong);
         let params = AdaptParams::default();
         let p1v1 = ModelLabel::Project {
-            project_id: 1,
+            project_id: crate::ProjectId(1),
             version: 1,
         };
         let worse = InUse::compare(&p1v1, &decided(5), &baseline, &params);

@@ -1,5 +1,6 @@
 //! [`ModelLabel`]: which model made a decision, with one textual form.
 
+use crate::ids::ProjectId;
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use std::sync::Arc;
 /// file's stem). Parsing never fails: a text of none of the first forms is a [`Self::Named`].
 ///
 /// ```
-/// use athena_memory::ModelLabel;
+/// use athena_memory::{ModelLabel, ProjectId};
 ///
 /// let label: ModelLabel = "p7-v2".parse().unwrap();
-/// assert_eq!(label, ModelLabel::Project { project_id: 7, version: 2 });
+/// assert_eq!(label, ModelLabel::Project { project_id: ProjectId(7), version: 2 });
 /// assert_eq!(label.to_string(), "p7-v2");
 /// assert_eq!("default".parse::<ModelLabel>().unwrap(), ModelLabel::Default);
 /// ```
@@ -30,7 +31,7 @@ pub enum ModelLabel {
     /// Version `version` of project `project_id`'s models.
     Project {
         /// The project.
-        project_id: i64,
+        project_id: ProjectId,
         /// The version, from 1.
         version: i64,
     },
@@ -87,7 +88,7 @@ impl std::str::FromStr for ModelLabel {
             ("override", ..) => ModelLabel::Override,
             ("default", ..) => ModelLabel::Default,
             (_, Some((project_id, version)), _) => ModelLabel::Project {
-                project_id,
+                project_id: ProjectId(project_id),
                 version,
             },
             (_, _, Some(version)) => ModelLabel::Global { version },
@@ -149,7 +150,7 @@ mod tests {
             ModelLabel::Override,
             ModelLabel::Default,
             ModelLabel::Project {
-                project_id: 12,
+                project_id: ProjectId(12),
                 version: 3,
             },
             ModelLabel::Global { version: 1 },

@@ -1,6 +1,7 @@
 //! Events the working memory publishes; subscribe with `WorkingMemory::subscribe`.
 
 use crate::component::Component;
+use crate::ids::{ItemId, ProjectId};
 
 /// Something a caller may want to react to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -9,7 +10,7 @@ pub enum MemoryEvent {
     /// A component reached its soft limit (one below capacity) or more.
     SoftLimit {
         /// Project.
-        project_id: i64,
+        project_id: ProjectId,
         /// Component.
         component: Component,
         /// Active items now.
@@ -20,26 +21,26 @@ pub enum MemoryEvent {
     /// A full component moved its weakest item to pending consolidation to make room.
     Displaced {
         /// Project.
-        project_id: i64,
+        project_id: ProjectId,
         /// The displaced item.
-        item_id: i64,
+        item_id: ItemId,
         /// Its component.
         component: Component,
     },
     /// An item's activation fell below the threshold; it moved to pending consolidation.
     Decayed {
         /// Project.
-        project_id: i64,
+        project_id: ProjectId,
         /// The item.
-        item_id: i64,
+        item_id: ItemId,
     },
     /// An item's activation fell below the threshold and forgetting is configured: it was
     /// deleted. The content is carried here so the caller can still keep it.
     Forgotten {
         /// Project.
-        project_id: i64,
+        project_id: ProjectId,
         /// The deleted item.
-        item_id: i64,
+        item_id: ItemId,
         /// Its content.
         content: String,
     },

@@ -9,6 +9,7 @@ use crate::error::{
     check_decay_rate, check_embedding, check_metadata, check_text, check_unit, Error, Result,
 };
 use crate::features::{RouteInput, TextKind};
+use crate::ids::{ItemId, ProjectId};
 use crate::time::{seconds_between, Millis};
 use crate::working_memory::activation::activation_at;
 use crate::working_memory::spatial::{file_info, FileInfo};
@@ -28,9 +29,9 @@ pub const MAX_OCCURRED_AT: Millis = 253_402_300_799_999;
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Item {
     /// Id.
-    pub id: i64,
+    pub id: ItemId,
     /// Owning project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// The text.
     pub content: String,
     /// Verbal, spatial, episodic or goal.
@@ -48,7 +49,7 @@ pub struct Item {
     /// A file path, for sketchpad items.
     pub file_path: Option<String>,
     /// Ids of the items an episodic-buffer chunk binds.
-    pub sources: Vec<i64>,
+    pub sources: Vec<ItemId>,
     /// How often it was rehearsed.
     pub access_count: i64,
     /// Creation time (UTC Unix ms).
@@ -154,7 +155,7 @@ pub struct NewItem {
     pub(crate) decay_rate: Option<f64>,
     pub(crate) importance: f64,
     pub(crate) file_path: Option<String>,
-    pub(crate) sources: Vec<i64>,
+    pub(crate) sources: Vec<ItemId>,
     pub(crate) metadata: Value,
     pub(crate) embedding: Option<Vec<f32>>,
     pub(crate) kind: Option<TextKind>,
@@ -270,7 +271,7 @@ impl NewItem {
     /// An episodic-buffer chunk binding up to [`MAX_CHUNK_PARTS`] strings (extra ones are
     /// dropped and the item's metadata says how many) and the ids of the phonological and
     /// visuospatial items it came from.
-    pub fn chunk<S: AsRef<str>>(parts: &[S], sources: &[i64]) -> Self {
+    pub fn chunk<S: AsRef<str>>(parts: &[S], sources: &[ItemId]) -> Self {
         let kept: Vec<&str> = parts
             .iter()
             .take(MAX_CHUNK_PARTS)
@@ -324,12 +325,12 @@ impl NewItem {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AddOutcome {
     /// The new item's id.
-    pub id: i64,
+    pub id: ItemId,
     /// The item moved to pending consolidation to make room, if the component was full.
-    pub displaced: Option<i64>,
+    pub displaced: Option<ItemId>,
     /// Items whose activation had decayed below the threshold and left the active set (moved to
     /// pending, or deleted when forgetting is configured) during this add.
-    pub decayed: Vec<i64>,
+    pub decayed: Vec<ItemId>,
 }
 
 #[cfg(test)]
@@ -348,7 +349,7 @@ mod tests {
     #[test]
     fn a_chunk_keeps_five_strings() {
         let parts = ["a", "b", "c", "d", "e", "f"];
-        let item = NewItem::chunk(&parts, &[1, 2]);
+        let item = NewItem::chunk(&parts, &[ItemId(1), ItemId(2)]);
         assert_eq!(item.content, "a; b; c; d; e");
         assert_eq!(item.metadata["chunk"].as_array().unwrap().len(), 5);
         assert_eq!(item.metadata["dropped_parts"], 1);

@@ -32,6 +32,7 @@ use crate::db::items::{self, Eviction, Items, NewItemRow};
 use crate::db::{Database, WriteTx};
 use crate::error::{check_text, Entity, Error, Result};
 use crate::features::lexical;
+use crate::ids::{ItemId, ProjectId};
 use crate::time::{now_ms, Millis};
 
 pub use crate::db::goals::{
@@ -121,7 +122,7 @@ impl WorkingMemory {
     /// project or a chunk source that is not a phonological or visuospatial item of the project,
     /// [`Error::CapacityExceeded`] in strict mode. On error nothing is written.
     #[tracing::instrument(skip(self, item), fields(component = %item.component))]
-    pub async fn add(&self, project_id: i64, item: NewItem) -> Result<AddOutcome> {
+    pub async fn add(&self, project_id: ProjectId, item: NewItem) -> Result<AddOutcome> {
         let decay_rate = item.validate(self.config.decay_rate)?;
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
@@ -149,10 +150,10 @@ impl WorkingMemory {
     async fn make_room(
         &self,
         tx: &mut WriteTx,
-        project_id: i64,
+        project_id: ProjectId,
         component: Component,
         now: Millis,
-    ) -> Result<(Option<i64>, usize)> {
+    ) -> Result<(Option<ItemId>, usize)> {
         let capacity = self.config.capacities.of(component);
         let eviction = match component {
             Component::Phonological | Component::CentralExecutive => Eviction::Weakest,
@@ -181,14 +182,14 @@ impl WorkingMemory {
     /// the soft limit (one below capacity) with `count` active items.
     fn announce_add(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         component: Component,
-        displaced: Option<i64>,
+        displaced: Option<ItemId>,
         count: usize,
     ) {
         let capacity = self.config.capacities.of(component);
         if let Some(item_id) = displaced {
-            tracing::info!(project_id, item_id, %component, "component full: item moved to pending consolidation");
+            tracing::info!(%project_id, %item_id, %component, "component full: item moved to pending consolidation");
             let _ = self.events.send(MemoryEvent::Displaced {
                 project_id,
                 item_id,
@@ -196,7 +197,7 @@ impl WorkingMemory {
             });
         }
         if count + 1 >= capacity {
-            tracing::warn!(project_id, %component, count, capacity, "working-memory component at its soft limit");
+            tracing::warn!(%project_id, %component, count, capacity, "working-memory component at its soft limit");
             let _ = self.events.send(MemoryEvent::SoftLimit {
                 project_id,
                 component,
@@ -211,9 +212,9 @@ impl WorkingMemory {
     async fn sweep_in(
         &self,
         tx: &mut WriteTx,
-        project_id: i64,
+        project_id: ProjectId,
         now: Millis,
-    ) -> Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(ItemId, String)>> {
         let ln_threshold = ln_activation(self.config.decay_threshold);
         items::sweep(
             tx,
@@ -225,11 +226,11 @@ impl WorkingMemory {
         .await
     }
 
-    fn announce_decay(&self, project_id: i64, decayed: &[(i64, String)]) {
+    fn announce_decay(&self, project_id: ProjectId, decayed: &[(ItemId, String)]) {
         for (item_id, content) in decayed {
             let item_id = *item_id;
             if self.config.forget_decayed {
-                tracing::info!(project_id, item_id, content = %content, "decayed item forgotten (deleted)");
+                tracing::info!(%project_id, %item_id, content = %content, "decayed item forgotten (deleted)");
                 let _ = self.events.send(MemoryEvent::Forgotten {
                     project_id,
                     item_id,
@@ -237,8 +238,8 @@ impl WorkingMemory {
                 });
             } else {
                 tracing::debug!(
-                    project_id,
-                    item_id,
+                    %project_id,
+                    %item_id,
                     "decayed item moved to pending consolidation"
                 );
                 let _ = self.events.send(MemoryEvent::Decayed {
@@ -253,7 +254,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn sweep(&self, project_id: i64) -> Result<Vec<i64>> {
+    pub async fn sweep(&self, project_id: ProjectId) -> Result<Vec<ItemId>> {
         let mut tx = self.db.begin_write().await?;
         let decayed = self.sweep_in(&mut tx, project_id, now_ms()).await?;
         tx.commit().await?;
@@ -265,11 +266,11 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// [`Error::NotFound`] when it does not exist in this project.
-    pub async fn get(&self, project_id: i64, id: i64) -> Result<Item> {
+    pub async fn get(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
         let row = self.items().get(project_id, id).await?;
         row.map(Item::from).ok_or(Error::NotFound {
             entity: Entity::Item,
-            id,
+            id: id.0,
             project_id,
         })
     }
@@ -280,7 +281,7 @@ impl WorkingMemory {
     /// [`Error::NotFound`] when the item does not exist in this project; [`Error::InvalidInput`]
     /// on `id` when it is pending consolidation (it has left the active set).
     #[tracing::instrument(skip(self))]
-    pub async fn rehearse(&self, project_id: i64, id: i64) -> Result<Item> {
+    pub async fn rehearse(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
         match self.items().rehearse(project_id, id, now_ms()).await? {
             Some(row) => Ok(row.into()),
             None => {
@@ -300,7 +301,7 @@ impl WorkingMemory {
     /// Database errors.
     pub async fn list(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         component: Option<Component>,
         state: ItemState,
     ) -> Result<Vec<Item>> {
@@ -315,7 +316,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn pending(&self, project_id: i64, limit: u32) -> Result<Vec<Item>> {
+    pub async fn pending(&self, project_id: ProjectId, limit: u32) -> Result<Vec<Item>> {
         let rows = self.items().pending(project_id, limit).await?;
         Ok(rows.into_iter().map(Item::from).collect())
     }
@@ -325,7 +326,11 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn activations_at(&self, project_id: i64, now: Millis) -> Result<Vec<(i64, f64)>> {
+    pub async fn activations_at(
+        &self,
+        project_id: ProjectId,
+        now: Millis,
+    ) -> Result<Vec<(ItemId, f64)>> {
         let rows = self.items().ln_activations_at(project_id, now).await?;
         Ok(rows.into_iter().map(|(id, ln)| (id, ln.exp())).collect())
     }
@@ -334,7 +339,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn capacity(&self, project_id: i64) -> Result<Vec<CapacityStatus>> {
+    pub async fn capacity(&self, project_id: ProjectId) -> Result<Vec<CapacityStatus>> {
         let counts = self.items().active_counts(project_id).await?;
         Ok(Component::ALL
             .iter()
@@ -353,7 +358,11 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty directory.
-    pub async fn find_by_directory(&self, project_id: i64, directory: &str) -> Result<Vec<Item>> {
+    pub async fn find_by_directory(
+        &self,
+        project_id: ProjectId,
+        directory: &str,
+    ) -> Result<Vec<Item>> {
         check_text("directory", directory, 4096)?;
         let dir = directory.trim_end_matches('/');
         let rows = self.items().under_directory(project_id, dir).await?;
@@ -372,7 +381,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty path.
-    pub async fn spatial_neighbours(&self, project_id: i64, path: &str) -> Result<Vec<Item>> {
+    pub async fn spatial_neighbours(&self, project_id: ProjectId, path: &str) -> Result<Vec<Item>> {
         check_text("path", path, 4096)?;
         let dir = spatial::file_info(path).directory;
         let under = self.find_by_directory(project_id, &dir).await?;
@@ -394,7 +403,7 @@ impl WorkingMemory {
     /// [`Error::InvalidInput`] for an empty query or `k` of 0.
     pub async fn search(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         query: &str,
         k: usize,
         query_embedding: Option<&[f32]>,
@@ -431,7 +440,7 @@ impl WorkingMemory {
     }
 
     /// Every item of `project_id`, active and pending, by id.
-    async fn all_items(&self, project_id: i64) -> Result<Vec<Item>> {
+    async fn all_items(&self, project_id: ProjectId) -> Result<Vec<Item>> {
         let rows = self.items().all(project_id).await?;
         Ok(rows.into_iter().map(Item::from).collect())
     }
@@ -440,7 +449,7 @@ impl WorkingMemory {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn stats(&self, project_id: i64) -> Result<Vec<ComponentStats>> {
+    pub async fn stats(&self, project_id: ProjectId) -> Result<Vec<ComponentStats>> {
         let items = self.all_items(project_id).await?;
         let now = now_ms();
         Ok(Component::ALL
@@ -478,12 +487,12 @@ impl WorkingMemory {
 }
 
 /// Checks that every chunk source is a phonological or visuospatial item of the project.
-async fn check_sources(tx: &mut WriteTx, project_id: i64, sources: &[i64]) -> Result<()> {
+async fn check_sources(tx: &mut WriteTx, project_id: ProjectId, sources: &[ItemId]) -> Result<()> {
     for &source in sources {
         if !items::is_chunk_source(tx, project_id, source).await? {
             return Err(Error::NotFound {
                 entity: Entity::Item,
-                id: source,
+                id: source.0,
                 project_id,
             });
         }
@@ -492,7 +501,7 @@ async fn check_sources(tx: &mut WriteTx, project_id: i64, sources: &[i64]) -> Re
 }
 
 /// The row a validated `item` becomes, added at `now` with its effective `decay_rate`.
-fn new_row(project_id: i64, item: &NewItem, decay_rate: f64, now: Millis) -> NewItemRow<'_> {
+fn new_row(project_id: ProjectId, item: &NewItem, decay_rate: f64, now: Millis) -> NewItemRow<'_> {
     NewItemRow {
         project_id,
         content: &item.content,

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use athena_memory::ProjectId;
 use sqlx::Connection;
 
 /// A fresh, empty database. Keep it alive for the test's duration.
@@ -162,7 +163,7 @@ pub async fn count(db: &TestDb, table: &str) -> i64 {
 
 /// Inserts `n` pending phonological items into `project_id`'s working memory over a raw
 /// connection: a fixture for draining tests, far faster than `n` adds.
-pub async fn insert_pending(db: &TestDb, project_id: i64, n: i64) {
+pub async fn insert_pending(db: &TestDb, project_id: ProjectId, n: i64) {
     const SQL: &str = "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $2)
         INSERT INTO working_memory (project_id, content, content_type, component, activation, ln_activation,
             decay_rate, importance, state, file_path, sources, access_count, created_at, last_accessed_at, metadata, embedding)
@@ -187,13 +188,13 @@ pub async fn insert_pending(db: &TestDb, project_id: i64, n: i64) {
 }
 
 /// The `source_item_id`s of every layer table, sorted (duplicates kept).
-pub async fn layer_sources(db: &TestDb) -> Vec<i64> {
+pub async fn layer_sources(db: &TestDb) -> Vec<athena_memory::ItemId> {
     const SQL: &str =
         "SELECT source_item_id FROM semantic_memories WHERE source_item_id IS NOT NULL
         UNION ALL SELECT source_item_id FROM episodic_events WHERE source_item_id IS NOT NULL
         UNION ALL SELECT source_item_id FROM procedures WHERE source_item_id IS NOT NULL
         UNION ALL SELECT source_item_id FROM prospective_tasks WHERE source_item_id IS NOT NULL";
-    let mut ids: Vec<i64> = if db.backend == "sqlite" {
+    let mut ids: Vec<athena_memory::ItemId> = if db.backend == "sqlite" {
         let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar(SQL).fetch_all(&mut conn).await.unwrap()
     } else {

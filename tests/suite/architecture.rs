@@ -1,7 +1,7 @@
 //! The one-way house: every module of `src/` imports only modules of its own rank or below.
 //! Ranks, lowest first (see the README's Architecture section):
 //!
-//! 0. foundation: `error`, `time`, `enum_str`, `rng`, `layer`, `component`
+//! 0. foundation: `error`, `ids`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`
 //! 2. routing and ranking: `router`, `recall` (pure), `corpus`, `routing_base`, `model_file`
 //!    (their files)
@@ -21,6 +21,7 @@ const RANKS: &[(&str, u8)] = &[
     ("layer", 0),
     ("component", 0),
     ("rng", 0),
+    ("ids", 0),
     ("features", 1),
     ("router", 2),
     ("recall", 2),

@@ -12,6 +12,7 @@ use athena_memory::{
     Component, Error, FocusTarget, Layer, MemoryType, ModelScope, NewGoal, RouteInput,
     SemanticSort, TaskPriority, TaskStatus,
 };
+use athena_memory::{ItemId, ProjectId, RouteId};
 use common::TestDb;
 
 on_both_backends_sync!(
@@ -134,7 +135,8 @@ fn eight_threads_share_one_instance(db: TestDb) {
             })
         })
         .collect();
-    let results: Vec<(i64, i64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results: Vec<(ProjectId, ProjectId)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(results.iter().all(|(shared, _)| *shared == results[0].0));
     for (_, own) in results {
         assert_eq!(
@@ -228,7 +230,9 @@ fn working_memory_and_routing_through_the_facade(db: TestDb) {
     let item = engine.working_memory().get(p, ids[0]).unwrap();
     let decision = engine.route(p, &item.route_input(item.created_at)).unwrap();
     assert_eq!(decision.model, "default");
-    let err = engine.feedback(p, 12345, Layer::Semantic).unwrap_err();
+    let err = engine
+        .feedback(p, RouteId(12345), Layer::Semantic)
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -270,7 +274,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     assert_eq!(projects.list().unwrap().len(), 1);
     projects.ensure_exists(p.id).unwrap();
     assert!(matches!(
-        projects.ensure_exists(999),
+        projects.ensure_exists(ProjectId(999)),
         Err(Error::NotFound { .. })
     ));
     let p = p.id;
@@ -457,8 +461,13 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     assert_eq!(one.item_id, note);
     let forced = engine.consolidate_as(p, file, Layer::Episodic).unwrap();
     assert_eq!(forced.layer, Layer::Episodic);
-    let batch = engine.consolidate_batch(p, &[sibling, 4242]).unwrap();
-    assert_eq!((batch.consolidated.len(), batch.not_found), (1, vec![4242]));
+    let batch = engine
+        .consolidate_batch(p, &[sibling, ItemId(4242)])
+        .unwrap();
+    assert_eq!(
+        (batch.consolidated.len(), batch.not_found),
+        (1, vec![ItemId(4242)])
+    );
     assert!(engine
         .consolidate_pending(p, 10)
         .unwrap()
@@ -482,7 +491,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     );
     assert_eq!(held(ItemState::Active) + held(ItemState::Pending), 0);
     let terms = engine
-        .indexed_terms(p, one.layer.into(), one.memory_id)
+        .indexed_terms(p, one.layer.into(), one.memory_id.0)
         .unwrap();
     assert!(!terms.is_empty());
 

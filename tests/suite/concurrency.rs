@@ -9,6 +9,7 @@ use std::sync::Arc;
 use athena_memory::Config;
 use athena_memory::Entity;
 use athena_memory::ModelScope;
+use athena_memory::ProjectId;
 use athena_memory::{Engine, Error, Layer, MemoryType, TreeModel};
 use athena_memory::{ItemState, NewItem};
 use common::TestDb;
@@ -125,7 +126,7 @@ async fn project_ids_never_reach_the_global_models(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(global.version, 1);
-    for unknown in [0, -1, p + 1000] {
+    for unknown in [0, -1, p.0 + 1000].map(ProjectId) {
         let err = engine.activate_model(unknown, 1).await.unwrap_err();
         assert!(
             matches!(

@@ -6,6 +6,7 @@ use crate::common;
 
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, Layer, MemoryType, ModelLabel, ModelRouteStats};
+use athena_memory::{ItemId, ProjectId};
 use athena_memory::{NewItem, TextKind};
 use common::TestDb;
 
@@ -22,7 +23,7 @@ on_both_backends!(
     recall_searches_the_layers_without_changing_them,
 );
 
-async fn setup(db: &TestDb) -> (Engine, i64) {
+async fn setup(db: &TestDb) -> (Engine, ProjectId) {
     let engine = Engine::open(&db.url).await.unwrap();
     let p = engine
         .projects()
@@ -84,7 +85,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
                     (Some(id), Some(done.route_id), MemoryType::Fact)
                 );
                 assert_eq!(m.metadata["source"], "working_memory");
-                assert_eq!(m.metadata["item_id"], id);
+                assert_eq!(m.metadata["item_id"], id.0);
                 assert_eq!(m.metadata["importance"], 0.7);
             }
             Layer::Episodic => {
@@ -132,7 +133,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
     );
     assert_eq!(common::count(&db, "consolidation_routes").await, 4);
     assert_eq!(common::count(&db, "working_memory").await, 0);
-    let err = engine.consolidate(p, 999).await.unwrap_err();
+    let err = engine.consolidate(p, ItemId(999)).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { id: 999, .. }), "{err}");
 }
 
@@ -200,7 +201,7 @@ async fn batches_report_unknown_and_foreign_ids_per_item(db: TestDb) {
     }
     let foreign = wm.add(other, NewItem::new("not yours")).await.unwrap().id;
     let mut requested = ids.clone();
-    requested.extend([foreign, 424_242]);
+    requested.extend([foreign, ItemId(424_242)]);
     let report = engine.consolidate_batch(p, &requested).await.unwrap();
     assert_eq!(
         report
@@ -210,7 +211,7 @@ async fn batches_report_unknown_and_foreign_ids_per_item(db: TestDb) {
             .collect::<Vec<_>>(),
         ids
     );
-    assert_eq!(report.not_found, vec![foreign, 424_242]);
+    assert_eq!(report.not_found, vec![foreign, ItemId(424_242)]);
     assert!(report
         .consolidated
         .iter()
@@ -392,7 +393,7 @@ async fn an_items_kind_is_kept_with_it_its_route_and_its_label(db: TestDb) {
 async fn statistics_are_kept_per_model(db: TestDb) {
     let (engine, p) = setup(&db).await;
     let wm = engine.working_memory();
-    let add = |project: i64, text: &'static str| {
+    let add = |project: ProjectId, text: &'static str| {
         let wm = &wm;
         async move { wm.add(project, NewItem::new(text)).await.unwrap().id }
     };

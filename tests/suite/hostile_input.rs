@@ -5,6 +5,7 @@
 use crate::common;
 
 use athena_memory::NewGoal;
+use athena_memory::ProjectId;
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Error, MemoryType, TaskPriority};
 use athena_memory::{ItemState, NewItem};
@@ -20,7 +21,7 @@ on_both_backends!(
 );
 
 /// An engine on `db` and a new project at `path`.
-async fn open(db: &TestDb, path: &str) -> (Engine, i64) {
+async fn open(db: &TestDb, path: &str) -> (Engine, ProjectId) {
     let engine = Engine::open(&db.url).await.unwrap();
     let p = engine
         .projects()
@@ -41,7 +42,7 @@ fn assert_invalid<T: std::fmt::Debug>(result: athena_memory::Result<T>, expected
 }
 
 /// Rows of every kind the checks guard, for before/after comparison.
-async fn counts(engine: &Engine, project: i64) -> Vec<usize> {
+async fn counts(engine: &Engine, project: ProjectId) -> Vec<usize> {
     let wm = engine.working_memory();
     let layers = engine.layers();
     vec![

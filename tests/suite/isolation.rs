@@ -6,6 +6,7 @@ use crate::common;
 
 use athena_memory::SemanticSort;
 use athena_memory::{Engine, Layer, MemoryType};
+use athena_memory::{ItemId, MemoryId, ProjectId, RouteId};
 use athena_memory::{ItemState, NewItem};
 use common::TestDb;
 use proptest::prelude::*;
@@ -38,7 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Everything of project `p` an operation could change, as comparable text.
-async fn snapshot(engine: &Engine, p: i64) -> String {
+async fn snapshot(engine: &Engine, p: ProjectId) -> String {
     let wm = engine.working_memory();
     let active = wm.list(p, None, ItemState::Active).await.unwrap();
     let pending = wm.pending(p, 10_000).await.unwrap();
@@ -64,12 +65,12 @@ async fn snapshot(engine: &Engine, p: i64) -> String {
 /// Ids each project has seen, so operations can aim at its own rows and at the other's.
 #[derive(Default)]
 struct Known {
-    items: Vec<i64>,
-    routes: Vec<i64>,
-    facts: Vec<i64>,
+    items: Vec<ItemId>,
+    routes: Vec<RouteId>,
+    facts: Vec<MemoryId>,
 }
 
-fn pick(ids: &[i64], i: usize) -> Option<i64> {
+fn pick<T: Copy>(ids: &[T], i: usize) -> Option<T> {
     (!ids.is_empty()).then(|| ids[i % ids.len()])
 }
 
@@ -162,7 +163,7 @@ async fn run(db: &TestDb, ops: &[(usize, Op)]) {
                     .await
                     .unwrap()
                     .iter()
-                    .map(|m| m.id)
+                    .map(|m| m.id.0)
                     .collect();
                 for hit in engine.recall(me, &q, 50).await.unwrap() {
                     if hit.layer() == Some(Layer::Semantic) {

@@ -6,6 +6,7 @@
 use crate::common;
 
 use athena_memory::recall::index_terms;
+use athena_memory::ProjectId;
 use athena_memory::{
     Engine, Error, Layer, Memory, MemoryType, NewItem, Place, RecallHit, TaskPriority,
 };
@@ -23,7 +24,7 @@ on_both_backends!(
     a_span_named_relative_to_now_lifts_what_happened_in_it,
 );
 
-async fn setup(db: &TestDb) -> (Engine, i64) {
+async fn setup(db: &TestDb) -> (Engine, ProjectId) {
     let engine = Engine::open(&db.url).await.unwrap();
     let p = engine
         .projects()
@@ -34,7 +35,7 @@ async fn setup(db: &TestDb) -> (Engine, i64) {
 }
 
 /// Where the first hit for `query` lives, and its id there.
-async fn first(engine: &Engine, p: i64, query: &str) -> Option<(Place, i64)> {
+async fn first(engine: &Engine, p: ProjectId, query: &str) -> Option<(Place, i64)> {
     let hits = engine.recall(p, query, 5).await.unwrap();
     hits.first().map(|h| (h.place, h.id))
 }
@@ -64,7 +65,10 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         .id;
     let hits = engine.recall(p, "kubernetes ingress", 10).await.unwrap();
     assert_eq!(hits.len(), 1, "only this project's note: {hits:?}");
-    assert_eq!((hits[0].place, hits[0].id), (Place::WorkingMemory, ingress));
+    assert_eq!(
+        (hits[0].place, hits[0].id),
+        (Place::WorkingMemory, ingress.0)
+    );
 
     // Seven more notes fill the loop: the first is displaced to pending, still recallable.
     for i in 0..7 {
@@ -76,7 +80,7 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
     assert_eq!(item.state, athena_memory::ItemState::Pending);
     assert_eq!(
         first(&engine, p, "ingress").await,
-        Some((Place::WorkingMemory, ingress))
+        Some((Place::WorkingMemory, ingress.0))
     );
 
     // Consolidated: the same memory, now in its layer under its memory id.
@@ -88,7 +92,7 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         .expect("the pending note was consolidated");
     assert_eq!(
         first(&engine, p, "kubernetes controller").await,
-        Some((Place::from(moved.layer), moved.memory_id))
+        Some((Place::from(moved.layer), moved.memory_id.0))
     );
 
     // Everything else at once: working memory empties, every note is still found.
@@ -138,10 +142,10 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
     assert_eq!(
         found,
         vec![
-            (Place::Semantic, fact.id),
-            (Place::Episodic, event.id),
-            (Place::Procedural, how.id),
-            (Place::Prospective, task.id),
+            (Place::Semantic, fact.id.0),
+            (Place::Episodic, event.id.0),
+            (Place::Procedural, how.id.0),
+            (Place::Prospective, task.id.0),
         ]
     );
     let newer = layers
@@ -159,13 +163,13 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         .iter()
         .map(|h| (h.place, h.id))
         .collect();
-    assert!(ids.contains(&(Place::Semantic, newer.id)), "{ids:?}");
+    assert!(ids.contains(&(Place::Semantic, newer.id.0)), "{ids:?}");
     assert!(
-        !ids.contains(&(Place::Semantic, fact.id)),
+        !ids.contains(&(Place::Semantic, fact.id.0)),
         "superseded: {ids:?}"
     );
     assert!(
-        !ids.contains(&(Place::Episodic, event.id)),
+        !ids.contains(&(Place::Episodic, event.id.0)),
         "forgotten: {ids:?}"
     );
     assert!(layers.forget(p, newer.id).await.unwrap());
@@ -224,7 +228,7 @@ async fn speaker_session_and_time_are_stored_carried_and_returned(db: TestDb) {
     let hits = engine.recall(p, "support group", 5).await.unwrap();
     assert_eq!(
         (hits[0].place, hits[0].id),
-        (Place::Episodic, done.memory_id)
+        (Place::Episodic, done.memory_id.0)
     );
     check(&hits[0]);
 
@@ -259,7 +263,7 @@ async fn both_backends_index_the_terms_of_the_one_analyzer(db: TestDb) {
         .unwrap()
         .id;
     let stored = engine
-        .indexed_terms(p, Place::WorkingMemory, id)
+        .indexed_terms(p, Place::WorkingMemory, id.0)
         .await
         .unwrap();
     let expected: Vec<(String, i64)> = index_terms(text)
@@ -273,7 +277,7 @@ async fn both_backends_index_the_terms_of_the_one_analyzer(db: TestDb) {
     // The query side runs the same analyzer: another inflection finds it.
     assert_eq!(
         first(&engine, p, "Who is researching agency options?").await,
-        Some((Place::WorkingMemory, id))
+        Some((Place::WorkingMemory, id.0))
     );
     // Another project's id is not served.
     let other = engine
@@ -283,7 +287,7 @@ async fn both_backends_index_the_terms_of_the_one_analyzer(db: TestDb) {
         .unwrap()
         .id;
     assert!(engine
-        .indexed_terms(other, Place::WorkingMemory, id)
+        .indexed_terms(other, Place::WorkingMemory, id.0)
         .await
         .unwrap()
         .is_empty());
@@ -321,30 +325,30 @@ async fn ranking_reads_neighbours_speakers_and_dates(db: TestDb) {
     let hits = engine.recall(p, "travel weekend", 5).await.unwrap();
     let found: Vec<i64> = hits.iter().map(|h| h.id).collect();
     assert!(
-        found.contains(&ids[1]),
+        found.contains(&ids[1].0),
         "the reply is read with its question: {hits:?}"
     );
     // The same words by two speakers: the one the question names comes first.
     assert_eq!(
         first(&engine, p, "What does Bob adore?").await.map(|f| f.1),
-        Some(ids[3])
+        Some(ids[3].0)
     );
     assert_eq!(
         first(&engine, p, "What does Ann adore?").await.map(|f| f.1),
-        Some(ids[2])
+        Some(ids[2].0)
     );
     // The same words on two dates: the one the question names comes first.
     assert_eq!(
         first(&engine, p, "What was painted in June?")
             .await
             .map(|f| f.1),
-        Some(ids[5])
+        Some(ids[5].0)
     );
     assert_eq!(
         first(&engine, p, "What was painted on 8 May, 2023?")
             .await
             .map(|f| f.1),
-        Some(ids[4])
+        Some(ids[4].0)
     );
 }
 
@@ -382,7 +386,7 @@ async fn hostile_queries_are_answered_or_refused_with_nothing_changed(db: TestDb
     // Only stop words: the most recent memories.
     let recent = engine.recall(p, "what was it?", 5).await.unwrap();
     assert_eq!(recent.len(), 2);
-    assert_eq!(recent[0].id, last);
+    assert_eq!(recent[0].id, last.0);
     // Operators and quotes are words or nothing, never syntax.
     for q in [
         "kubernetes AND (ingress OR NOT) * ^ \" : - NEAR/2",
@@ -391,7 +395,7 @@ async fn hostile_queries_are_answered_or_refused_with_nothing_changed(db: TestDb
     ] {
         assert_eq!(
             first(&engine, p, q).await,
-            Some((Place::WorkingMemory, last)),
+            Some((Place::WorkingMemory, last.0)),
             "{q}"
         );
     }
@@ -446,17 +450,17 @@ async fn two_engines_on_one_database_recall_each_others_memories(db: TestDb) {
         .id;
     assert_eq!(
         first(&b, p, "staging cluster").await,
-        Some((Place::WorkingMemory, id))
+        Some((Place::WorkingMemory, id.0))
     );
     let done = b.consolidate(p, id).await.unwrap();
     assert_eq!(
         first(&a, p, "staging cluster").await,
-        Some((Place::from(done.layer), done.memory_id))
+        Some((Place::from(done.layer), done.memory_id.0))
     );
 }
 
 /// Rows of `recall_docs` of project `p` that are staged (`true`) or folded, and postings of `p`.
-async fn index_rows(db: &TestDb, p: i64) -> (i64, i64, i64) {
+async fn index_rows(db: &TestDb, p: ProjectId) -> (i64, i64, i64) {
     (
         common::count(
             db,
@@ -552,7 +556,10 @@ async fn staged_memories_fold_in_batches_and_rank_as_folded_ones(db: TestDb) {
         .map(|(t, n)| (t, i64::from(n)))
         .collect();
     for (p, id) in fifth {
-        let held = engine.indexed_terms(p, Place::Semantic, id).await.unwrap();
+        let held = engine
+            .indexed_terms(p, Place::Semantic, id.0)
+            .await
+            .unwrap();
         assert_eq!(held, expected);
     }
 }
@@ -578,7 +585,7 @@ async fn a_span_named_relative_to_now_lifts_what_happened_in_it(db: TestDb) {
     ] {
         assert_eq!(
             first(&engine, p, query).await,
-            Some((Place::WorkingMemory, expected)),
+            Some((Place::WorkingMemory, expected.0)),
             "{query}"
         );
     }

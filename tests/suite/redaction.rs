@@ -90,5 +90,5 @@ async fn opening_an_engine_never_logs_the_password() {
         "the URL is shown redacted: {logs}"
     );
     assert!(!logs.contains(SECRET), "{logs}");
-    assert!(p.id > 0);
+    assert!(p.id.0 > 0);
 }

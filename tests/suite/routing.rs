@@ -13,6 +13,7 @@ use athena_memory::HeuristicRouter;
 use athena_memory::{
     Component, Engine, Error, Layer, ModelLabel, RouteInput, TrainingMethod, TreeModel,
 };
+use athena_memory::{ProjectId, RouteId};
 use common::TestDb;
 
 on_both_backends!(
@@ -56,7 +57,7 @@ fn corpus(n: usize) -> Vec<(String, Layer)> {
 }
 
 /// The label of version `version` of project `project_id`'s models.
-fn version(project_id: i64, version: i64) -> ModelLabel {
+fn version(project_id: ProjectId, version: i64) -> ModelLabel {
     ModelLabel::Project {
         project_id,
         version,
@@ -76,7 +77,11 @@ fn input(content: &str) -> RouteInput<'_> {
 
 /// Gives the correct layer of every item as the project's labels: each is routed by the
 /// project's router and logged with its label ([`Engine::import_labels`]).
-async fn route_and_label(engine: &Engine, project_id: i64, items: &[(String, Layer)]) -> Vec<i64> {
+async fn route_and_label(
+    engine: &Engine,
+    project_id: ProjectId,
+    items: &[(String, Layer)],
+) -> Vec<RouteId> {
     let labels: Vec<(RouteInput<'_>, Layer)> = items
         .iter()
         .map(|(content, layer)| (input(content), *layer))
@@ -314,7 +319,7 @@ async fn feedback_is_project_scoped_and_stats_need_feedback(db: TestDb) {
         "{err}"
     );
     let err = engine
-        .feedback(p.id, route + 1000, Layer::Semantic)
+        .feedback(p.id, RouteId(route.0 + 1000), Layer::Semantic)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
@@ -583,8 +588,8 @@ async fn a_router_is_never_activated_without_enough_evidence(db: TestDb) {
 /// labelled with the default's decision.
 async fn labelled_by_the_default(
     engine: &Engine,
-    project_id: i64,
-    default_project: i64,
+    project_id: ProjectId,
+    default_project: ProjectId,
     texts: impl IntoIterator<Item = String>,
     alike: bool,
 ) -> Vec<(String, Layer)> {

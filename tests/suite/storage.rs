@@ -4,6 +4,7 @@
 use crate::common;
 
 use athena_memory::Entity;
+use athena_memory::ProjectId;
 use athena_memory::{Engine, Error, HealthStatus, MemoryType, TaskPriority, TaskStatus};
 use common::TestDb;
 
@@ -260,7 +261,7 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
         "{err}"
     );
     let err = layers
-        .remember(999_999, "x", MemoryType::Fact, &[])
+        .remember(ProjectId(999_999), "x", MemoryType::Fact, &[])
         .await
         .unwrap_err();
     assert!(

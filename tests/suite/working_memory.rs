@@ -9,6 +9,7 @@ use athena_memory::Entity;
 use athena_memory::{CapacityLevel, ItemState, MemoryEvent, NewItem};
 use athena_memory::{Component, Engine, Error};
 use athena_memory::{FocusTarget, GoalStatus, NewGoal};
+use athena_memory::{ItemId, ProjectId};
 use common::TestDb;
 
 on_both_backends!(
@@ -27,7 +28,7 @@ on_both_backends!(
     decay_in_sql_equals_decay_in_rust_on_random_inputs,
 );
 
-async fn setup(db: &TestDb) -> (Engine, i64) {
+async fn setup(db: &TestDb) -> (Engine, ProjectId) {
     let engine = Engine::open(&db.url).await.unwrap();
     let p = engine
         .projects()
@@ -195,7 +196,7 @@ async fn sketchpad_matches_whole_directories(db: TestDb) {
                 .id,
         );
     }
-    let found: Vec<i64> = wm
+    let found: Vec<ItemId> = wm
         .find_by_directory(p, "/src/auth")
         .await
         .unwrap()
@@ -207,7 +208,7 @@ async fn sketchpad_matches_whole_directories(db: TestDb) {
         vec![ids[0], ids[1], ids[3]],
         "/src/auth must not match /src/authz/x.rs"
     );
-    let neighbours: Vec<i64> = wm
+    let neighbours: Vec<ItemId> = wm
         .spatial_neighbours(p, "/src/auth/jwt.rs")
         .await
         .unwrap()
@@ -254,7 +255,7 @@ async fn chunks_bind_five_strings_and_known_sources(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::NotFound { id, .. } if id == chunk.id),
+        matches!(err, Error::NotFound { id, .. } if id == chunk.id.0),
         "a chunk is not a valid source: {err}"
     );
     assert_eq!(common::count(&db, "working_memory").await, before);
@@ -434,7 +435,10 @@ async fn bad_input_is_rejected_and_changes_nothing(db: TestDb) {
             "{err}"
         );
     }
-    let err = wm.add(987_654, NewItem::new("x")).await.unwrap_err();
+    let err = wm
+        .add(ProjectId(987_654), NewItem::new("x"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -447,7 +451,7 @@ async fn bad_input_is_rejected_and_changes_nothing(db: TestDb) {
     );
     assert_eq!(common::count(&db, "working_memory").await, 1);
     assert_eq!(
-        wm.get(p, 1_000_000).await.unwrap_err().to_string(),
+        wm.get(p, ItemId(1_000_000)).await.unwrap_err().to_string(),
         format!("working memory item 1000000 not found in project {p}")
     );
 }
@@ -547,7 +551,7 @@ async fn decayed_items_go_pending_or_are_forgotten_with_a_record(db: TestDb) {
                 "{err}"
             );
         }
-        assert_eq!(wm.sweep(p).await.unwrap(), Vec::<i64>::new());
+        assert_eq!(wm.sweep(p).await.unwrap(), Vec::<ItemId>::new());
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use athena_memory::{Config, Engine, HealthStatus, Layer, Result, RoutingBase};
+use athena_memory::{ItemId, RouteId};
 use serde_json::{json, Value};
 
 use crate::output::{fixed2, to_json, Progress, Report};
@@ -116,7 +117,7 @@ async fn recall(store: &Store, query: &str, k: usize, layers: &[Layer]) -> Resul
     Ok(Report::ok(json!({ "hits": hits }), text))
 }
 
-async fn feedback(store: &Store, route_id: i64, layer: Layer) -> Result<Report> {
+async fn feedback(store: &Store, route_id: RouteId, layer: Layer) -> Result<Report> {
     let route = store.feedback(route_id, layer).await?;
     let verdict = if route.was_correct == Some(true) {
         "right"
@@ -158,7 +159,12 @@ async fn list(store: &Store) -> Result<Report> {
 
 /// Consolidates `ids`, or with none the pending items, or with `all` everything in working
 /// memory.
-async fn consolidate(store: &Store, ids: &[i64], all: bool, limit: Option<u32>) -> Result<Report> {
+async fn consolidate(
+    store: &Store,
+    ids: &[ItemId],
+    all: bool,
+    limit: Option<u32>,
+) -> Result<Report> {
     let view: ConsolidationView = if ids.is_empty() {
         let limit = limit.unwrap_or(1000);
         let progress = Progress::new("consolidated");

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use athena_memory::{Component, Layer, TextKind};
+use athena_memory::{ItemId, MemoryId, RouteId};
 use clap::{Parser, Subcommand};
 
 /// Working memory and a learned consolidation router for AI agents.
@@ -87,14 +88,14 @@ enum Command {
     /// Rehearse an item: its activation returns to 1.
     Rehearse {
         /// The item id.
-        id: i64,
+        id: ItemId,
     },
     /// Consolidate items into long-term memory: the given ids; with no ids (or --pending) the
     /// items waiting for consolidation (displaced from a full component or decayed); with
     /// --all everything in working memory, as at the end of a task.
     Consolidate {
         /// Item ids.
-        ids: Vec<i64>,
+        ids: Vec<ItemId>,
         /// Drain pending items (displaced or decayed): what no ids does too.
         #[arg(long, conflicts_with_all = ["ids", "all"])]
         pending: bool,
@@ -121,19 +122,19 @@ enum Command {
         /// semantic, episodic, procedural or prospective.
         layer: Layer,
         /// Its id.
-        id: i64,
+        id: MemoryId,
     },
     /// Delete one long-term memory.
     Forget {
         /// semantic, episodic, procedural or prospective.
         layer: Layer,
         /// Its id.
-        id: i64,
+        id: MemoryId,
     },
     /// Tell the router where a consolidated item belonged.
     Feedback {
         /// The route id printed by consolidate.
-        route_id: i64,
+        route_id: RouteId,
         /// The correct layer.
         layer: Layer,
     },
@@ -225,7 +226,7 @@ enum TasksAction {
     /// Complete a task.
     Done {
         /// The task id.
-        id: i64,
+        id: MemoryId,
     },
 }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use athena_memory::{Component, Error, Layer, Result, TextKind};
+use athena_memory::{ItemId, MemoryId, RouteId};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, ProgressNotificationParam, RequestMetaObject,
@@ -135,6 +136,38 @@ fn progress_sender(
     }
 }
 
+/// The values the JSON schema lists for a `component` argument. The argument itself is read
+/// as text and parsed by the library, whose error names the field and the values.
+#[derive(JsonSchema)]
+#[schemars(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ComponentValue {
+    Phonological,
+    Visuospatial,
+    EpisodicBuffer,
+    CentralExecutive,
+}
+
+/// The values the JSON schema lists for a `kind` argument.
+#[derive(JsonSchema)]
+#[schemars(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum KindValue {
+    Note,
+    CodeComment,
+}
+
+/// The values the JSON schema lists for a `layer` argument.
+#[derive(JsonSchema)]
+#[schemars(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum LayerValue {
+    Semantic,
+    Episodic,
+    Procedural,
+    Prospective,
+}
+
 /// `remember`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct RememberArgs {
@@ -145,11 +178,13 @@ pub struct RememberArgs {
     pub importance: Option<f64>,
     /// Working-memory component: phonological (default; words), visuospatial (files),
     /// episodic_buffer (chunks) or central_executive.
+    #[schemars(with = "Option<ComponentValue>")]
     pub component: Option<String>,
     /// A file path the note is about; makes it a visuospatial item.
     pub file: Option<String>,
     /// What kind of text it is: "note" (an agent's own note) or "code_comment" (a
     /// comment or doc line copied from source code). Unset, the router guesses from the words.
+    #[schemars(with = "Option<KindValue>")]
     pub kind: Option<String>,
     /// Who said or wrote it: a person's name, "user", "assistant", a tool. Recall favours
     /// memories whose speaker the question names.
@@ -175,7 +210,8 @@ pub struct ConsolidateArgs {
     /// Item ids from `remember` or `working_memory` to consolidate now. Leave empty to drain
     /// the items waiting for consolidation (pushed out of a full component, or decayed).
     #[serde(default)]
-    pub ids: Vec<i64>,
+    #[schemars(with = "Vec<i64>")]
+    pub ids: Vec<ItemId>,
     /// With no ids: consolidate everything in working memory now, active notes too (what to
     /// do at the end of a task). Default false.
     #[serde(default)]
@@ -194,6 +230,7 @@ pub struct RecallArgs {
     /// Only these layers: semantic, episodic, procedural, prospective (default: everything,
     /// working memory included).
     #[serde(default)]
+    #[schemars(with = "Vec<LayerValue>")]
     pub layers: Vec<String>,
 }
 
@@ -201,9 +238,11 @@ pub struct RecallArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct FeedbackArgs {
     /// The `route_id` that `consolidate` returned for the item.
-    pub route_id: i64,
+    #[schemars(with = "i64")]
+    pub route_id: RouteId,
     /// Where the item belonged: semantic (a fact), episodic (an event), procedural (how to do
     /// something) or prospective (an intention or task).
+    #[schemars(with = "LayerValue")]
     pub layer: String,
 }
 
@@ -346,7 +385,7 @@ impl Athena {
 
     #[tool(description = "Mark a prospective task done by id.")]
     async fn complete_task(&self, Parameters(a): Parameters<IdArgs>) -> CallToolResult {
-        answer(self.store.complete_task(a.id).await)
+        answer(self.store.complete_task(MemoryId(a.id)).await)
     }
 
     #[tool(

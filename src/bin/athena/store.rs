@@ -9,6 +9,7 @@ use athena_memory::{
     ProspectiveTask, Reading, RecallHit, Result, RouteRecord, RoutingStats, StoredModel,
     TaskStatus, TextKind, TrainingReport,
 };
+use athena_memory::{ItemId, MemoryId, ProjectId, RouteId};
 use serde::Serialize;
 
 /// Most items a working-memory listing returns.
@@ -32,7 +33,7 @@ pub struct Store {
 #[derive(Debug, Serialize)]
 pub struct ItemView {
     /// Item id (for rehearse and consolidate).
-    pub id: i64,
+    pub id: ItemId,
     /// Its text.
     pub content: String,
     /// Its component.
@@ -122,13 +123,13 @@ pub struct WorkingMemoryView {
 #[derive(Debug, Serialize)]
 pub struct ConsolidatedView {
     /// The working-memory item (now gone from working memory).
-    pub item_id: i64,
+    pub item_id: ItemId,
     /// The layer it went to.
     pub layer: Layer,
     /// Its id in that layer (for show and forget).
-    pub memory_id: i64,
+    pub memory_id: MemoryId,
     /// Its route id (for feedback).
-    pub route_id: i64,
+    pub route_id: RouteId,
     /// The router's confidence.
     pub confidence: f64,
     /// Why, in words.
@@ -159,7 +160,7 @@ pub struct ConsolidationView {
     /// The items consolidated.
     pub consolidated: Vec<ConsolidatedView>,
     /// Requested ids not in this project's working memory.
-    pub not_found: Vec<i64>,
+    pub not_found: Vec<ItemId>,
 }
 
 impl From<BatchReport> for ConsolidationView {
@@ -289,7 +290,7 @@ impl Store {
     }
 
     /// Rehearses item `id`.
-    pub async fn rehearse(&self, id: i64) -> Result<ItemView> {
+    pub async fn rehearse(&self, id: ItemId) -> Result<ItemView> {
         let item = self
             .engine
             .working_memory()
@@ -299,7 +300,7 @@ impl Store {
     }
 
     /// Consolidates the items `ids`.
-    pub async fn consolidate(&self, ids: &[i64]) -> Result<ConsolidationView> {
+    pub async fn consolidate(&self, ids: &[ItemId]) -> Result<ConsolidationView> {
         if ids.is_empty() {
             return Err(Error::invalid(
                 "ids",
@@ -373,7 +374,7 @@ impl Store {
     }
 
     /// One long-term memory.
-    pub async fn show(&self, layer: Layer, id: i64) -> Result<Memory> {
+    pub async fn show(&self, layer: Layer, id: MemoryId) -> Result<Memory> {
         self.engine
             .layers()
             .memory(self.project.id, layer, id)
@@ -381,7 +382,7 @@ impl Store {
     }
 
     /// Deletes one long-term memory.
-    pub async fn forget(&self, layer: Layer, id: i64) -> Result<()> {
+    pub async fn forget(&self, layer: Layer, id: MemoryId) -> Result<()> {
         if self
             .engine
             .layers()
@@ -395,7 +396,7 @@ impl Store {
     }
 
     /// Records where a consolidated item belonged.
-    pub async fn feedback(&self, route_id: i64, layer: Layer) -> Result<RouteRecord> {
+    pub async fn feedback(&self, route_id: RouteId, layer: Layer) -> Result<RouteRecord> {
         self.engine.feedback(self.project.id, route_id, layer).await
     }
 
@@ -511,7 +512,7 @@ impl Store {
     }
 
     /// Completes a task.
-    pub async fn complete_task(&self, id: i64) -> Result<ProspectiveTask> {
+    pub async fn complete_task(&self, id: MemoryId) -> Result<ProspectiveTask> {
         self.engine
             .layers()
             .complete_task(self.project.id, id)
@@ -550,10 +551,10 @@ pub fn check_range(field: &'static str, value: usize, lo: usize, hi: usize) -> R
 }
 
 /// The error for a long-term memory that is not in the project.
-fn not_found(layer: Layer, id: i64, project_id: i64) -> Error {
+fn not_found(layer: Layer, id: MemoryId, project_id: ProjectId) -> Error {
     Error::NotFound {
         entity: athena_memory::Entity::Memory(layer),
-        id,
+        id: id.0,
         project_id,
     }
 }
