@@ -309,8 +309,8 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         after,
         adapted: Some(accuracy(&Router::Model(Arc::new(model)), rest)),
         activated: report.activated,
-        lead: Some(report.wins as i64 - report.losses as i64),
-        evidence: report.evidence,
+        lead: Some(report.evidence.wins as i64 - report.evidence.losses as i64),
+        evidence: report.evidence.describe(),
     })
 }
 

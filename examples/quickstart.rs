@@ -192,7 +192,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 "inactive"
             },
-            report.reason
+            report.reason()
         ),
         Err(err) => println!("retraining declined: {err}"),
     }

@@ -14,8 +14,8 @@ use crate::router::{
 };
 use crate::time::now_ms;
 
-/// What [`Engine::train`] did.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What [`Engine::train`] did, and the evidence it acted on.
+#[derive(Debug, Clone)]
 pub struct TrainingReport {
     /// The stored version.
     pub version: i64,
@@ -23,33 +23,17 @@ pub struct TrainingReport {
     pub model: ModelLabel,
     /// Whether it now routes the project.
     pub activated: bool,
-    /// Why it was or was not activated.
-    pub reason: String,
-    /// Its figures on the held-out rows.
-    pub metrics: Metrics,
-    /// The previously routing model's accuracy on the same held-out rows.
-    pub previous_accuracy: f64,
-    /// The previously routing model's label.
-    pub previous_model: ModelLabel,
-    /// Labelled rows used.
-    pub train_n: usize,
     /// How the model was made.
     pub method: TrainingMethod,
     /// Corpus examples the model learned from besides the labels (0 when trained from labels
     /// alone).
     pub corpus_rows: usize,
-    /// Folds of the cross-validation the activation rests on.
-    pub folds: usize,
-    /// The evidence for the activation decision, in words.
-    pub evidence: String,
-    /// Labels the candidate routed right (cross-validated) and the previous model wrong.
-    pub wins: usize,
-    /// Labels the previous model routed right and the candidate wrong (cross-validated). The
-    /// candidate's lead in labels right is `wins - losses`.
-    pub losses: usize,
-    /// When the candidate was not activated and the project had an active model: how that model
-    /// did in use, on the labels of its own routes, beside the baseline ([`InUse::describe`]).
-    pub in_use_evidence: Option<String>,
+    /// The evidence for the activation decision: the candidate cross-validated on every label
+    /// beside the router it would replace, and the rule ([`Evidence::better`]).
+    pub evidence: Evidence,
+    /// When the candidate was not activated and the project had an active model: how that
+    /// model did in use, on the labels of its own routes, beside the baseline.
+    pub in_use: Option<InUse>,
     /// The project model this training deactivated, because it did worse in use than the
     /// baseline by the rule activation asks of a candidate ([`InUse::worse`]); `None` when none
     /// was.
@@ -57,6 +41,74 @@ pub struct TrainingReport {
     /// Each feature's share of the impurity decrease (empty for an adapted model, whose trees
     /// are the routing base's).
     pub feature_importance: Vec<(&'static str, f64)>,
+}
+
+impl TrainingReport {
+    /// Why the candidate was or was not activated, and what became of the model in use, in
+    /// words: the verdicts and the evidence behind them.
+    pub fn reason(&self) -> String {
+        let mut reason = format!("{}; {}", self.evidence.verdict(), self.evidence.describe());
+        if let Some(in_use) = &self.in_use {
+            reason = format!("{reason}; {}; {}", in_use.verdict(), in_use.describe());
+        }
+        reason
+    }
+
+    /// The candidate's figures, cross-validated on the project's labels.
+    pub fn metrics(&self) -> &Metrics {
+        &self.evidence.cross_validated
+    }
+}
+
+/// The report as JSON: the evidence flattened into figures and sentences (`reason`,
+/// `evidence`, `in_use_evidence`), the keys the `athena` tool and MCP server print.
+impl serde::Serialize for TrainingReport {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Flat<'a> {
+            version: i64,
+            model: &'a ModelLabel,
+            activated: bool,
+            reason: String,
+            metrics: &'a Metrics,
+            previous_accuracy: f64,
+            previous_model: &'a ModelLabel,
+            train_n: usize,
+            method: TrainingMethod,
+            corpus_rows: usize,
+            folds: usize,
+            evidence: String,
+            wins: usize,
+            losses: usize,
+            in_use_evidence: Option<String>,
+            deactivated: &'a Option<ModelLabel>,
+            feature_importance: &'a [(&'static str, f64)],
+        }
+        let e = &self.evidence;
+        Flat {
+            version: self.version,
+            model: &self.model,
+            activated: self.activated,
+            reason: self.reason(),
+            metrics: &e.cross_validated,
+            previous_accuracy: e.baseline.accuracy,
+            previous_model: &e.baseline_model,
+            train_n: e.labels,
+            method: self.method,
+            corpus_rows: self.corpus_rows,
+            folds: e.folds,
+            evidence: e.describe(),
+            wins: e.wins,
+            losses: e.losses,
+            in_use_evidence: self.in_use.as_ref().map(InUse::describe),
+            deactivated: &self.deactivated,
+            feature_importance: &self.feature_importance,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// How [`Engine::train`] made a model.
@@ -342,17 +394,12 @@ impl Engine {
                 activate,
             )
             .await?;
-        let evidence = outcome.evidence.describe();
-        let mut reason = format!("{}; {evidence}", outcome.evidence.verdict());
         let mut deactivated = None;
-        if let Some(in_use) = &in_use {
-            reason = format!("{reason}; {}; {}", in_use.verdict(), in_use.describe());
-            if in_use.worse() {
-                deactivated = self
-                    .deactivate_model(project_id)
-                    .await?
-                    .map(|m| scope.label(m.version));
-            }
+        if in_use.as_ref().is_some_and(InUse::worse) {
+            deactivated = self
+                .deactivate_model(project_id)
+                .await?
+                .map(|m| scope.label(m.version));
         }
         if activate {
             self.refresh_router(project_id).await?;
@@ -361,19 +408,11 @@ impl Engine {
             version: stored.version,
             model: scope.label(stored.version),
             activated: activate,
-            reason,
-            previous_accuracy: outcome.evidence.baseline.accuracy,
-            previous_model: outcome.evidence.baseline_model.clone(),
-            train_n: outcome.evidence.labels,
             method: outcome.method,
             corpus_rows: outcome.corpus_rows,
-            folds: outcome.evidence.folds,
-            evidence,
-            wins: outcome.evidence.wins,
-            losses: outcome.evidence.losses,
-            in_use_evidence: in_use.as_ref().map(InUse::describe),
+            evidence: outcome.evidence,
+            in_use,
             deactivated,
-            metrics: outcome.evidence.cross_validated,
             feature_importance: outcome.feature_importance,
         })
     }

@@ -196,6 +196,13 @@ pub struct Evidence {
     pub max_p: f64,
 }
 
+/// The evidence in words ([`Evidence::describe`]).
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl Evidence {
     /// Whether the evidence says the candidate is better than the baseline: at least
     /// [`AdaptParams::min_labels`] labels, at least [`AdaptParams::min_lead`] more of them

@@ -214,10 +214,10 @@ async fn train(store: &Store, from: Option<&std::path::Path>) -> Result<Report> 
         } else {
             "stored, not activated"
         },
-        fixed2(r.metrics.accuracy),
-        fixed2(r.previous_accuracy),
-        r.previous_model,
-        r.reason
+        fixed2(r.metrics().accuracy),
+        fixed2(r.evidence.baseline.accuracy),
+        r.evidence.baseline_model,
+        r.reason()
     );
     Ok(Report::ok(to_json(&view), text))
 }
