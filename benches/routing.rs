@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use athena_memory::corpus;
 use athena_memory::router::{adapt, adapt_model, train, AdaptParams};
-use athena_memory::{Component, FeatureSchema, Layer, RouteInput, Router, TextKind, TreeModel};
 use athena_memory::{Example, TextLearner, TrainParams};
+use athena_memory::{FeatureSchema, Layer, RouteInput, Router, TextKind, TreeModel};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 const SENTENCE: &str = "Returns the number of pending items in the consolidation queue, or an error when the store was closed. ";
@@ -28,14 +28,7 @@ fn text_of(chars: usize) -> String {
 }
 
 fn input(content: &str) -> RouteInput<'_> {
-    RouteInput {
-        content,
-        component: Component::Phonological,
-        activation: 0.8,
-        importance: 0.5,
-        age_seconds: 42.0,
-        kind: None,
-    }
+    RouteInput::new(content).activation(0.8).age_seconds(42.0)
 }
 
 fn default_model() -> Arc<TreeModel> {
@@ -129,10 +122,7 @@ fn route(c: &mut Criterion) {
         );
     }
     let text = text_of(200);
-    let told = RouteInput {
-        kind: Some(TextKind::Note),
-        ..input(&text)
-    };
+    let told = input(&text).kind(Some(TextKind::Note));
     group.bench_function("one_item_told_kind/200", |b| {
         b.iter(|| router.route(black_box(&told)))
     });

@@ -48,6 +48,58 @@ pub struct RouteInput<'a> {
     pub kind: Option<TextKind>,
 }
 
+impl<'a> RouteInput<'a> {
+    /// `content` as a note routed the moment it was added: phonological, activation 1,
+    /// importance 0.5, age 0, kind unknown. The other fields have builder methods.
+    ///
+    /// ```
+    /// use athena_memory::{Component, RouteInput, TextKind};
+    ///
+    /// let input = RouteInput::new("Run `make seed` after a reset")
+    ///     .component(Component::CentralExecutive)
+    ///     .kind(Some(TextKind::Note));
+    /// assert_eq!((input.activation, input.importance), (1.0, 0.5));
+    /// ```
+    pub fn new(content: &'a str) -> Self {
+        RouteInput {
+            content,
+            component: Component::Phonological,
+            activation: 1.0,
+            importance: 0.5,
+            age_seconds: 0.0,
+            kind: None,
+        }
+    }
+
+    /// With the working-memory component `component`.
+    pub fn component(self, component: Component) -> Self {
+        RouteInput { component, ..self }
+    }
+
+    /// With stored activation `activation` (0..=1).
+    pub fn activation(self, activation: f64) -> Self {
+        RouteInput { activation, ..self }
+    }
+
+    /// With importance `importance` (0..=1).
+    pub fn importance(self, importance: f64) -> Self {
+        RouteInput { importance, ..self }
+    }
+
+    /// `age_seconds` after the item was created.
+    pub fn age_seconds(self, age_seconds: f64) -> Self {
+        RouteInput {
+            age_seconds,
+            ..self
+        }
+    }
+
+    /// Of kind `kind` (`None`: unknown, the text model guesses).
+    pub fn kind(self, kind: Option<TextKind>) -> Self {
+        RouteInput { kind, ..self }
+    }
+}
+
 string_enum! {
     /// A named, fixed-length feature layout, stored with models and routes by its name.
     pub enum FeatureSchema as "feature_schema" {

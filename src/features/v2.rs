@@ -122,14 +122,11 @@ mod tests {
 
     #[test]
     fn known_answer() {
-        let input = RouteInput {
-            content: "Fixed `Foo::bar` in 1.2 (see [docs]).",
-            component: Component::EpisodicBuffer,
-            activation: 0.5,
-            importance: 0.25,
-            age_seconds: 3.0,
-            kind: None,
-        };
+        let input = RouteInput::new("Fixed `Foo::bar` in 1.2 (see [docs]).")
+            .component(Component::EpisodicBuffer)
+            .activation(0.5)
+            .importance(0.25)
+            .age_seconds(3.0);
         let f = extract_v2_base(&input);
         assert_eq!(
             f[..11],

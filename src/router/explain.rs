@@ -318,7 +318,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::component::Component;
     use crate::router::{train, Example, Router, TrainParams};
     use crate::FeatureSchema;
 
@@ -327,14 +326,7 @@ mod tests {
     }
 
     fn input(content: &str) -> RouteInput<'_> {
-        RouteInput {
-            content,
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            kind: None,
-        }
+        RouteInput::new(content)
     }
 
     /// A router where "remember to" means prospective and a leading past-tense verb episodic.

@@ -79,14 +79,7 @@ mod tests {
 
     #[test]
     fn decision_carries_the_documented_confidence() {
-        let input = RouteInput {
-            content: "Remember to review the PR later",
-            component: crate::component::Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            kind: None,
-        };
+        let input = RouteInput::new("Remember to review the PR later");
         let d = HeuristicRouter.route(&input);
         assert_eq!(d.layer, Layer::Prospective);
         assert_eq!(d.confidence, HEURISTIC_CONFIDENCE);

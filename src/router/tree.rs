@@ -497,16 +497,7 @@ mod tests {
         )
         .unwrap();
         let model = stump().with_correction(Some(correction)).unwrap();
-        let route = |m: &TreeModel, text: &str| {
-            m.route(&RouteInput {
-                content: text,
-                component: crate::component::Component::Phonological,
-                activation: 1.0,
-                importance: 0.5,
-                age_seconds: 0.0,
-                kind: None,
-            })
-        };
+        let route = |m: &TreeModel, text: &str| m.route(&RouteInput::new(text));
         assert_eq!(route(&stump(), "zork step 99").layer, Layer::Semantic);
         let d = route(&model, "zork step 99");
         assert_eq!(d.layer, Layer::Procedural);

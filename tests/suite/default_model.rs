@@ -48,14 +48,11 @@ async fn the_default_model_round_trips_through_the_database(db: TestDb) {
         "stored byte for byte"
     );
     for (i, text) in SENTENCES.iter().enumerate() {
-        let input = RouteInput {
-            content: text,
-            component: Component::ALL[i % 4],
-            activation: 0.7,
-            importance: 0.4,
-            age_seconds: 12.0,
-            kind: None,
-        };
+        let input = RouteInput::new(text)
+            .component(Component::ALL[i % 4])
+            .activation(0.7)
+            .importance(0.4)
+            .age_seconds(12.0);
         let a = from_file.route(&input);
         let b = engine.route(project, &input).await.unwrap();
         assert_eq!(
@@ -142,14 +139,7 @@ fn the_default_model_reads_a_text_by_the_kind_it_is_told() {
     let model = TreeModel::load(&manifest_path("models/router-default.json")).unwrap();
     assert!(model.text_model().unwrap().is_kind_aware());
     let route = |kind| {
-        let input = RouteInput {
-            content: "Add retries to the HTTP client",
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            kind,
-        };
+        let input = RouteInput::new("Add retries to the HTTP client").kind(kind);
         model.route(&input).layer
     };
     assert_eq!(route(Some(TextKind::Note)), Layer::Prospective);
@@ -163,14 +153,7 @@ fn the_default_models_explanations_say_how_a_text_was_read() {
     let router = Router::Model(std::sync::Arc::new(
         TreeModel::load(&manifest_path("models/router-default.json")).unwrap(),
     ));
-    let input = |content, kind| RouteInput {
-        content,
-        component: Component::Phonological,
-        activation: 1.0,
-        importance: 0.5,
-        age_seconds: 0.0,
-        kind,
-    };
+    let input = |content, kind| RouteInput::new(content).kind(kind);
     let read = |content, kind| {
         let input = input(content, kind);
         router

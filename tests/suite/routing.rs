@@ -10,9 +10,7 @@ use athena_memory::Config;
 use athena_memory::Entity;
 use athena_memory::HeuristicRouter;
 use athena_memory::{AdaptParams, InUse};
-use athena_memory::{
-    Component, Engine, Error, Layer, ModelLabel, RouteInput, TrainingMethod, TreeModel,
-};
+use athena_memory::{Engine, Error, Layer, ModelLabel, RouteInput, TrainingMethod, TreeModel};
 use athena_memory::{ProjectId, RouteId};
 use common::TestDb;
 
@@ -65,14 +63,7 @@ fn version(project_id: ProjectId, version: i64) -> ModelLabel {
 }
 
 fn input(content: &str) -> RouteInput<'_> {
-    RouteInput {
-        content,
-        component: Component::Phonological,
-        activation: 0.8,
-        importance: 0.5,
-        age_seconds: 30.0,
-        kind: None,
-    }
+    RouteInput::new(content).activation(0.8).age_seconds(30.0)
 }
 
 /// Gives the correct layer of every item as the project's labels: each is routed by the
