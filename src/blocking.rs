@@ -34,6 +34,90 @@ use crate::{
     StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
 };
 
+/// The parameter type of a twin's argument: `val T` is taken as it is, `by_ref T` borrowed
+/// (`&T`) and `opt_ref T` optionally borrowed (`Option<&T>`).
+macro_rules! twin_param {
+    (val $ty:ty) => { $ty };
+    (by_ref $ty:ty) => { &$ty };
+    (opt_ref $ty:ty) => { Option<&$ty> };
+}
+
+/// What a twin owns of an argument to carry it to the runtime thread.
+macro_rules! twin_own {
+    (val $arg:ident) => {};
+    (by_ref $arg:ident) => {
+        let $arg = $arg.to_owned();
+    };
+    (opt_ref $arg:ident) => {
+        let $arg = $arg.map(ToOwned::to_owned);
+    };
+}
+
+/// How a twin hands an owned argument to the async method.
+macro_rules! twin_pass {
+    (val $arg:ident) => {
+        $arg
+    };
+    (by_ref $arg:ident) => {
+        &$arg
+    };
+    (opt_ref $arg:ident) => {
+        $arg.as_deref()
+    };
+}
+
+/// The blocking twins of `$handle`'s async methods, from one list of their signatures: each
+/// copies what it borrows, sends the call to the runtime thread and waits for its result.
+/// `$access` reaches the async handle from the async engine `$e`.
+macro_rules! twins {
+    ($handle:ident via |$e:ident| $access:expr; $(
+        fn $name:ident($($arg:ident: $mode:ident $ty:ty),* $(,)?) -> $ret:ty;
+    )*) => {
+        impl $handle {$(
+            #[doc = concat!("See [`crate", "::", stringify!($handle), "::", stringify!($name), "`].")]
+            ///
+            /// # Errors
+            /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
+            pub fn $name(&self $(, $arg: twin_param!($mode $ty))*) -> Result<$ret> {
+                $(twin_own!($mode $arg);)*
+                Twin::engine(self).call(move |$e| async move {
+                    $access.$name($(twin_pass!($mode $arg)),*).await
+                })
+            }
+        )*}
+    };
+}
+
+/// The blocking engine behind a handle.
+trait Twin {
+    fn engine(&self) -> &Engine;
+}
+
+impl Twin for Engine {
+    fn engine(&self) -> &Engine {
+        self
+    }
+}
+
+macro_rules! twin_handles {
+    ($($handle:ident),*) => {$(
+        impl Twin for $handle {
+            fn engine(&self) -> &Engine {
+                &self.engine
+            }
+        }
+    )*};
+}
+
+twin_handles!(
+    Projects,
+    WorkingMemory,
+    Goals,
+    Layers,
+    RouteLog,
+    ModelRegistry
+);
+
 type Job = Box<dyn FnOnce(crate::Engine) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// The blocking twin of [`crate::Engine`]. Clones share one runtime thread and one pool; the
@@ -181,22 +265,6 @@ impl Engine {
         }
     }
 
-    /// See [`crate::Engine::router`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn router(&self, project_id: ProjectId) -> Result<Router> {
-        self.call(move |e| async move { e.router(project_id).await })
-    }
-
-    /// See [`crate::Engine::refresh_router`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn refresh_router(&self, project_id: ProjectId) -> Result<Router> {
-        self.call(move |e| async move { e.refresh_router(project_id).await })
-    }
-
     /// See [`crate::Engine::route`].
     ///
     /// # Errors
@@ -204,19 +272,6 @@ impl Engine {
     pub fn route(&self, project_id: ProjectId, input: &RouteInput<'_>) -> Result<RouteDecision> {
         let input = OwnedInput::from(input);
         self.call(move |e| async move { e.route(project_id, &input.as_input()).await })
-    }
-
-    /// See [`crate::Engine::feedback`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn feedback(
-        &self,
-        project_id: ProjectId,
-        route_id: RouteId,
-        correct: Layer,
-    ) -> Result<RouteRecord> {
-        self.call(move |e| async move { e.feedback(project_id, route_id, correct).await })
     }
 
     /// See [`crate::Engine::import_labels`].
@@ -239,183 +294,6 @@ impl Engine {
                 .collect();
             e.import_labels(project_id, &borrowed).await
         })
-    }
-
-    /// See [`crate::Engine::train`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn train(&self, project_id: ProjectId) -> Result<TrainingReport> {
-        self.call(move |e| async move { e.train(project_id).await })
-    }
-
-    /// See [`crate::Engine::activate_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activate_model(&self, project_id: ProjectId, version: i64) -> Result<StoredModel> {
-        self.call(move |e| async move { e.activate_model(project_id, version).await })
-    }
-
-    /// See [`crate::Engine::activate_global_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activate_global_model(&self, version: i64) -> Result<StoredModel> {
-        self.call(move |e| async move { e.activate_global_model(version).await })
-    }
-
-    /// See [`crate::Engine::deactivate_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn deactivate_model(&self, project_id: ProjectId) -> Result<Option<StoredModel>> {
-        self.call(move |e| async move { e.deactivate_model(project_id).await })
-    }
-
-    /// See [`crate::Engine::deactivate_global_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn deactivate_global_model(&self) -> Result<Option<StoredModel>> {
-        self.call(move |e| async move { e.deactivate_global_model().await })
-    }
-
-    /// See [`crate::Engine::rollback_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn rollback_model(&self, project_id: ProjectId) -> Result<StoredModel> {
-        self.call(move |e| async move { e.rollback_model(project_id).await })
-    }
-
-    /// See [`crate::Engine::store_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn store_model(
-        &self,
-        scope: ModelScope,
-        model: &TreeModel,
-        activate: bool,
-    ) -> Result<StoredModel> {
-        let model = model.clone();
-        self.call(move |e| async move { e.store_model(scope, &model, activate).await })
-    }
-
-    /// See [`crate::Engine::export_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn export_model(&self, project_id: ProjectId, path: &Path) -> Result<()> {
-        let path = path.to_path_buf();
-        self.call(move |e| async move { e.export_model(project_id, &path).await })
-    }
-
-    /// See [`crate::Engine::import_model`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn import_model(
-        &self,
-        project_id: ProjectId,
-        path: &Path,
-        activate: bool,
-    ) -> Result<StoredModel> {
-        let path = path.to_path_buf();
-        self.call(move |e| async move { e.import_model(project_id, &path, activate).await })
-    }
-
-    /// See [`crate::Engine::routing_stats`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn routing_stats(&self, project_id: ProjectId) -> Result<RoutingStats> {
-        self.call(move |e| async move { e.routing_stats(project_id).await })
-    }
-
-    /// See [`crate::Engine::consolidate`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate(&self, project_id: ProjectId, item_id: ItemId) -> Result<Consolidated> {
-        self.call(move |e| async move { e.consolidate(project_id, item_id).await })
-    }
-
-    /// See [`crate::Engine::consolidate_as`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_as(
-        &self,
-        project_id: ProjectId,
-        item_id: ItemId,
-        layer: Layer,
-    ) -> Result<Consolidated> {
-        self.call(move |e| async move { e.consolidate_as(project_id, item_id, layer).await })
-    }
-
-    /// See [`crate::Engine::consolidate_batch`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_batch(&self, project_id: ProjectId, ids: &[ItemId]) -> Result<BatchReport> {
-        let ids = ids.to_vec();
-        self.call(move |e| async move { e.consolidate_batch(project_id, &ids).await })
-    }
-
-    /// See [`crate::Engine::consolidate_pending`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_pending(&self, project_id: ProjectId, limit: u32) -> Result<BatchReport> {
-        self.call(move |e| async move { e.consolidate_pending(project_id, limit).await })
-    }
-
-    /// See [`crate::Engine::consolidate_all`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn consolidate_all(&self, project_id: ProjectId, limit: u32) -> Result<BatchReport> {
-        self.call(move |e| async move { e.consolidate_all(project_id, limit).await })
-    }
-
-    /// See [`crate::Engine::indexed_terms`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn indexed_terms(
-        &self,
-        project_id: ProjectId,
-        place: Place,
-        id: i64,
-    ) -> Result<Vec<(String, i64)>> {
-        self.call(move |e| async move { e.indexed_terms(project_id, place, id).await })
-    }
-
-    /// See [`crate::Engine::recall`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn recall(&self, project_id: ProjectId, query: &str, k: usize) -> Result<Vec<RecallHit>> {
-        let query = query.to_owned();
-        self.call(move |e| async move { e.recall(project_id, &query, k).await })
-    }
-
-    /// See [`crate::Engine::recall_in`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn recall_in(
-        &self,
-        project_id: ProjectId,
-        query: &str,
-        k: usize,
-        layers: &[Layer],
-    ) -> Result<Vec<RecallHit>> {
-        let query = query.to_owned();
-        let layers = layers.to_vec();
-        self.call(move |e| async move { e.recall_in(project_id, &query, k, &layers).await })
     }
 
     /// Connection-pool statistics.
@@ -445,70 +323,45 @@ impl Engine {
     }
 }
 
+twins! {
+    Engine via |e| e;
+    fn router(project_id: val ProjectId) -> Router;
+    fn refresh_router(project_id: val ProjectId) -> Router;
+    fn feedback(project_id: val ProjectId, route_id: val RouteId, correct: val Layer) -> RouteRecord;
+    fn train(project_id: val ProjectId) -> TrainingReport;
+    fn activate_model(project_id: val ProjectId, version: val i64) -> StoredModel;
+    fn activate_global_model(version: val i64) -> StoredModel;
+    fn deactivate_model(project_id: val ProjectId) -> Option<StoredModel>;
+    fn deactivate_global_model() -> Option<StoredModel>;
+    fn rollback_model(project_id: val ProjectId) -> StoredModel;
+    fn store_model(scope: val ModelScope, model: by_ref TreeModel, activate: val bool) -> StoredModel;
+    fn export_model(project_id: val ProjectId, path: by_ref Path) -> ();
+    fn import_model(project_id: val ProjectId, path: by_ref Path, activate: val bool) -> StoredModel;
+    fn routing_stats(project_id: val ProjectId) -> RoutingStats;
+    fn consolidate(project_id: val ProjectId, item_id: val ItemId) -> Consolidated;
+    fn consolidate_as(project_id: val ProjectId, item_id: val ItemId, layer: val Layer) -> Consolidated;
+    fn consolidate_batch(project_id: val ProjectId, ids: by_ref [ItemId]) -> BatchReport;
+    fn consolidate_pending(project_id: val ProjectId, limit: val u32) -> BatchReport;
+    fn consolidate_all(project_id: val ProjectId, limit: val u32) -> BatchReport;
+    fn indexed_terms(project_id: val ProjectId, place: val Place, id: val i64) -> Vec<(String, i64)>;
+    fn recall(project_id: val ProjectId, query: by_ref str, k: val usize) -> Vec<RecallHit>;
+    fn recall_in(project_id: val ProjectId, query: by_ref str, k: val usize, layers: by_ref [Layer]) -> Vec<RecallHit>;
+}
+
 /// The blocking twin of [`crate::Projects`]: projects. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Projects {
     engine: Engine,
 }
 
-impl Projects {
-    /// See [`crate::Projects::get_or_create`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get_or_create(&self, path: &str, name: Option<&str>) -> Result<Project> {
-        let path = path.to_owned();
-        let name = name.map(str::to_owned);
-        self.engine
-            .call(move |e| async move { e.projects().get_or_create(&path, name.as_deref()).await })
-    }
-
-    /// See [`crate::Projects::get`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, id: ProjectId) -> Result<Option<Project>> {
-        self.engine
-            .call(move |e| async move { e.projects().get(id).await })
-    }
-
-    /// See [`crate::Projects::find_by_path`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn find_by_path(&self, path: &str) -> Result<Option<Project>> {
-        let path = path.to_owned();
-        self.engine
-            .call(move |e| async move { e.projects().find_by_path(&path).await })
-    }
-
-    /// See [`crate::Projects::require`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn require(&self, path: &str) -> Result<Project> {
-        let path = path.to_owned();
-        self.engine
-            .call(move |e| async move { e.projects().require(&path).await })
-    }
-
-    /// See [`crate::Projects::list`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn list(&self) -> Result<Vec<Project>> {
-        self.engine
-            .call(move |e| async move { e.projects().list().await })
-    }
-
-    /// See [`crate::Projects::ensure_exists`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn ensure_exists(&self, id: ProjectId) -> Result<()> {
-        self.engine
-            .call(move |e| async move { e.projects().ensure_exists(id).await })
-    }
+twins! {
+    Projects via |e| e.projects();
+    fn get_or_create(path: by_ref str, name: opt_ref str) -> Project;
+    fn get(id: val ProjectId) -> Option<Project>;
+    fn find_by_path(path: by_ref str) -> Option<Project>;
+    fn require(path: by_ref str) -> Project;
+    fn list() -> Vec<Project>;
+    fn ensure_exists(id: val ProjectId) -> ();
 }
 
 /// The blocking twin of [`crate::WorkingMemory`]: the working memory. Cheap to clone.
@@ -530,139 +383,22 @@ impl WorkingMemory {
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<MemoryEvent> {
         self.engine.inner.engine.working_memory().subscribe()
     }
+}
 
-    /// See [`crate::WorkingMemory::add`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn add(&self, project_id: ProjectId, item: NewItem) -> Result<AddOutcome> {
-        self.engine
-            .call(move |e| async move { e.working_memory().add(project_id, item).await })
-    }
-
-    /// See [`crate::WorkingMemory::sweep`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn sweep(&self, project_id: ProjectId) -> Result<Vec<ItemId>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().sweep(project_id).await })
-    }
-
-    /// See [`crate::WorkingMemory::get`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
-        self.engine
-            .call(move |e| async move { e.working_memory().get(project_id, id).await })
-    }
-
-    /// See [`crate::WorkingMemory::rehearse`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn rehearse(&self, project_id: ProjectId, id: ItemId) -> Result<Item> {
-        self.engine
-            .call(move |e| async move { e.working_memory().rehearse(project_id, id).await })
-    }
-
-    /// See [`crate::WorkingMemory::list`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn list(
-        &self,
-        project_id: ProjectId,
-        component: Option<Component>,
-        state: ItemState,
-    ) -> Result<Vec<Item>> {
-        self.engine.call(move |e| async move {
-            e.working_memory().list(project_id, component, state).await
-        })
-    }
-
-    /// See [`crate::WorkingMemory::pending`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn pending(&self, project_id: ProjectId, limit: u32) -> Result<Vec<Item>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().pending(project_id, limit).await })
-    }
-
-    /// See [`crate::WorkingMemory::activations_at`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn activations_at(&self, project_id: ProjectId, now: Millis) -> Result<Vec<(ItemId, f64)>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().activations_at(project_id, now).await })
-    }
-
-    /// See [`crate::WorkingMemory::capacity`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn capacity(&self, project_id: ProjectId) -> Result<Vec<CapacityStatus>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().capacity(project_id).await })
-    }
-
-    /// See [`crate::WorkingMemory::find_by_directory`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn find_by_directory(&self, project_id: ProjectId, directory: &str) -> Result<Vec<Item>> {
-        let directory = directory.to_owned();
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .find_by_directory(project_id, &directory)
-                .await
-        })
-    }
-
-    /// See [`crate::WorkingMemory::spatial_neighbours`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn spatial_neighbours(&self, project_id: ProjectId, path: &str) -> Result<Vec<Item>> {
-        let path = path.to_owned();
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .spatial_neighbours(project_id, &path)
-                .await
-        })
-    }
-
-    /// See [`crate::WorkingMemory::search`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn search(
-        &self,
-        project_id: ProjectId,
-        query: &str,
-        k: usize,
-        query_embedding: Option<&[f32]>,
-    ) -> Result<Vec<SearchHit>> {
-        let query = query.to_owned();
-        let query_embedding = query_embedding.map(<[f32]>::to_vec);
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .search(project_id, &query, k, query_embedding.as_deref())
-                .await
-        })
-    }
-
-    /// See [`crate::WorkingMemory::stats`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn stats(&self, project_id: ProjectId) -> Result<Vec<ComponentStats>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().stats(project_id).await })
-    }
+twins! {
+    WorkingMemory via |e| e.working_memory();
+    fn add(project_id: val ProjectId, item: val NewItem) -> AddOutcome;
+    fn sweep(project_id: val ProjectId) -> Vec<ItemId>;
+    fn get(project_id: val ProjectId, id: val ItemId) -> Item;
+    fn rehearse(project_id: val ProjectId, id: val ItemId) -> Item;
+    fn list(project_id: val ProjectId, component: val Option<Component>, state: val ItemState) -> Vec<Item>;
+    fn pending(project_id: val ProjectId, limit: val u32) -> Vec<Item>;
+    fn activations_at(project_id: val ProjectId, now: val Millis) -> Vec<(ItemId, f64)>;
+    fn capacity(project_id: val ProjectId) -> Vec<CapacityStatus>;
+    fn find_by_directory(project_id: val ProjectId, directory: by_ref str) -> Vec<Item>;
+    fn spatial_neighbours(project_id: val ProjectId, path: by_ref str) -> Vec<Item>;
+    fn search(project_id: val ProjectId, query: by_ref str, k: val usize, query_embedding: opt_ref [f32]) -> Vec<SearchHit>;
+    fn stats(project_id: val ProjectId) -> Vec<ComponentStats>;
 }
 
 /// The blocking twin of [`crate::Goals`]: the central executive's goals. Cheap to clone.
@@ -671,114 +407,18 @@ pub struct Goals {
     engine: Engine,
 }
 
-impl Goals {
-    /// See [`crate::Goals::add`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn add(&self, project_id: ProjectId, goal: NewGoal) -> Result<Goal> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().add(project_id, goal).await })
-    }
-
-    /// See [`crate::Goals::get`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().get(project_id, id).await })
-    }
-
-    /// See [`crate::Goals::active`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn active(&self, project_id: ProjectId) -> Result<Vec<Goal>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().active(project_id).await })
-    }
-
-    /// See [`crate::Goals::set_progress`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn set_progress(&self, project_id: ProjectId, id: i64, progress: f64) -> Result<Goal> {
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .goals()
-                .set_progress(project_id, id, progress)
-                .await
-        })
-    }
-
-    /// See [`crate::Goals::complete`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn complete(&self, project_id: ProjectId, id: i64, cascade: bool) -> Result<Vec<i64>> {
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .goals()
-                .complete(project_id, id, cascade)
-                .await
-        })
-    }
-
-    /// See [`crate::Goals::suspend`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn suspend(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().suspend(project_id, id).await })
-    }
-
-    /// See [`crate::Goals::resume`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn resume(&self, project_id: ProjectId, id: i64) -> Result<Goal> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().resume(project_id, id).await })
-    }
-
-    /// See [`crate::Goals::hierarchy`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn hierarchy(&self, project_id: ProjectId) -> Result<Vec<GoalNode>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().hierarchy(project_id).await })
-    }
-
-    /// See [`crate::Goals::focus`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn focus(
-        &self,
-        project_id: ProjectId,
-        target: FocusTarget,
-        target_id: i64,
-        weight: f64,
-    ) -> Result<Focus> {
-        self.engine.call(move |e| async move {
-            e.working_memory()
-                .goals()
-                .focus(project_id, target, target_id, weight)
-                .await
-        })
-    }
-
-    /// See [`crate::Goals::attention`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn attention(&self, project_id: ProjectId) -> Result<Vec<Focus>> {
-        self.engine
-            .call(move |e| async move { e.working_memory().goals().attention(project_id).await })
-    }
+twins! {
+    Goals via |e| e.working_memory().goals();
+    fn add(project_id: val ProjectId, goal: val NewGoal) -> Goal;
+    fn get(project_id: val ProjectId, id: val i64) -> Goal;
+    fn active(project_id: val ProjectId) -> Vec<Goal>;
+    fn set_progress(project_id: val ProjectId, id: val i64, progress: val f64) -> Goal;
+    fn complete(project_id: val ProjectId, id: val i64, cascade: val bool) -> Vec<i64>;
+    fn suspend(project_id: val ProjectId, id: val i64) -> Goal;
+    fn resume(project_id: val ProjectId, id: val i64) -> Goal;
+    fn hierarchy(project_id: val ProjectId) -> Vec<GoalNode>;
+    fn focus(project_id: val ProjectId, target: val FocusTarget, target_id: val i64, weight: val f64) -> Focus;
+    fn attention(project_id: val ProjectId) -> Vec<Focus>;
 }
 
 /// The blocking twin of [`crate::Layers`]: the four long-term layers. Cheap to clone.
@@ -788,33 +428,6 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// See [`crate::Layers::memory`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn memory(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<Memory> {
-        self.engine
-            .call(move |e| async move { e.layers().memory(project_id, layer, id).await })
-    }
-
-    /// See [`crate::Layers::forget_memory`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn forget_memory(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<bool> {
-        self.engine
-            .call(move |e| async move { e.layers().forget_memory(project_id, layer, id).await })
-    }
-
-    /// See [`crate::Layers::counts`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn counts(&self, project_id: ProjectId) -> Result<LayerCounts> {
-        self.engine
-            .call(move |e| async move { e.layers().counts(project_id).await })
-    }
-
     /// See [`crate::Layers::remember`].
     ///
     /// # Errors
@@ -843,276 +456,72 @@ impl Layers {
         })
     }
 
-    /// See [`crate::Layers::semantic`].
+    /// See [`crate::Layers::remember_all`].
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn semantic(&self, project_id: ProjectId, id: MemoryId) -> Result<SemanticMemory> {
-        self.engine
-            .call(move |e| async move { e.layers().semantic(project_id, id).await })
-    }
-
-    /// See [`crate::Layers::list_semantic`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn list_semantic(
+    pub fn remember_all<S: AsRef<str>>(
         &self,
         project_id: ProjectId,
-        sort: SemanticSort,
-        limit: u32,
-    ) -> Result<Vec<SemanticMemory>> {
-        self.engine
-            .call(move |e| async move { e.layers().list_semantic(project_id, sort, limit).await })
-    }
-
-    /// See [`crate::Layers::mark_useful`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn mark_useful(&self, project_id: ProjectId, id: MemoryId) -> Result<f64> {
-        self.engine
-            .call(move |e| async move { e.layers().mark_useful(project_id, id).await })
-    }
-
-    /// See [`crate::Layers::forget`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn forget(&self, project_id: ProjectId, id: MemoryId) -> Result<bool> {
-        self.engine
-            .call(move |e| async move { e.layers().forget(project_id, id).await })
-    }
-
-    /// See [`crate::Layers::update_semantic`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn update_semantic(
-        &self,
-        project_id: ProjectId,
-        id: MemoryId,
-        content: &str,
-        reason: &str,
-    ) -> Result<SemanticMemory> {
-        let content = content.to_owned();
-        let reason = reason.to_owned();
+        contents: &[S],
+        memory_type: MemoryType,
+    ) -> Result<Vec<MemoryId>> {
+        let contents: Vec<String> = contents.iter().map(|c| c.as_ref().to_owned()).collect();
         self.engine.call(move |e| async move {
             e.layers()
-                .update_semantic(project_id, id, &content, &reason)
+                .remember_all(project_id, &contents, memory_type)
                 .await
         })
-    }
-
-    /// See [`crate::Layers::history`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn history(&self, project_id: ProjectId, id: MemoryId) -> Result<Vec<SemanticMemory>> {
-        self.engine
-            .call(move |e| async move { e.layers().history(project_id, id).await })
-    }
-
-    /// See [`crate::Layers::record_event`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn record_event(
-        &self,
-        project_id: ProjectId,
-        content: &str,
-        event_type: &str,
-        session_id: &str,
-        occurred_at: Millis,
-    ) -> Result<EpisodicEvent> {
-        let content = content.to_owned();
-        let event_type = event_type.to_owned();
-        let session_id = session_id.to_owned();
-        self.engine.call(move |e| async move {
-            e.layers()
-                .record_event(project_id, &content, &event_type, &session_id, occurred_at)
-                .await
-        })
-    }
-
-    /// See [`crate::Layers::events_between`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn events_between(
-        &self,
-        project_id: ProjectId,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<EpisodicEvent>> {
-        self.engine
-            .call(move |e| async move { e.layers().events_between(project_id, from, to).await })
-    }
-
-    /// See [`crate::Layers::events`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn events(
-        &self,
-        project_id: ProjectId,
-        from: Millis,
-        to: Millis,
-        event_type: Option<&str>,
-    ) -> Result<Vec<EpisodicEvent>> {
-        let event_type = event_type.map(str::to_owned);
-        self.engine.call(move |e| async move {
-            e.layers()
-                .events(project_id, from, to, event_type.as_deref())
-                .await
-        })
-    }
-
-    /// See [`crate::Layers::store_procedure`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn store_procedure(
-        &self,
-        project_id: ProjectId,
-        name: &str,
-        category: &str,
-        template: &str,
-    ) -> Result<Procedure> {
-        let name = name.to_owned();
-        let category = category.to_owned();
-        let template = template.to_owned();
-        self.engine.call(move |e| async move {
-            e.layers()
-                .store_procedure(project_id, &name, &category, &template)
-                .await
-        })
-    }
-
-    /// See [`crate::Layers::procedures`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn procedures(&self, project_id: ProjectId) -> Result<Vec<Procedure>> {
-        self.engine
-            .call(move |e| async move { e.layers().procedures(project_id).await })
-    }
-
-    /// See [`crate::Layers::procedure_by_name`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn procedure_by_name(
-        &self,
-        project_id: ProjectId,
-        name: &str,
-    ) -> Result<Option<Procedure>> {
-        let name = name.to_owned();
-        self.engine
-            .call(move |e| async move { e.layers().procedure_by_name(project_id, &name).await })
-    }
-
-    /// See [`crate::Layers::create_task`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn create_task(
-        &self,
-        project_id: ProjectId,
-        content: &str,
-        priority: TaskPriority,
-        due_at: Option<Millis>,
-    ) -> Result<ProspectiveTask> {
-        let content = content.to_owned();
-        self.engine.call(move |e| async move {
-            e.layers()
-                .create_task(project_id, &content, priority, due_at)
-                .await
-        })
-    }
-
-    /// See [`crate::Layers::complete_task`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn complete_task(&self, project_id: ProjectId, id: MemoryId) -> Result<ProspectiveTask> {
-        self.engine
-            .call(move |e| async move { e.layers().complete_task(project_id, id).await })
-    }
-
-    /// See [`crate::Layers::tasks_due_by`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn tasks_due_by(
-        &self,
-        project_id: ProjectId,
-        time: Millis,
-    ) -> Result<Vec<ProspectiveTask>> {
-        self.engine
-            .call(move |e| async move { e.layers().tasks_due_by(project_id, time).await })
-    }
-
-    /// See [`crate::Layers::tasks`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn tasks(&self, project_id: ProjectId, status: TaskStatus) -> Result<Vec<ProspectiveTask>> {
-        self.engine
-            .call(move |e| async move { e.layers().tasks(project_id, status).await })
     }
 }
 
-/// The blocking twin of [`crate::RouteLog`]: the route log. Cheap to clone.
+twins! {
+    Layers via |e| e.layers();
+    fn memory(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> Memory;
+    fn forget_memory(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> bool;
+    fn counts(project_id: val ProjectId) -> LayerCounts;
+    fn semantic(project_id: val ProjectId, id: val MemoryId) -> SemanticMemory;
+    fn list_semantic(project_id: val ProjectId, sort: val SemanticSort, limit: val u32) -> Vec<SemanticMemory>;
+    fn mark_useful(project_id: val ProjectId, id: val MemoryId) -> f64;
+    fn forget(project_id: val ProjectId, id: val MemoryId) -> bool;
+    fn update_semantic(project_id: val ProjectId, id: val MemoryId, content: by_ref str, reason: by_ref str) -> SemanticMemory;
+    fn history(project_id: val ProjectId, id: val MemoryId) -> Vec<SemanticMemory>;
+    fn record_event(project_id: val ProjectId, content: by_ref str, event_type: by_ref str, session_id: by_ref str, occurred_at: val Millis) -> EpisodicEvent;
+    fn events_between(project_id: val ProjectId, from: val Millis, to: val Millis) -> Vec<EpisodicEvent>;
+    fn events(project_id: val ProjectId, from: val Millis, to: val Millis, event_type: opt_ref str) -> Vec<EpisodicEvent>;
+    fn store_procedure(project_id: val ProjectId, name: by_ref str, category: by_ref str, template: by_ref str) -> Procedure;
+    fn procedures(project_id: val ProjectId) -> Vec<Procedure>;
+    fn procedure_by_name(project_id: val ProjectId, name: by_ref str) -> Option<Procedure>;
+    fn create_task(project_id: val ProjectId, content: by_ref str, priority: val TaskPriority, due_at: val Option<Millis>) -> ProspectiveTask;
+    fn complete_task(project_id: val ProjectId, id: val MemoryId) -> ProspectiveTask;
+    fn tasks_due_by(project_id: val ProjectId, time: val Millis) -> Vec<ProspectiveTask>;
+    fn tasks(project_id: val ProjectId, status: val TaskStatus) -> Vec<ProspectiveTask>;
+}
+
+/// The blocking twin of [`crate::RouteLog`]: the route log (its reads; labels go through
+/// [`Engine::feedback`] and [`Engine::import_labels`]). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RouteLog {
     engine: Engine,
 }
 
-impl RouteLog {
-    /// See [`crate::RouteLog::get`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn get(&self, project_id: ProjectId, route_id: RouteId) -> Result<RouteRecord> {
-        self.engine
-            .call(move |e| async move { e.route_log().get(project_id, route_id).await })
-    }
-
-    /// See [`crate::RouteLog::labelled`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn labelled(&self, project_id: Option<ProjectId>) -> Result<Vec<RouteRecord>> {
-        self.engine
-            .call(move |e| async move { e.route_log().labelled(project_id).await })
-    }
+twins! {
+    RouteLog via |e| e.route_log();
+    fn get(project_id: val ProjectId, route_id: val RouteId) -> RouteRecord;
+    fn labelled(project_id: val Option<ProjectId>) -> Vec<RouteRecord>;
 }
 
-/// The blocking twin of [`crate::ModelRegistry`]: router models. Cheap to clone.
+/// The blocking twin of [`crate::ModelRegistry`]: stored router models (its reads; models are
+/// stored and activated through [`Engine`]). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ModelRegistry {
     engine: Engine,
 }
 
-impl ModelRegistry {
-    /// See [`crate::ModelRegistry::active`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn active(&self, scope: ModelScope) -> Result<Option<StoredModel>> {
-        self.engine
-            .call(move |e| async move { e.models().active(scope).await })
-    }
-
-    /// See [`crate::ModelRegistry::list`].
-    ///
-    /// # Errors
-    /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn list(&self, scope: ModelScope) -> Result<Vec<StoredModel>> {
-        self.engine
-            .call(move |e| async move { e.models().list(scope).await })
-    }
+twins! {
+    ModelRegistry via |e| e.models();
+    fn active(scope: val ModelScope) -> Option<StoredModel>;
+    fn list(scope: val ModelScope) -> Vec<StoredModel>;
 }
 
 /// A [`RouteInput`] with its content owned, to carry it to the runtime thread.

@@ -530,21 +530,107 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         Err(Error::NotFound { .. })
     ));
 
+    let many = layers
+        .remember_all(p, &["A fact", "Another fact"], MemoryType::Fact)
+        .unwrap();
+    assert_eq!(many.len(), 2);
+    assert_eq!(layers.semantic(p, many[1]).unwrap().content, "Another fact");
+
     assert!(engine.pool_stats().max >= 1);
     assert!(engine.health_check().connected);
     engine.close();
+}
+
+/// The handles of the async API and their blocking twins share these names.
+const HANDLES: [&str; 7] = [
+    "Engine",
+    "Projects",
+    "WorkingMemory",
+    "Goals",
+    "Layers",
+    "RouteLog",
+    "ModelRegistry",
+];
+
+/// `(handle, method)` for every method `source` defines in `impl HANDLE` blocks (`pub fn`, or
+/// `pub async fn` when `asynchronous`), and for the blocking module, every twin its `twins!`
+/// blocks list (`HANDLE via ...;` then one `fn name(...)` line per twin).
+fn methods(source: &str, asynchronous: bool) -> Vec<(String, String)> {
+    let mut handle: Option<&str> = None;
+    let mut out = Vec::new();
+    for line in source.lines().map(str::trim_start) {
+        let starts_block = line
+            .strip_prefix("impl ")
+            .map(|rest| rest.trim_end_matches(" {"))
+            .or_else(|| line.split(" via |").nth(1).and(line.split(' ').next()));
+        if let Some(name) = starts_block {
+            handle = HANDLES.iter().copied().find(|h| *h == name);
+            continue;
+        }
+        let prefix = if asynchronous {
+            "pub async fn "
+        } else {
+            "pub fn "
+        };
+        let name = line
+            .strip_prefix(prefix)
+            .or_else(|| (!asynchronous).then(|| line.strip_prefix("fn ")).flatten());
+        if let (Some(h), Some(rest)) = (handle, name) {
+            let name = rest.split(['(', '<']).next().unwrap_or_default();
+            if !name.starts_with('$') && !name.is_empty() {
+                out.push((h.to_owned(), name.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn async_methods() -> Vec<(String, String)> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    let mut dirs = vec![src];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() && name != "bin" {
+                dirs.push(path);
+            } else if name.ends_with(".rs") && name != "blocking.rs" {
+                out.extend(methods(&std::fs::read_to_string(&path).unwrap(), true));
+            }
+        }
+    }
+    out
+}
+
+/// Every public async method of the async handles has a blocking twin of the same name on
+/// the same handle: a method added to the async API without its twin fails here.
+#[test]
+fn every_async_method_has_a_blocking_twin() {
+    let twins = methods(include_str!("../../src/blocking.rs"), false);
+    let async_methods = async_methods();
+    assert!(
+        async_methods.len() > 60,
+        "the scan finds the async API: {async_methods:?}"
+    );
+    let missing: Vec<&(String, String)> = async_methods
+        .iter()
+        .filter(|m| !twins.contains(m))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "async methods without a twin: {missing:?}"
+    );
 }
 
 /// The test above names every method the blocking module defines: a method added to the facade
 /// without a test fails here.
 #[test]
 fn every_blocking_method_is_exercised() {
-    let source = include_str!("../../src/blocking.rs");
     let tests = include_str!("blocking.rs");
-    let missing: Vec<&str> = source
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("pub fn "))
-        .map(|rest| rest.split(['(', '<']).next().unwrap())
+    let missing: Vec<String> = methods(include_str!("../../src/blocking.rs"), false)
+        .into_iter()
+        .map(|(_, name)| name)
         .filter(|name| {
             !tests.contains(&format!(".{name}(")) && !tests.contains(&format!("::{name}("))
         })
