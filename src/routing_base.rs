@@ -1,8 +1,8 @@
 //! The routing base: the model that routes a project with no model of its own (nor an active
 //! global one) and the labelled corpus a project's router is adapted from.
 //!
-//! By default it is the shipped one (`models/router-default.json` and
-//! `models/router-corpus.jsonl`, compiled in and parsed on first use, once per process). A
+//! By default it is the shipped one (`models/router-default.json`, compiled in in its compact
+//! form, and `models/router-corpus.jsonl`; each parsed on first use, once per process). A
 //! caller with a model trained offline on its own data gives its own with
 //! [`crate::ConfigBuilder::routing_base`] (the `athena` tool: `--base-model` and
 //! `--base-corpus`); tests give a small one so that adapting takes a fraction of the time.
@@ -13,9 +13,11 @@ use std::sync::{Arc, OnceLock};
 use crate::error::Result;
 use crate::router::{Example, ModelLabel, TreeModel};
 
-/// The shipped default model, compiled in so routing is good from the first item without any
-/// file or download. See `models/router-default.metrics.json` for how it was trained.
-const SHIPPED_MODEL_JSON: &str = include_str!("../models/router-default.json");
+/// The shipped default model (`models/router-default.json`) in its compact form, compiled in so
+/// routing is good from the first item without any file or download, and parsed in
+/// milliseconds. See `models/router-default.metrics.json` for how it was trained; a test keeps
+/// the two files the same model.
+const SHIPPED_MODEL: &[u8] = include_bytes!("../models/router-default.compact");
 
 /// A model and the labelled corpus it was trained on: what routes a project until it has a
 /// model of its own, and what the project's labels adapt ([`crate::router::adapt()`]: the
@@ -78,7 +80,7 @@ impl RoutingBase {
         self.given.is_none()
     }
 
-    /// The model, parsed on the first call when it is the shipped one (13 MB of JSON).
+    /// The model, parsed on the first call when it is the shipped one.
     ///
     /// # Errors
     /// Only if the compiled-in model were invalid (tested not to be).
@@ -104,10 +106,7 @@ fn shipped_model() -> Result<Arc<TreeModel>> {
     if let Some(model) = PARSED.get() {
         return Ok(Arc::clone(model));
     }
-    let model = Arc::new(TreeModel::from_json(
-        SHIPPED_MODEL_JSON,
-        ModelLabel::Default,
-    )?);
+    let model = Arc::new(TreeModel::from_compact(SHIPPED_MODEL, ModelLabel::Default)?);
     Ok(Arc::clone(PARSED.get_or_init(|| model)))
 }
 
@@ -165,6 +164,49 @@ mod tests {
         assert_eq!(base, base.clone());
         assert_ne!(base, RoutingBase::shipped());
         assert_eq!(RoutingBase::default(), RoutingBase::shipped());
+    }
+
+    /// Whether `models/router-default.compact` holds the model of `models/router-default.json`.
+    /// After retraining the default, write it again with
+    /// `ATHENA_WRITE_COMPACT=1 cargo test --lib compiled_in_compact`.
+    #[test]
+    fn the_compiled_in_compact_model_is_the_shipped_json() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let json = std::fs::read_to_string(dir.join("router-default.json")).unwrap();
+        let model = TreeModel::from_json(&json, ModelLabel::Default).unwrap();
+        let compact = model.to_compact();
+        if std::env::var_os("ATHENA_WRITE_COMPACT").is_some() {
+            std::fs::write(dir.join("router-default.compact"), &compact).unwrap();
+        }
+        assert!(
+            SHIPPED_MODEL == compact.as_slice(),
+            "models/router-default.compact is not router-default.json's model: \
+             ATHENA_WRITE_COMPACT=1 cargo test --lib compiled_in_compact"
+        );
+        assert_eq!(*shipped_model().unwrap(), model);
+    }
+
+    #[test]
+    fn compact_models_round_trip_and_bad_bytes_are_errors() {
+        let (model, corpus) = small();
+        let labels: Vec<Example> = corpus.iter().take(12).cloned().collect();
+        let params = crate::AdaptParams::default();
+        let adapted = crate::router::adapt_model(&model, &corpus, &labels, &params).unwrap();
+        assert!(adapted.correction().is_some());
+        for m in [model, adapted] {
+            let bytes = m.to_compact();
+            assert!(bytes.len() < m.to_json().len() / 2, "{}", bytes.len());
+            let back = TreeModel::from_compact(&bytes, "back").unwrap();
+            assert_eq!(back, m.clone().with_label("back"));
+            for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+                let err = TreeModel::from_compact(&bytes[..cut], "cut").unwrap_err();
+                assert!(matches!(err, crate::Error::InvalidModel { .. }), "{err}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(TreeModel::from_compact(&longer, "longer").is_err());
+        }
+        assert!(TreeModel::from_compact(b"{}", "json").is_err());
     }
 
     #[test]

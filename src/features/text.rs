@@ -685,6 +685,78 @@ impl TokenTable {
         self.keys.iter().filter(|k| **k != 0).count() + usize::from(self.zero.is_some())
     }
 
+    /// Appends the table as it is laid out: its slot count, its zero-hash token if any, then
+    /// each occupied slot's index, token and weights in slot order.
+    fn write_compact(&self, out: &mut Vec<u8>) {
+        out.extend((self.keys.len() as u64).to_le_bytes());
+        out.push(u8::from(self.zero.is_some()));
+        self.zero
+            .unwrap_or_default()
+            .iter()
+            .for_each(|w| out.extend(w.to_le_bytes()));
+        let occupied = self.keys.iter().filter(|k| **k != 0).count();
+        out.extend((occupied as u64).to_le_bytes());
+        for (i, (key, weights)) in self.keys.iter().zip(&self.weights).enumerate() {
+            if *key != 0 {
+                out.extend((i as u32).to_le_bytes());
+                out.extend(key.to_le_bytes());
+                weights.iter().for_each(|w| out.extend(w.to_le_bytes()));
+            }
+        }
+    }
+
+    /// Reads a table written by [`TokenTable::write_compact`] back into the same layout: each
+    /// token is written to its slot, in slot order, with no probing (which is what makes it
+    /// fast). Checks that the table is at most half full and that every token sits where
+    /// probing from its hash finds it.
+    fn read_compact(bytes: &mut &[u8]) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidModel {
+            reason: format!("compact token table: {reason}"),
+        };
+        let slots = u64::from_le_bytes(take(bytes)?) as usize;
+        if !(16..=1 << 28).contains(&slots) || !slots.is_power_of_two() {
+            return Err(invalid(format!(
+                "{slots} slots is not a power of two in 16..=2^28"
+            )));
+        }
+        let zero = (take::<1>(bytes)?[0] != 0).then_some(());
+        let zero_weights = read_weights(bytes)?;
+        let count = u64::from_le_bytes(take(bytes)?) as usize;
+        if count * 2 > slots || bytes.len() < count * 28 {
+            return Err(invalid(format!(
+                "{count} tokens do not fit {slots} slots half full"
+            )));
+        }
+        let mut table = TokenTable {
+            mask: slots - 1,
+            keys: vec![0; slots],
+            weights: vec![[0.0; 4]; slots],
+            zero: zero.map(|()| zero_weights),
+        };
+        let mut runs = Runs::default();
+        let (records, rest) = bytes.split_at(count * 28);
+        *bytes = rest;
+        for record in records.chunks_exact(28) {
+            let number = |at: usize| -> [u8; 4] { record[at..at + 4].try_into().expect("4 bytes") };
+            let slot = u32::from_le_bytes(number(0)) as usize;
+            let key = u64::from_le_bytes(record[4..12].try_into().expect("8 bytes"));
+            let weights = [12, 16, 20, 24].map(|at| f32::from_le_bytes(number(at)));
+            if key == 0 || slot >= slots || runs.last.is_some_and(|last| slot <= last) {
+                return Err(invalid(format!(
+                    "token {key} in slot {slot} is out of order"
+                )));
+            }
+            runs.place(slot, key as usize & table.mask).map_err(|()| {
+                invalid(format!("token {key} in slot {slot} is not where it hashes"))
+            })?;
+            table.keys[slot] = key;
+            table.weights[slot] = weights;
+        }
+        runs.finish(slots)
+            .map_err(|()| invalid("a token at the start is not where it hashes".into()))?;
+        Ok(table)
+    }
+
     /// Every (token, weights), in no particular order.
     fn entries(&self) -> impl Iterator<Item = (u64, [f32; 4])> + '_ {
         let slots = self
@@ -694,6 +766,55 @@ impl TokenTable {
             .filter(|(k, _)| **k != 0)
             .map(|(k, w)| (*k, *w));
         slots.chain(self.zero.map(|w| (0, w)))
+    }
+}
+
+/// Four little-endian `f32`s from the front of `bytes`.
+fn read_weights(bytes: &mut &[u8]) -> Result<[f32; 4]> {
+    let mut weights = [0.0f32; 4];
+    for w in &mut weights {
+        *w = f32::from_le_bytes(take(bytes)?);
+    }
+    Ok(weights)
+}
+
+/// The runs of occupied slots of a token table read in slot order, to check that each token
+/// sits where linear probing from its home slot (its hash's low bits) finds it: within the
+/// run it is in, at or after its home. The run that starts at slot 0 may continue the run that
+/// ends at the last slot (probing wraps around), so its tokens are checked at the end.
+#[derive(Default)]
+struct Runs {
+    last: Option<usize>,
+    start: usize,
+    /// `(home, slot)` of the tokens of the run that starts at slot 0.
+    first: Vec<(usize, usize)>,
+}
+
+impl Runs {
+    fn place(&mut self, slot: usize, home: usize) -> std::result::Result<(), ()> {
+        if self.last.is_none_or(|last| last + 1 != slot) {
+            self.start = slot;
+        }
+        self.last = Some(slot);
+        if self.start == 0 {
+            self.first.push((home, slot));
+            Ok(())
+        } else if (self.start..=slot).contains(&home) {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    fn finish(self, slots: usize) -> std::result::Result<(), ()> {
+        let wraps_from = (self.last == Some(slots - 1) && self.start != 0).then_some(self.start);
+        let found =
+            |&(home, slot): &(usize, usize)| home <= slot || wraps_from.is_some_and(|w| home >= w);
+        if self.first.iter().all(found) {
+            Ok(())
+        } else {
+            Err(())
+        }
     }
 }
 
@@ -758,21 +879,84 @@ impl serde::Serialize for TextModel {
 impl<'de> serde::Deserialize<'de> for TextModel {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let j = TextModelJson::deserialize(d)?;
-        let learner = [TextLearner::NaiveBayes, TextLearner::Logistic]
+        let learner = TextLearner::of_kind(&j.kind).map_err(serde::de::Error::custom)?;
+        Ok(TextModel::assemble(learner, j.alpha, j.log_prior, j.tokens))
+    }
+}
+
+impl TextLearner {
+    /// The learner whose serialised `kind` is `kind`.
+    fn of_kind(kind: &str) -> std::result::Result<Self, String> {
+        [TextLearner::NaiveBayes, TextLearner::Logistic]
             .into_iter()
-            .find(|l| l.kind() == j.kind)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!("unknown text model kind {:?}", j.kind))
-            })?;
+            .find(|l| l.kind() == kind)
+            .ok_or_else(|| format!("unknown text model kind {kind:?}"))
+    }
+}
+
+/// The compact form of a text model: its learner, constants and token weights as
+/// little-endian numbers, tokens sorted by hash (see [`crate::router::TreeModel::to_compact`]).
+impl TextModel {
+    fn assemble(
+        learner: TextLearner,
+        alpha: f64,
+        log_prior: [f64; 4],
+        tokens: Vec<(u64, [f32; 4])>,
+    ) -> Self {
+        TextModel {
+            learner,
+            alpha,
+            log_prior,
+            log_likelihood: TokenTable::new(tokens),
+            kinded: false,
+        }
+        .with_kind_flag()
+    }
+
+    /// Appends the compact form to `out`.
+    pub(crate) fn write_compact(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(self.learner == TextLearner::Logistic));
+        out.extend(self.alpha.to_le_bytes());
+        self.log_prior
+            .iter()
+            .for_each(|p| out.extend(p.to_le_bytes()));
+        self.log_likelihood.write_compact(out);
+    }
+
+    /// Reads a compact form from the front of `bytes`, leaving the rest.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] when the bytes end early.
+    pub(crate) fn read_compact(bytes: &mut &[u8]) -> Result<Self> {
+        let learner = match take::<1>(bytes)?[0] {
+            0 => TextLearner::NaiveBayes,
+            _ => TextLearner::Logistic,
+        };
+        let alpha = f64::from_le_bytes(take(bytes)?);
+        let mut log_prior = [0.0; 4];
+        for p in &mut log_prior {
+            *p = f64::from_le_bytes(take(bytes)?);
+        }
         Ok(TextModel {
             learner,
-            alpha: j.alpha,
-            log_prior: j.log_prior,
-            log_likelihood: TokenTable::new(j.tokens),
+            alpha,
+            log_prior,
+            log_likelihood: TokenTable::read_compact(bytes)?,
             kinded: false,
         }
         .with_kind_flag())
     }
+}
+
+/// The first `N` bytes of `bytes`, which then start after them.
+pub(crate) fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N]> {
+    let (head, rest) = bytes
+        .split_first_chunk::<N>()
+        .ok_or_else(|| Error::InvalidModel {
+            reason: "compact model: the bytes end early".into(),
+        })?;
+    *bytes = rest;
+    Ok(*head)
 }
 
 impl TextModel {
@@ -1218,6 +1402,40 @@ pub(crate) fn softmax(z: [f64; 4]) -> [f64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_tables_read_back_in_their_layout_and_misplaced_tokens_are_errors() {
+        let entries = (1..300u64)
+            .map(|k| {
+                (
+                    k.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    [k as f32, 0.0, 0.0, -1.0],
+                )
+            })
+            .chain([(0, [9.0; 4])]);
+        let table = TokenTable::new(entries);
+        let mut bytes = Vec::new();
+        table.write_compact(&mut bytes);
+        let back = TokenTable::read_compact(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back, table);
+        for cut in [0, 9, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                TokenTable::read_compact(&mut &bytes[..cut]).is_err(),
+                "{cut}"
+            );
+        }
+        // A token moved to the empty slot before its home is not where probing finds it.
+        let home = (1..table.keys.len())
+            .find(|&i| table.keys[i] != 0 && table.keys[i - 1] == 0)
+            .unwrap();
+        let mut moved = table.clone();
+        moved.keys.swap(home - 1, home);
+        moved.weights.swap(home - 1, home);
+        let mut bytes = Vec::new();
+        moved.write_compact(&mut bytes);
+        let err = TokenTable::read_compact(&mut bytes.as_slice()).unwrap_err();
+        assert!(err.to_string().contains("not where it hashes"), "{err}");
+    }
 
     /// Two notes per layer, told apart by their words.
     const LABELLED: [(&str, Layer); 8] = [

@@ -235,14 +235,7 @@ mod tests {
     use super::*;
 
     fn input(content: &str) -> RouteInput<'_> {
-        RouteInput {
-            content,
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
-            kind: None,
-        }
+        RouteInput::new(content)
     }
 
     #[test]
