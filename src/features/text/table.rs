@@ -1,0 +1,217 @@
+//! The token table: token weights in an open-addressing table, and its compact form.
+
+use crate::error::{Error, Result};
+
+/// Token weights in an open-addressing table: keys in one array (256 KiB for 30,000 tokens at
+/// most half full, so probes stay in cache), weights in another read only on a hit. Slot key 0
+/// marks an empty slot; a token whose hash is 0 has a slot of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct TokenTable {
+    pub(super) mask: usize,
+    pub(super) keys: Vec<u64>,
+    pub(super) weights: Vec<[f32; 4]>,
+    pub(super) zero: Option<[f32; 4]>,
+}
+
+impl TokenTable {
+    pub(super) fn new(entries: impl IntoIterator<Item = (u64, [f32; 4])>) -> Self {
+        // Inserted in key order, so equal token sets always get the same layout.
+        let mut entries: Vec<(u64, [f32; 4])> = entries.into_iter().collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        let slots = (entries.len() * 2).next_power_of_two().max(16);
+        let mut table = TokenTable {
+            mask: slots - 1,
+            keys: vec![0; slots],
+            weights: vec![[0.0; 4]; slots],
+            zero: None,
+        };
+        for (key, w) in entries {
+            if key == 0 {
+                table.zero = Some(w);
+                continue;
+            }
+            let mut i = key as usize & table.mask;
+            while table.keys[i] != 0 && table.keys[i] != key {
+                i = (i + 1) & table.mask;
+            }
+            table.keys[i] = key;
+            table.weights[i] = w;
+        }
+        table
+    }
+
+    /// The slot holding nonzero `key`, if any.
+    #[inline]
+    pub(super) fn slot(&self, key: u64) -> Option<usize> {
+        let mut i = key as usize & self.mask;
+        loop {
+            match self.keys[i] {
+                k if k == key => return Some(i),
+                0 => return None,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn get(&self, key: u64) -> Option<&[f32; 4]> {
+        if key == 0 {
+            return self.zero.as_ref();
+        }
+        self.slot(key).map(|i| &self.weights[i])
+    }
+
+    pub(super) fn get_mut(&mut self, key: u64) -> Option<&mut [f32; 4]> {
+        if key == 0 {
+            return self.zero.as_mut();
+        }
+        self.slot(key).map(|i| &mut self.weights[i])
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.keys.iter().filter(|k| **k != 0).count() + usize::from(self.zero.is_some())
+    }
+
+    /// Appends the table as it is laid out: its slot count, its zero-hash token if any, then
+    /// each occupied slot's index, token and weights in slot order.
+    pub(super) fn write_compact(&self, out: &mut Vec<u8>) {
+        out.extend((self.keys.len() as u64).to_le_bytes());
+        out.push(u8::from(self.zero.is_some()));
+        self.zero
+            .unwrap_or_default()
+            .iter()
+            .for_each(|w| out.extend(w.to_le_bytes()));
+        let occupied = self.keys.iter().filter(|k| **k != 0).count();
+        out.extend((occupied as u64).to_le_bytes());
+        for (i, (key, weights)) in self.keys.iter().zip(&self.weights).enumerate() {
+            if *key != 0 {
+                out.extend((i as u32).to_le_bytes());
+                out.extend(key.to_le_bytes());
+                weights.iter().for_each(|w| out.extend(w.to_le_bytes()));
+            }
+        }
+    }
+
+    /// Reads a table written by [`TokenTable::write_compact`] back into the same layout: each
+    /// token is written to its slot, in slot order, with no probing (which is what makes it
+    /// fast). Checks that the table is at most half full and that every token sits where
+    /// probing from its hash finds it.
+    pub(super) fn read_compact(bytes: &mut &[u8]) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidModel {
+            reason: format!("compact token table: {reason}"),
+        };
+        let slots = u64::from_le_bytes(take(bytes)?) as usize;
+        if !(16..=1 << 28).contains(&slots) || !slots.is_power_of_two() {
+            return Err(invalid(format!(
+                "{slots} slots is not a power of two in 16..=2^28"
+            )));
+        }
+        let zero = (take::<1>(bytes)?[0] != 0).then_some(());
+        let zero_weights = read_weights(bytes)?;
+        let count = u64::from_le_bytes(take(bytes)?) as usize;
+        if count * 2 > slots || bytes.len() < count * 28 {
+            return Err(invalid(format!(
+                "{count} tokens do not fit {slots} slots half full"
+            )));
+        }
+        let mut table = TokenTable {
+            mask: slots - 1,
+            keys: vec![0; slots],
+            weights: vec![[0.0; 4]; slots],
+            zero: zero.map(|()| zero_weights),
+        };
+        let mut runs = Runs::default();
+        let (records, rest) = bytes.split_at(count * 28);
+        *bytes = rest;
+        for record in records.chunks_exact(28) {
+            let number = |at: usize| -> [u8; 4] { record[at..at + 4].try_into().expect("4 bytes") };
+            let slot = u32::from_le_bytes(number(0)) as usize;
+            let key = u64::from_le_bytes(record[4..12].try_into().expect("8 bytes"));
+            let weights = [12, 16, 20, 24].map(|at| f32::from_le_bytes(number(at)));
+            if key == 0 || slot >= slots || runs.last.is_some_and(|last| slot <= last) {
+                return Err(invalid(format!(
+                    "token {key} in slot {slot} is out of order"
+                )));
+            }
+            runs.place(slot, key as usize & table.mask).map_err(|()| {
+                invalid(format!("token {key} in slot {slot} is not where it hashes"))
+            })?;
+            table.keys[slot] = key;
+            table.weights[slot] = weights;
+        }
+        runs.finish(slots)
+            .map_err(|()| invalid("a token at the start is not where it hashes".into()))?;
+        Ok(table)
+    }
+
+    /// Every (token, weights), in no particular order.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (u64, [f32; 4])> + '_ {
+        let slots = self
+            .keys
+            .iter()
+            .zip(&self.weights)
+            .filter(|(k, _)| **k != 0)
+            .map(|(k, w)| (*k, *w));
+        slots.chain(self.zero.map(|w| (0, w)))
+    }
+}
+
+/// Four little-endian `f32`s from the front of `bytes`.
+pub(super) fn read_weights(bytes: &mut &[u8]) -> Result<[f32; 4]> {
+    let mut weights = [0.0f32; 4];
+    for w in &mut weights {
+        *w = f32::from_le_bytes(take(bytes)?);
+    }
+    Ok(weights)
+}
+
+/// The runs of occupied slots of a token table read in slot order, to check that each token
+/// sits where linear probing from its home slot (its hash's low bits) finds it: within the
+/// run it is in, at or after its home. The run that starts at slot 0 may continue the run that
+/// ends at the last slot (probing wraps around), so its tokens are checked at the end.
+#[derive(Default)]
+pub(super) struct Runs {
+    pub(super) last: Option<usize>,
+    pub(super) start: usize,
+    /// `(home, slot)` of the tokens of the run that starts at slot 0.
+    pub(super) first: Vec<(usize, usize)>,
+}
+
+impl Runs {
+    pub(super) fn place(&mut self, slot: usize, home: usize) -> std::result::Result<(), ()> {
+        if self.last.is_none_or(|last| last + 1 != slot) {
+            self.start = slot;
+        }
+        self.last = Some(slot);
+        if self.start == 0 {
+            self.first.push((home, slot));
+            Ok(())
+        } else if (self.start..=slot).contains(&home) {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    pub(super) fn finish(self, slots: usize) -> std::result::Result<(), ()> {
+        let wraps_from = (self.last == Some(slots - 1) && self.start != 0).then_some(self.start);
+        let found =
+            |&(home, slot): &(usize, usize)| home <= slot || wraps_from.is_some_and(|w| home >= w);
+        if self.first.iter().all(found) {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// The first `N` bytes of `bytes`, which then start after them.
+pub(crate) fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N]> {
+    let (head, rest) = bytes
+        .split_first_chunk::<N>()
+        .ok_or_else(|| Error::InvalidModel {
+            reason: "compact model: the bytes end early".into(),
+        })?;
+    *bytes = rest;
+    Ok(*head)
+}
