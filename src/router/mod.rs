@@ -11,7 +11,10 @@
 //! - [`Metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
 mod adapt;
+mod evidence;
 mod explain;
+mod fit_tree;
+mod folds;
 mod heuristic;
 mod label;
 mod metrics;
@@ -23,9 +26,8 @@ use std::sync::Arc;
 use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
-pub use adapt::{
-    adapt, adapt_model, adapt_text, gather_evidence, AdaptParams, Adapted, Evidence, InUse,
-};
+pub use adapt::{adapt, adapt_model, adapt_text, AdaptParams, Adapted};
+pub use evidence::{gather_evidence, Evidence, InUse};
 pub use explain::{Cue, CueKind, Explanation, Reading};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};
 pub use label::ModelLabel;
