@@ -24,7 +24,7 @@
 //! `athena_memory::router::adapt` (what `Engine::train` runs) and the evidence rule decides
 //! activation, as in the engine. Adapting `agent_dev_train`'s projects from a base trained on
 //! `agent_more_train` + `real_dev_train`, and the other way round, is how the adaptation was
-//! designed (README, "Feedback that pays off"). `--min-labels`, `--min-lead`, `--max-p`,
+//! designed (docs/adaptation.md). `--min-labels`, `--min-lead`, `--max-p`,
 //! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c`,
 //! `--correction-epochs` and `--seed` change the [`AdaptParams`] field of the same name in either
 //! mode (another `--seed` deals other folds: how much of a difference between two settings is

@@ -11,7 +11,7 @@
 //! 2. the item's component one-hot, activation, importance and age, so feedback in an agent's
 //!    own use can lean on them. On the shared corpora they carry no meaning but do mark where a
 //!    row came from (every agent note has the same fields, code comments random ones), and the
-//!    shipped default's trees learned that: the README's routing section measures what it
+//!    shipped default's trees learned that: docs/routing.md measures what it
 //!    costs when an agent note's fields vary. The `v1` keyword markers are left out: the text
 //!    model sees every word they test, they carried no importance in the trained trees, and
 //!    their keyword scan cost a quarter of the routing time;

@@ -103,7 +103,7 @@ impl RecallHit {
 }
 
 /// How recall ranks. The defaults were chosen on the development conversations of the LoCoMo
-/// benchmark (see the README's recall section for each signal's measured gain).
+/// benchmark (see docs/recall.md for each signal's measured gain).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecallParams {
     /// BM25 term-frequency saturation `k1` (0..=10). Default 0.9.

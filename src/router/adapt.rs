@@ -54,13 +54,13 @@ pub struct AdaptParams {
     /// How many corpus examples one project label counts as. Default 5: a project's 20 labels
     /// then weigh like 100 of the ~6,000 corpus notes, enough to move the words it uses without
     /// forgetting the rest. Chosen on the per-project simulations of the training files with a
-    /// kind-aware base (README): weights 5 and 20 gained the same on average (8.4 points over
+    /// kind-aware base (docs/adaptation.md): weights 5 and 20 gained the same on average (8.4 points over
     /// the four runs), and 5 activated 7 worse routers where 20 activated 12 (the refit of a
     /// kind-aware model moves the project's own word copies more than a plain one did).
     pub label_weight: f64,
     /// Folds of the labels for the cross-validated evidence. Default 10 (fewer when there are
     /// fewer labels): each fold's candidate is then fitted on 90 % of the labels, closer to the
-    /// final one fitted on all of them. In the training-file simulations (README) 10 folds
+    /// final one fitted on all of them. In the training-file simulations (docs/adaptation.md) 10 folds
     /// gained 1.2 points more on average than 5 at 20 and 40 labels, for 1.8 times the refits
     /// (66 against 36 on 20 labels).
     pub folds: usize,
@@ -69,7 +69,7 @@ pub struct AdaptParams {
     pub correction_folds: usize,
     /// Fewest labels an adapted router is ever activated on. Default 20: with 10 labels the
     /// cross-validated evidence rests on one or two labels' difference, and in the
-    /// training-file simulations (README) 4 of the 36 routers activated at 10 labels were worse
+    /// training-file simulations (docs/adaptation.md) 4 of the 36 routers activated at 10 labels were worse
     /// on their project's other notes.
     pub min_labels: usize,
     /// How many more labels the candidate must route right than the baseline, cross-validated.
@@ -97,7 +97,7 @@ pub struct AdaptParams {
     /// among the project's labels of unknown kind is estimated from the base's kind probabilities
     /// (by Saerens, Latinne and Decaestecker's expectation-maximisation) and the refitted
     /// classifier's prior moved to it. In the training-file simulations with 3 and 5 deals of
-    /// each project's notes (ADAPTATION.md) it made the adapted models better in all four runs
+    /// each project's notes (docs/adaptation.md) it made the adapted models better in all four runs
     /// (by 0.3 to 1.5 points), gained 0.75 points more on average and activated 22 worse routers
     /// instead of 26.
     pub learn_kind_share: bool,

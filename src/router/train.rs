@@ -121,7 +121,7 @@ impl Example {
 }
 
 /// Training settings. [`TrainParams::default`] documents each default; the defaults were chosen
-/// by 5-fold cross-validation on `real_dev_train.jsonl` (see the README, "Routing").
+/// by 5-fold cross-validation on `real_dev_train.jsonl` (see docs/routing.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
     /// Seed of every split and sample. Default 42.
@@ -478,7 +478,7 @@ fn fit_features(
     // order they run in), so they are fitted on threads of their own: the same scores, sooner.
     // Held-out scores read the text without its kind: trees that learn on the kind-aware
     // model's own guesses route well whether or not a caller gives the kind (a known kind only
-    // sharpens the scores; measured in the README, "A kind-aware text model").
+    // sharpens the scores; measured in docs/routing.md, "A kind-aware text model").
     let held_out = |fold: usize| -> Result<Vec<HeldOut>> {
         let rest = (0..fit.len())
             .filter(|&p| fold_of[p] != fold)

@@ -1,5 +1,5 @@
 //! The one-way house: every module of `src/` imports only modules of its own rank or below.
-//! Ranks, lowest first (see the README's Architecture section):
+//! Ranks, lowest first (see ARCHITECTURE.md's code map):
 //!
 //! 0. foundation: `error`, `ids`, `time`, `enum_str`, `rng`, `layer`, `component`
 //! 1. pure features: `features`

@@ -1,7 +1,7 @@
 //! The shipped default model (`models/router-default.json`, trained on the agent-notes and
 //! code-comment training files of `../shared/data`): it round-trips through the database with
 //! identical decisions on both backends, and, where the shared data is present, reaches the
-//! figures the README reports on `agent_dev_test.jsonl` and `real_dev_test.jsonl`.
+//! figures docs/routing.md reports on `agent_dev_test.jsonl` and `real_dev_test.jsonl`.
 
 use crate::common;
 

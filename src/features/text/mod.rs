@@ -82,7 +82,7 @@ pub enum TextLearner {
     /// Multinomial logistic regression on L2-normalised token counts: a score is the bias plus
     /// the token weights' sum divided by √(tokens known). Learns which tokens *tell layers
     /// apart* rather than which are frequent in each, so it is the stronger of the two on short
-    /// notes (72.3 % → 73.0 % cross-validated on agent notes in our measurements; see README).
+    /// notes (72.3 % → 73.0 % cross-validated on agent notes in our measurements; see docs/routing.md).
     Logistic,
 }
 
