@@ -20,6 +20,13 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// An engine with default settings on `db`, and a project registered at `path`.
+pub async fn engine_and_project(db: &TestDb, path: &str) -> (athena_memory::Engine, ProjectId) {
+    let engine = athena_memory::Engine::open(&db.url).await.unwrap();
+    let project = engine.projects().get_or_create(path, None).await.unwrap();
+    (engine, project.id)
+}
+
 /// A new SQLite file.
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");

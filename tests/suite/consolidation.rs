@@ -24,13 +24,7 @@ on_both_backends!(
 );
 
 async fn setup(db: &TestDb) -> (Engine, ProjectId) {
-    let engine = Engine::open(&db.url).await.unwrap();
-    let p = engine
-        .projects()
-        .get_or_create("/consolidate", None)
-        .await
-        .unwrap();
-    (engine, p.id)
+    common::engine_and_project(db, "/consolidate").await
 }
 
 async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {

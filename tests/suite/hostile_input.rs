@@ -22,14 +22,7 @@ on_both_backends!(
 
 /// An engine on `db` and a new project at `path`.
 async fn open(db: &TestDb, path: &str) -> (Engine, ProjectId) {
-    let engine = Engine::open(&db.url).await.unwrap();
-    let p = engine
-        .projects()
-        .get_or_create(path, None)
-        .await
-        .unwrap()
-        .id;
-    (engine, p)
+    common::engine_and_project(db, path).await
 }
 
 fn assert_invalid<T: std::fmt::Debug>(result: athena_memory::Result<T>, expected: &str) {

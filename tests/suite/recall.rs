@@ -25,13 +25,7 @@ on_both_backends!(
 );
 
 async fn setup(db: &TestDb) -> (Engine, ProjectId) {
-    let engine = Engine::open(&db.url).await.unwrap();
-    let p = engine
-        .projects()
-        .get_or_create("/recall", None)
-        .await
-        .unwrap();
-    (engine, p.id)
+    common::engine_and_project(db, "/recall").await
 }
 
 /// Where the first hit for `query` lives, and its id there.

@@ -29,13 +29,7 @@ on_both_backends!(
 );
 
 async fn setup(db: &TestDb) -> (Engine, ProjectId) {
-    let engine = Engine::open(&db.url).await.unwrap();
-    let p = engine
-        .projects()
-        .get_or_create("/wm/project", None)
-        .await
-        .unwrap();
-    (engine, p.id)
+    common::engine_and_project(db, "/wm/project").await
 }
 
 async fn eight_adds_leave_seven_active_and_the_weakest_pending(db: TestDb) {
