@@ -36,7 +36,7 @@ async fn store(url: &str, n: usize) -> (Engine, ProjectId, Words) {
             let texts = words.memories(&mut rng, size);
             engine
                 .layers()
-                .remember_all(p, &texts, MemoryType::Fact)
+                .add_semantic_all(p, &texts, MemoryType::Fact)
                 .await
                 .unwrap();
             left -= size;

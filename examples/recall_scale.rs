@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Builds `N` memories of generated English-like text in one project, and a tenth as many in
-//! each of two other projects (tenancy is part of the cost), with [`Layers::remember_all`] in
+//! each of two other projects (tenancy is part of the cost), with [`Layers::add_semantic_all`] in
 //! transactions of 10,000; then times `Q` (default 1,000) natural-language questions of 3 to 12
 //! words, `recall(p, question, 10)` each, one after another.
 //!
@@ -19,7 +19,7 @@
 //! Printed: `memories`, `build_s`, `p50_ms`, `p99_ms` (one recall), `mean_hits`. With `--json`
 //! exactly one JSON object on stdout. Default database: a temporary SQLite file.
 //!
-//! [`Layers::remember_all`]: athena_memory::Layers::remember_all
+//! [`Layers::add_semantic_all`]: athena_memory::Layers::add_semantic_all
 
 use std::time::Instant;
 
@@ -80,7 +80,7 @@ async fn build(engine: &Engine, project: ProjectId, n: usize, words: &Words, rng
         let texts = words.memories(rng, size);
         engine
             .layers()
-            .remember_all(project, &texts, MemoryType::Fact)
+            .add_semantic_all(project, &texts, MemoryType::Fact)
             .await
             .expect("store a batch");
         left -= size;

@@ -428,11 +428,11 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// See [`crate::Layers::remember`].
+    /// See [`crate::Layers::add_semantic`].
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn remember(
+    pub fn add_semantic(
         &self,
         project_id: ProjectId,
         content: &str,
@@ -446,7 +446,7 @@ impl Layers {
             .collect::<Vec<String>>();
         self.engine.call(move |e| async move {
             e.layers()
-                .remember(
+                .add_semantic(
                     project_id,
                     &content,
                     memory_type,
@@ -456,11 +456,11 @@ impl Layers {
         })
     }
 
-    /// See [`crate::Layers::remember_all`].
+    /// See [`crate::Layers::add_semantic_all`].
     ///
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
-    pub fn remember_all<S: AsRef<str>>(
+    pub fn add_semantic_all<S: AsRef<str>>(
         &self,
         project_id: ProjectId,
         contents: &[S],
@@ -469,7 +469,7 @@ impl Layers {
         let contents: Vec<String> = contents.iter().map(|c| c.as_ref().to_owned()).collect();
         self.engine.call(move |e| async move {
             e.layers()
-                .remember_all(project_id, &contents, memory_type)
+                .add_semantic_all(project_id, &contents, memory_type)
                 .await
         })
     }
@@ -477,25 +477,23 @@ impl Layers {
 
 twins! {
     Layers via |e| e.layers();
-    fn memory(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> Memory;
-    fn forget_memory(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> bool;
-    fn counts(project_id: val ProjectId) -> LayerCounts;
-    fn semantic(project_id: val ProjectId, id: val MemoryId) -> SemanticMemory;
+    fn get(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> Memory;
+    fn forget(project_id: val ProjectId, layer: val Layer, id: val MemoryId) -> bool;
+    fn count(project_id: val ProjectId) -> LayerCounts;
+    fn get_semantic(project_id: val ProjectId, id: val MemoryId) -> SemanticMemory;
     fn list_semantic(project_id: val ProjectId, sort: val SemanticSort, limit: val u32) -> Vec<SemanticMemory>;
     fn mark_useful(project_id: val ProjectId, id: val MemoryId) -> f64;
-    fn forget(project_id: val ProjectId, id: val MemoryId) -> bool;
     fn update_semantic(project_id: val ProjectId, id: val MemoryId, content: by_ref str, reason: by_ref str) -> SemanticMemory;
     fn history(project_id: val ProjectId, id: val MemoryId) -> Vec<SemanticMemory>;
-    fn record_event(project_id: val ProjectId, content: by_ref str, event_type: by_ref str, session_id: by_ref str, occurred_at: val Millis) -> EpisodicEvent;
-    fn events_between(project_id: val ProjectId, from: val Millis, to: val Millis) -> Vec<EpisodicEvent>;
-    fn events(project_id: val ProjectId, from: val Millis, to: val Millis, event_type: opt_ref str) -> Vec<EpisodicEvent>;
-    fn store_procedure(project_id: val ProjectId, name: by_ref str, category: by_ref str, template: by_ref str) -> Procedure;
-    fn procedures(project_id: val ProjectId) -> Vec<Procedure>;
-    fn procedure_by_name(project_id: val ProjectId, name: by_ref str) -> Option<Procedure>;
-    fn create_task(project_id: val ProjectId, content: by_ref str, priority: val TaskPriority, due_at: val Option<Millis>) -> ProspectiveTask;
+    fn add_event(project_id: val ProjectId, content: by_ref str, event_type: by_ref str, session_id: by_ref str, occurred_at: val Millis) -> EpisodicEvent;
+    fn list_events(project_id: val ProjectId, from: val Millis, to: val Millis, event_type: opt_ref str) -> Vec<EpisodicEvent>;
+    fn add_procedure(project_id: val ProjectId, name: by_ref str, category: by_ref str, template: by_ref str) -> Procedure;
+    fn list_procedures(project_id: val ProjectId) -> Vec<Procedure>;
+    fn find_procedure(project_id: val ProjectId, name: by_ref str) -> Option<Procedure>;
+    fn add_task(project_id: val ProjectId, content: by_ref str, priority: val TaskPriority, due_at: val Option<Millis>) -> ProspectiveTask;
     fn complete_task(project_id: val ProjectId, id: val MemoryId) -> ProspectiveTask;
-    fn tasks_due_by(project_id: val ProjectId, time: val Millis) -> Vec<ProspectiveTask>;
-    fn tasks(project_id: val ProjectId, status: val TaskStatus) -> Vec<ProspectiveTask>;
+    fn list_tasks_due(project_id: val ProjectId, time: val Millis) -> Vec<ProspectiveTask>;
+    fn list_tasks(project_id: val ProjectId, status: val TaskStatus) -> Vec<ProspectiveTask>;
 }
 
 /// The blocking twin of [`crate::RouteLog`]: the route log (its reads; labels go through

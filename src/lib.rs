@@ -58,9 +58,9 @@
 //! let project = engine.projects().get_or_create("/home/me/app", None).await?;
 //! let fact = engine
 //!     .layers()
-//!     .remember(project.id, "JWT tokens provide stateless auth", MemoryType::Fact, &["auth"])
+//!     .add_semantic(project.id, "JWT tokens provide stateless auth", MemoryType::Fact, &["auth"])
 //!     .await?;
-//! assert_eq!(engine.layers().semantic(project.id, fact.id).await?.content, fact.content);
+//! assert_eq!(engine.layers().get_semantic(project.id, fact.id).await?.content, fact.content);
 //! engine.close().await;
 //! # Ok::<(), athena_memory::Error>(())
 //! # }).unwrap();

@@ -35,12 +35,12 @@ fn works_from_a_plain_thread(db: TestDb) {
             .unwrap();
         let task = engine
             .layers()
-            .create_task(project.id, "write the docs", TaskPriority::Low, None)
+            .add_task(project.id, "write the docs", TaskPriority::Low, None)
             .unwrap();
         assert_eq!(
             engine
                 .layers()
-                .tasks(project.id, TaskStatus::Pending)
+                .list_tasks(project.id, TaskStatus::Pending)
                 .unwrap(),
             vec![task]
         );
@@ -128,7 +128,7 @@ fn eight_threads_share_one_instance(db: TestDb) {
                 for n in 0..5 {
                     engine
                         .layers()
-                        .create_task(own.id, &format!("task {n}"), TaskPriority::Medium, None)
+                        .add_task(own.id, &format!("task {n}"), TaskPriority::Medium, None)
                         .unwrap();
                 }
                 (shared.id, own.id)
@@ -142,7 +142,7 @@ fn eight_threads_share_one_instance(db: TestDb) {
         assert_eq!(
             engine
                 .layers()
-                .tasks(own, TaskStatus::Pending)
+                .list_tasks(own, TaskStatus::Pending)
                 .unwrap()
                 .len(),
             5
@@ -371,14 +371,14 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     // Layers.
     let layers = engine.layers();
     let fact = layers
-        .remember(
+        .add_semantic(
             p,
             "JWT tokens provide stateless auth",
             MemoryType::Fact,
             &["auth"],
         )
         .unwrap();
-    assert_eq!(layers.semantic(p, fact.id).unwrap().tags, vec!["auth"]);
+    assert_eq!(layers.get_semantic(p, fact.id).unwrap().tags, vec!["auth"]);
     assert_eq!(
         layers
             .list_semantic(p, SemanticSort::Recent, 5)
@@ -392,39 +392,42 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         .unwrap();
     assert_eq!(layers.history(p, newer.id).unwrap().len(), 2);
     let event = layers
-        .record_event(p, "deployed v2", "deploy", "s1", 1_000)
+        .add_event(p, "deployed v2", "deploy", "s1", 1_000)
         .unwrap();
     assert_eq!(
-        layers.events_between(p, 0, 2_000).unwrap(),
+        layers.list_events(p, 0, 2_000, None).unwrap(),
         vec![event.clone()]
     );
-    assert_eq!(layers.events(p, 0, 2_000, Some("other")).unwrap(), vec![]);
+    assert_eq!(
+        layers.list_events(p, 0, 2_000, Some("other")).unwrap(),
+        vec![]
+    );
     let procedure = layers
-        .store_procedure(p, "reset", "ops", "Run `make seed` after a reset")
+        .add_procedure(p, "reset", "ops", "Run `make seed` after a reset")
         .unwrap();
     let procedure_id = procedure.id;
-    assert_eq!(layers.procedures(p).unwrap(), vec![procedure.clone()]);
-    assert_eq!(
-        layers.procedure_by_name(p, "reset").unwrap(),
-        Some(procedure)
-    );
+    assert_eq!(layers.list_procedures(p).unwrap(), vec![procedure.clone()]);
+    assert_eq!(layers.find_procedure(p, "reset").unwrap(), Some(procedure));
     let task = layers
-        .create_task(p, "rotate the keys", TaskPriority::High, Some(5_000))
+        .add_task(p, "rotate the keys", TaskPriority::High, Some(5_000))
         .unwrap();
-    assert_eq!(layers.tasks_due_by(p, 6_000).unwrap(), vec![task.clone()]);
+    assert_eq!(layers.list_tasks_due(p, 6_000).unwrap(), vec![task.clone()]);
     assert_eq!(
         layers.complete_task(p, task.id).unwrap().status,
         TaskStatus::Completed
     );
-    assert_eq!(layers.tasks(p, TaskStatus::Completed).unwrap().len(), 1);
+    assert_eq!(
+        layers.list_tasks(p, TaskStatus::Completed).unwrap().len(),
+        1
+    );
     assert!(matches!(
-        layers.memory(p, Layer::Procedural, procedure_id).unwrap(),
+        layers.get(p, Layer::Procedural, procedure_id).unwrap(),
         athena_memory::Memory::Procedural(ref m) if m.name == "reset"
     ));
-    assert_eq!(layers.counts(p).unwrap().prospective, 1);
-    assert!(layers.forget_memory(p, Layer::Episodic, event.id).unwrap());
-    assert!(!layers.forget_memory(p, Layer::Episodic, event.id).unwrap());
-    assert!(layers.forget(p, newer.id).unwrap());
+    assert_eq!(layers.count(p).unwrap().prospective, 1);
+    assert!(layers.forget(p, Layer::Episodic, event.id).unwrap());
+    assert!(!layers.forget(p, Layer::Episodic, event.id).unwrap());
+    assert!(layers.forget(p, Layer::Semantic, newer.id).unwrap());
 
     // Routing, consolidation and recall.
     let input = RouteInput {
@@ -531,10 +534,13 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
     ));
 
     let many = layers
-        .remember_all(p, &["A fact", "Another fact"], MemoryType::Fact)
+        .add_semantic_all(p, &["A fact", "Another fact"], MemoryType::Fact)
         .unwrap();
     assert_eq!(many.len(), 2);
-    assert_eq!(layers.semantic(p, many[1]).unwrap().content, "Another fact");
+    assert_eq!(
+        layers.get_semantic(p, many[1]).unwrap().content,
+        "Another fact"
+    );
 
     assert!(engine.pool_stats().max >= 1);
     assert!(engine.health_check().connected);

@@ -34,7 +34,7 @@ async fn concurrent_updates_of_one_memory_have_one_winner(db: TestDb) {
     let layers = engine.layers();
     for round in 0..4 {
         let original = layers
-            .remember(p, &format!("fact {round}"), MemoryType::Fact, &[])
+            .add_semantic(p, &format!("fact {round}"), MemoryType::Fact, &[])
             .await
             .unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(8));
@@ -282,10 +282,14 @@ async fn a_mixed_concurrent_load_reconciles(db: TestDb) {
         .await
         .unwrap()
         .len()
-        + layers.events(p, 0, i64::MAX, None).await.unwrap().len()
-        + layers.procedures(p).await.unwrap().len()
         + layers
-            .tasks(p, athena_memory::TaskStatus::Pending)
+            .list_events(p, 0, i64::MAX, None)
+            .await
+            .unwrap()
+            .len()
+        + layers.list_procedures(p).await.unwrap().len()
+        + layers
+            .list_tasks(p, athena_memory::TaskStatus::Pending)
             .await
             .unwrap()
             .len();

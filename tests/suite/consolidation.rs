@@ -73,7 +73,11 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
         assert_eq!(route.feature_schema, athena_memory::FeatureSchema::V2);
         match layer {
             Layer::Semantic => {
-                let m = engine.layers().semantic(p, done.memory_id).await.unwrap();
+                let m = engine
+                    .layers()
+                    .get_semantic(p, done.memory_id)
+                    .await
+                    .unwrap();
                 assert_eq!(
                     (m.source_item_id, m.route_id, m.memory_type),
                     (Some(id), Some(done.route_id), MemoryType::Fact)
@@ -85,7 +89,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
             Layer::Episodic => {
                 let e = &engine
                     .layers()
-                    .events(p, 0, i64::MAX, Some("action"))
+                    .list_events(p, 0, i64::MAX, Some("action"))
                     .await
                     .unwrap()[0];
                 assert_eq!(
@@ -97,7 +101,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
                 let name = format!("Procedure from working memory #{id}");
                 let proc_ = engine
                     .layers()
-                    .procedure_by_name(p, &name)
+                    .find_procedure(p, &name)
                     .await
                     .unwrap()
                     .unwrap();
@@ -109,7 +113,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
             Layer::Prospective => {
                 let t = &engine
                     .layers()
-                    .tasks(p, athena_memory::TaskStatus::Pending)
+                    .list_tasks(p, athena_memory::TaskStatus::Pending)
                     .await
                     .unwrap()[0];
                 assert_eq!(t.active_form, format!("Working on: {}", "ü".repeat(50)));
@@ -143,7 +147,7 @@ async fn a_failing_layer_insert_rolls_everything_back(db: TestDb) {
     // UNIQUE (project_id, name) after the claim and the route insert have run.
     engine
         .layers()
-        .store_procedure(
+        .add_procedure(
             p,
             &format!("Procedure from working memory #{id}"),
             "manual",
@@ -448,7 +452,7 @@ async fn semantic_memory_versions_forget_and_sort(db: TestDb) {
     let (engine, p) = setup(&db).await;
     let layers = engine.layers();
     let v1 = layers
-        .remember(
+        .add_semantic(
             p,
             "The API rate limit is 100/min",
             MemoryType::Fact,
@@ -485,7 +489,7 @@ async fn semantic_memory_versions_forget_and_sort(db: TestDb) {
     assert_eq!(history[0].superseded_by, Some(v2.id));
 
     let other = layers
-        .remember(p, "Deploys happen on Tuesdays", MemoryType::Decision, &[])
+        .add_semantic(p, "Deploys happen on Tuesdays", MemoryType::Decision, &[])
         .await
         .unwrap();
     layers.mark_useful(p, other.id).await.unwrap();
@@ -503,16 +507,16 @@ async fn semantic_memory_versions_forget_and_sort(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(recent[0].id, other.id);
-    layers.semantic(p, v3.id).await.unwrap();
+    layers.get_semantic(p, v3.id).await.unwrap();
     let accessed = layers
         .list_semantic(p, SemanticSort::Accessed, 10)
         .await
         .unwrap();
     assert_eq!(accessed[0].id, v3.id);
 
-    assert!(layers.forget(p, v2.id).await.unwrap());
+    assert!(layers.forget(p, Layer::Semantic, v2.id).await.unwrap());
     assert!(
-        !layers.forget(p, v2.id).await.unwrap(),
+        !layers.forget(p, Layer::Semantic, v2.id).await.unwrap(),
         "true once, then false"
     );
     assert_eq!(
@@ -527,10 +531,10 @@ async fn semantic_memory_versions_forget_and_sort(db: TestDb) {
         .unwrap()
         .id;
     assert!(
-        !layers.forget(q, v3.id).await.unwrap(),
+        !layers.forget(q, Layer::Semantic, v3.id).await.unwrap(),
         "another project cannot forget it"
     );
-    assert!(layers.semantic(p, v3.id).await.is_ok());
+    assert!(layers.get_semantic(p, v3.id).await.is_ok());
 }
 
 async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
@@ -543,11 +547,11 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
         .id;
     let layers = engine.layers();
     let fact = layers
-        .remember(p, "API keys are stored in the vault", MemoryType::Fact, &[])
+        .add_semantic(p, "API keys are stored in the vault", MemoryType::Fact, &[])
         .await
         .unwrap();
     layers
-        .record_event(
+        .add_event(
             p,
             "We rotated the API keys after the incident",
             "action",
@@ -557,7 +561,7 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
         .await
         .unwrap();
     layers
-        .store_procedure(
+        .add_procedure(
             p,
             "rotate keys",
             "workflow",
@@ -566,7 +570,7 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
         .await
         .unwrap();
     layers
-        .create_task(
+        .add_task(
             p,
             "Rotate the API keys on Friday",
             athena_memory::TaskPriority::High,
@@ -575,11 +579,11 @@ async fn recall_searches_the_layers_without_changing_them(db: TestDb) {
         .await
         .unwrap();
     layers
-        .remember(p, "Lunch is at noon", MemoryType::Fact, &[])
+        .add_semantic(p, "Lunch is at noon", MemoryType::Fact, &[])
         .await
         .unwrap();
     layers
-        .remember(q, "API keys of the other project", MemoryType::Fact, &[])
+        .add_semantic(q, "API keys of the other project", MemoryType::Fact, &[])
         .await
         .unwrap();
     let before = layers

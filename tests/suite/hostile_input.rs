@@ -51,11 +51,11 @@ async fn counts(engine: &Engine, project: ProjectId) -> Vec<usize> {
             .unwrap()
             .len(),
         layers
-            .events(project, 0, i64::MAX, None)
+            .list_events(project, 0, i64::MAX, None)
             .await
             .unwrap()
             .len(),
-        layers.procedures(project).await.unwrap().len(),
+        layers.list_procedures(project).await.unwrap().len(),
         engine.projects().list().await.unwrap().len(),
     ]
 }
@@ -100,24 +100,28 @@ async fn nul_characters_are_refused_everywhere_alike(db: TestDb) {
     );
     let layers = engine.layers();
     assert_invalid(
-        layers.remember(p, "fact\0", MemoryType::Fact, &[]).await,
+        layers
+            .add_semantic(p, "fact\0", MemoryType::Fact, &[])
+            .await,
         "content",
     );
     assert_invalid(
-        layers.remember(p, "fact", MemoryType::Fact, &["t\0"]).await,
+        layers
+            .add_semantic(p, "fact", MemoryType::Fact, &["t\0"])
+            .await,
         "tags",
     );
     assert_invalid(
-        layers.record_event(p, "event", "note", "sess\0", 1).await,
+        layers.add_event(p, "event", "note", "sess\0", 1).await,
         "session_id",
     );
     assert_invalid(
-        layers.store_procedure(p, "na\0me", "ops", "run it").await,
+        layers.add_procedure(p, "na\0me", "ops", "run it").await,
         "name",
     );
     assert_invalid(
         layers
-            .create_task(p, "task\0", TaskPriority::Medium, None)
+            .add_task(p, "task\0", TaskPriority::Medium, None)
             .await,
         "content",
     );

@@ -141,14 +141,18 @@ async fn run(db: &TestDb, ops: &[(usize, Op)]) {
             Op::Remember(text) => {
                 let m = engine
                     .layers()
-                    .remember(me, &text, MemoryType::Fact, &[])
+                    .add_semantic(me, &text, MemoryType::Fact, &[])
                     .await
                     .unwrap();
                 known[*who].facts.push(m.id);
             }
             Op::Forget(i) => {
                 if let Some(id) = pick(&theirs.facts, i) {
-                    assert!(!engine.layers().forget(me, id).await.unwrap_or(false));
+                    assert!(!engine
+                        .layers()
+                        .forget(me, Layer::Semantic, id)
+                        .await
+                        .unwrap_or(false));
                 }
             }
             Op::Search(q) => {

@@ -105,7 +105,7 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
     // Direct writes to each layer, found where they were written; forgetting removes them.
     let layers = engine.layers();
     let fact = layers
-        .remember(
+        .add_semantic(
             p,
             "The vault stores the signing keys",
             MemoryType::Fact,
@@ -114,15 +114,15 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         .await
         .unwrap();
     let event = layers
-        .record_event(p, "Rotated the signing keys", "action", "ops", 5)
+        .add_event(p, "Rotated the signing keys", "action", "ops", 5)
         .await
         .unwrap();
     let how = layers
-        .store_procedure(p, "rotate signing keys", "ops", "generate, upload, swap")
+        .add_procedure(p, "rotate signing keys", "ops", "generate, upload, swap")
         .await
         .unwrap();
     let task = layers
-        .create_task(p, "Audit the signing keys", TaskPriority::High, None)
+        .add_task(p, "Audit the signing keys", TaskPriority::High, None)
         .await
         .unwrap();
     let mut found: Vec<(Place, i64)> = engine
@@ -146,10 +146,7 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         .update_semantic(p, fact.id, "The HSM stores the signing keys", "moved")
         .await
         .unwrap();
-    assert!(layers
-        .forget_memory(p, Layer::Episodic, event.id)
-        .await
-        .unwrap());
+    assert!(layers.forget(p, Layer::Episodic, event.id).await.unwrap());
     let ids: Vec<(Place, i64)> = engine
         .recall(p, "signing keys", 10)
         .await
@@ -166,7 +163,7 @@ async fn a_remembered_note_is_found_by_the_next_recall_wherever_it_lives(db: Tes
         !ids.contains(&(Place::Episodic, event.id.0)),
         "forgotten: {ids:?}"
     );
-    assert!(layers.forget(p, newer.id).await.unwrap());
+    assert!(layers.forget(p, Layer::Semantic, newer.id).await.unwrap());
     assert_eq!(first(&engine, p, "HSM").await, None);
 }
 
@@ -208,7 +205,7 @@ async fn speaker_session_and_time_are_stored_carried_and_returned(db: TestDb) {
     let done = engine.consolidate_as(p, id, Layer::Episodic).await.unwrap();
     let Memory::Episodic(event) = engine
         .layers()
-        .memory(p, Layer::Episodic, done.memory_id)
+        .get(p, Layer::Episodic, done.memory_id)
         .await
         .unwrap()
     else {
@@ -492,7 +489,7 @@ async fn staged_memories_fold_in_batches_and_rank_as_folded_ones(db: TestDb) {
     for p in [folded, staged] {
         for text in &texts {
             let id = layers
-                .remember(p, text, MemoryType::Fact, &[])
+                .add_semantic(p, text, MemoryType::Fact, &[])
                 .await
                 .unwrap()
                 .id;
@@ -514,14 +511,14 @@ async fn staged_memories_fold_in_batches_and_rank_as_folded_ones(db: TestDb) {
     // The 64th staged memory folds the project's staged rows into the posting lists; forgetting
     // it leaves the same 63 memories as in the other project, folded instead of staged.
     let extra = layers
-        .remember(folded, "an extra alpha note", MemoryType::Fact, &[])
+        .add_semantic(folded, "an extra alpha note", MemoryType::Fact, &[])
         .await
         .unwrap();
     let (rows, folded_rows, postings) = index_rows(&db, folded).await;
     assert_eq!((rows, folded_rows), (0, 64));
     assert!(postings > 64 * 3, "{postings} postings");
     assert!(layers
-        .forget_memory(folded, Layer::Semantic, extra.id)
+        .forget(folded, Layer::Semantic, extra.id)
         .await
         .unwrap());
     assert_eq!(index_rows(&db, folded).await.1, 63);

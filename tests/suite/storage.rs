@@ -164,7 +164,7 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
     let layers = engine.layers();
 
     let fact = layers
-        .remember(
+        .add_semantic(
             p.id,
             "Rust's borrow checker rejects data races",
             MemoryType::Fact,
@@ -172,7 +172,7 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
         )
         .await
         .unwrap();
-    let read = layers.semantic(p.id, fact.id).await.unwrap();
+    let read = layers.get_semantic(p.id, fact.id).await.unwrap();
     assert_eq!(
         (read.id, &read.content, read.memory_type),
         (fact.id, &fact.content, fact.memory_type)
@@ -183,45 +183,42 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
         "a read is a documented access"
     );
     assert_eq!(read.tags, vec!["rust".to_owned()]);
-    let err = layers.semantic(q.id, fact.id).await.unwrap_err();
+    let err = layers.get_semantic(q.id, fact.id).await.unwrap_err();
     assert!(
         matches!(err, Error::NotFound { .. }),
         "another project's id is not found: {err}"
     );
 
     let event = layers
-        .record_event(p.id, "deployed v2", "action", "s1", 1_000)
+        .add_event(p.id, "deployed v2", "action", "s1", 1_000)
         .await
         .unwrap();
     assert_eq!(
-        layers.events_between(p.id, 0, 2_000).await.unwrap(),
+        layers.list_events(p.id, 0, 2_000, None).await.unwrap(),
         vec![event.clone()]
     );
     assert!(layers
-        .events_between(p.id, 1_001, 2_000)
+        .list_events(p.id, 1_001, 2_000, None)
         .await
         .unwrap()
         .is_empty());
     assert!(layers
-        .events_between(q.id, 0, 2_000)
+        .list_events(q.id, 0, 2_000, None)
         .await
         .unwrap()
         .is_empty());
 
     let proc_ = layers
-        .store_procedure(p.id, "deploy", "workflow", "build, push, apply")
+        .add_procedure(p.id, "deploy", "workflow", "build, push, apply")
         .await
         .unwrap();
     assert_eq!(
-        layers.procedure_by_name(p.id, "deploy").await.unwrap(),
+        layers.find_procedure(p.id, "deploy").await.unwrap(),
         Some(proc_)
     );
-    assert_eq!(
-        layers.procedure_by_name(q.id, "deploy").await.unwrap(),
-        None
-    );
+    assert_eq!(layers.find_procedure(q.id, "deploy").await.unwrap(), None);
     let err = layers
-        .store_procedure(p.id, "deploy", "workflow", "again")
+        .add_procedure(p.id, "deploy", "workflow", "again")
         .await
         .unwrap_err();
     assert!(
@@ -231,23 +228,23 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
 
     let long = "é".repeat(80);
     let task = layers
-        .create_task(p.id, &long, TaskPriority::High, Some(5))
+        .add_task(p.id, &long, TaskPriority::High, Some(5))
         .await
         .unwrap();
     assert_eq!(task.active_form, format!("Working on: {}", "é".repeat(50)));
     assert_eq!(task.status, TaskStatus::Pending);
     assert_eq!(
-        layers.tasks(p.id, TaskStatus::Pending).await.unwrap(),
+        layers.list_tasks(p.id, TaskStatus::Pending).await.unwrap(),
         vec![task]
     );
     assert!(layers
-        .tasks(q.id, TaskStatus::Pending)
+        .list_tasks(q.id, TaskStatus::Pending)
         .await
         .unwrap()
         .is_empty());
 
     let err = layers
-        .remember(p.id, "  ", MemoryType::Fact, &[])
+        .add_semantic(p.id, "  ", MemoryType::Fact, &[])
         .await
         .unwrap_err();
     assert!(
@@ -261,7 +258,7 @@ async fn each_layer_stores_and_reads_back_within_its_project(db: TestDb) {
         "{err}"
     );
     let err = layers
-        .remember(ProjectId(999_999), "x", MemoryType::Fact, &[])
+        .add_semantic(ProjectId(999_999), "x", MemoryType::Fact, &[])
         .await
         .unwrap_err();
     assert!(

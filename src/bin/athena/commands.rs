@@ -353,7 +353,7 @@ async fn doctor(store: &Store) -> Result<Report> {
     if healthy {
         json["schema_version"] = json!(engine.database().schema_version().await?);
         json["model"] = json!(engine.router(store.project.id).await?.model_label());
-        json["layers"] = to_json(engine.layers().counts(store.project.id).await?);
+        json["layers"] = to_json(engine.layers().count(store.project.id).await?);
         json["working_memory"] = to_json(engine.working_memory().stats(store.project.id).await?);
     }
     let text = doctor_text(&json);

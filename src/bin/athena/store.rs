@@ -375,10 +375,7 @@ impl Store {
 
     /// One long-term memory.
     pub async fn show(&self, layer: Layer, id: MemoryId) -> Result<Memory> {
-        self.engine
-            .layers()
-            .memory(self.project.id, layer, id)
-            .await
+        self.engine.layers().get(self.project.id, layer, id).await
     }
 
     /// Deletes one long-term memory.
@@ -386,7 +383,7 @@ impl Store {
         if self
             .engine
             .layers()
-            .forget_memory(self.project.id, layer, id)
+            .forget(self.project.id, layer, id)
             .await?
         {
             Ok(())
@@ -462,7 +459,7 @@ impl Store {
             project: self.project.clone(),
             routing: self.engine.routing_stats(p).await?,
             working_memory: self.engine.working_memory().stats(p).await?,
-            layers: self.engine.layers().counts(p).await?,
+            layers: self.engine.layers().count(p).await?,
         })
     }
 
@@ -501,10 +498,12 @@ impl Store {
     pub async fn tasks(&self, limit: usize) -> Result<Vec<ProspectiveTask>> {
         check_range("limit", limit, 1, MAX_LIST)?;
         let layers = self.engine.layers();
-        let mut tasks = layers.tasks(self.project.id, TaskStatus::Pending).await?;
+        let mut tasks = layers
+            .list_tasks(self.project.id, TaskStatus::Pending)
+            .await?;
         tasks.extend(
             layers
-                .tasks(self.project.id, TaskStatus::InProgress)
+                .list_tasks(self.project.id, TaskStatus::InProgress)
                 .await?,
         );
         tasks.truncate(limit);

@@ -77,7 +77,7 @@ impl Layers {
     /// # Errors
     /// [`Error::InvalidInput`] for empty content, event type or session; [`Error::NotFound`] for
     /// an unknown project.
-    pub async fn record_event(
+    pub async fn add_event(
         &self,
         project_id: ProjectId,
         content: &str,
@@ -114,25 +114,12 @@ impl Layers {
         ))
     }
 
-    /// Events of this project with `from <= occurred_at < to`, oldest first.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn events_between(
-        &self,
-        project_id: ProjectId,
-        from: Millis,
-        to: Millis,
-    ) -> Result<Vec<EpisodicEvent>> {
-        self.events(project_id, from, to, None).await
-    }
-
     /// Events of this project with `from <= occurred_at < to`, of `event_type` when given,
     /// oldest first.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn events(
+    pub async fn list_events(
         &self,
         project_id: ProjectId,
         from: Millis,

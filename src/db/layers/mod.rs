@@ -70,7 +70,7 @@ pub use semantic::{MemoryType, SemanticMemory, SemanticSort};
 /// Longest content accepted for a long-term memory, in characters.
 pub const MAX_CONTENT_CHARS: usize = 100_000;
 
-/// A row of any of the four layers, as [`Layers::memory`] returns it; serialised with its
+/// A row of any of the four layers, as [`Layers::get`] returns it; serialised with its
 /// layer as `"layer"` beside the row's fields.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "layer", rename_all = "lowercase")]
@@ -137,12 +137,7 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` is not a row of that layer in this project.
-    pub async fn memory(
-        &self,
-        project_id: ProjectId,
-        layer: Layer,
-        id: MemoryId,
-    ) -> Result<Memory> {
+    pub async fn get(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<Memory> {
         const EVENT: &str = concat!(
             "SELECT ",
             event_columns!(),
@@ -159,7 +154,9 @@ impl Layers {
             " FROM prospective_tasks WHERE project_id = $1 AND id = $2"
         );
         let found = match layer {
-            Layer::Semantic => return Ok(Memory::Semantic(self.semantic(project_id, id).await?)),
+            Layer::Semantic => {
+                return Ok(Memory::Semantic(self.get_semantic(project_id, id).await?))
+            }
             Layer::Episodic => fetch_rows!(
                 self.db,
                 EpisodicEvent,
@@ -195,22 +192,19 @@ impl Layers {
         })
     }
 
-    /// Deletes row `id` of `layer` in this project (for a semantic memory, see
-    /// [`Layers::forget`]); `false` when there was no such row.
+    /// Deletes row `id` of `layer` in this project and its recall entry. Returns `true` when it
+    /// existed in this project, `false` otherwise (forgetting twice is not an error). Forgetting
+    /// one version of a semantic memory keeps the others; versions that pointed at it stop
+    /// pointing at it.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn forget_memory(
-        &self,
-        project_id: ProjectId,
-        layer: Layer,
-        id: MemoryId,
-    ) -> Result<bool> {
+    pub async fn forget(&self, project_id: ProjectId, layer: Layer, id: MemoryId) -> Result<bool> {
         const EVENT: &str = "DELETE FROM episodic_events WHERE project_id = $1 AND id = $2";
         const PROCEDURE: &str = "DELETE FROM procedures WHERE project_id = $1 AND id = $2";
         const TASK: &str = "DELETE FROM prospective_tasks WHERE project_id = $1 AND id = $2";
         let sql = match layer {
-            Layer::Semantic => return self.forget(project_id, id).await,
+            Layer::Semantic => return self.forget_semantic(project_id, id).await,
             Layer::Episodic => EVENT,
             Layer::Procedural => PROCEDURE,
             Layer::Prospective => TASK,
@@ -231,7 +225,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn counts(&self, project_id: ProjectId) -> Result<LayerCounts> {
+    pub async fn count(&self, project_id: ProjectId) -> Result<LayerCounts> {
         const SQL: &str = "SELECT
              (SELECT COUNT(*) FROM semantic_memories WHERE project_id = $1),
              (SELECT COUNT(*) FROM episodic_events WHERE project_id = $1),

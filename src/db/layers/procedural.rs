@@ -73,7 +73,7 @@ impl Layers {
     /// # Errors
     /// [`Error::InvalidInput`] for empty fields or a name the project already uses;
     /// [`Error::NotFound`] for an unknown project.
-    pub async fn store_procedure(
+    pub async fn add_procedure(
         &self,
         project_id: ProjectId,
         name: &str,
@@ -84,7 +84,7 @@ impl Layers {
         check_text("category", category, 100)?;
         check_text("template", template, MAX_CONTENT_CHARS)?;
         self.ensure_project(project_id).await?;
-        if self.procedure_by_name(project_id, name).await?.is_some() {
+        if self.find_procedure(project_id, name).await?.is_some() {
             return Err(Error::invalid(
                 "name",
                 format!("{name:?} is already used in this project"),
@@ -115,7 +115,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn procedures(&self, project_id: ProjectId) -> Result<Vec<Procedure>> {
+    pub async fn list_procedures(&self, project_id: ProjectId) -> Result<Vec<Procedure>> {
         const SQL: &str = concat!(
             "SELECT ",
             procedure_columns!(),
@@ -128,7 +128,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn procedure_by_name(
+    pub async fn find_procedure(
         &self,
         project_id: ProjectId,
         name: &str,

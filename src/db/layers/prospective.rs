@@ -110,7 +110,7 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for empty content; [`Error::NotFound`] for an unknown project.
-    pub async fn create_task(
+    pub async fn add_task(
         &self,
         project_id: ProjectId,
         content: &str,
@@ -173,7 +173,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn tasks_due_by(
+    pub async fn list_tasks_due(
         &self,
         project_id: ProjectId,
         time: Millis,
@@ -195,7 +195,7 @@ impl Layers {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn tasks(
+    pub async fn list_tasks(
         &self,
         project_id: ProjectId,
         status: TaskStatus,

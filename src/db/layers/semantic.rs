@@ -44,7 +44,7 @@ pub struct SemanticMemory {
     pub tags: Vec<String>,
     /// How useful it proved (incremented by [`Layers::mark_useful`]).
     pub usefulness: f64,
-    /// How often it was read with [`Layers::semantic`].
+    /// How often it was read with [`Layers::get_semantic`].
     pub access_count: i64,
     /// Version number, from 1; [`Layers::update_semantic`] creates the next.
     pub version: i64,
@@ -154,7 +154,7 @@ impl Layers {
     /// # Errors
     /// [`Error::InvalidInput`] for empty or over-long content or an empty tag;
     /// [`Error::NotFound`] for an unknown project.
-    pub async fn remember(
+    pub async fn add_semantic(
         &self,
         project_id: ProjectId,
         content: &str,
@@ -190,13 +190,13 @@ impl Layers {
     }
 
     /// Stores many semantic memories of one type at once, in one transaction (an import, a
-    /// corpus): each indexed for recall as [`Layers::remember`] does. Returns their ids, in
+    /// corpus): each indexed for recall as [`Layers::add_semantic`] does. Returns their ids, in
     /// the order given.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `contents[i]` for the first empty or over-long text (then
     /// nothing is stored); [`Error::NotFound`] for an unknown project.
-    pub async fn remember_all<S: AsRef<str>>(
+    pub async fn add_semantic_all<S: AsRef<str>>(
         &self,
         project_id: ProjectId,
         contents: &[S],
@@ -243,7 +243,11 @@ impl Layers {
     ///
     /// # Errors
     /// [`Error::NotFound`] when `id` does not exist in `project_id`.
-    pub async fn semantic(&self, project_id: ProjectId, id: MemoryId) -> Result<SemanticMemory> {
+    pub async fn get_semantic(
+        &self,
+        project_id: ProjectId,
+        id: MemoryId,
+    ) -> Result<SemanticMemory> {
         const SQL: &str = concat!(
             "UPDATE semantic_memories SET access_count = access_count + 1, last_accessed_at = $1
              WHERE project_id = $2 AND id = $3 RETURNING ",
@@ -311,12 +315,13 @@ impl Layers {
         })
     }
 
-    /// Deletes a semantic memory. Returns true when it existed in this project, false after that
-    /// (forgetting twice is not an error). Versions that pointed at it stop pointing at it.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn forget(&self, project_id: ProjectId, id: MemoryId) -> Result<bool> {
+    /// [`Layers::forget`] for a semantic memory: unlinks the versions that point at it, then
+    /// deletes it.
+    pub(super) async fn forget_semantic(
+        &self,
+        project_id: ProjectId,
+        id: MemoryId,
+    ) -> Result<bool> {
         const UNLINK_OLDER: &str = "UPDATE semantic_memories SET superseded_by = NULL WHERE project_id = $1 AND superseded_by = $2";
         const UNLINK_NEWER: &str = "UPDATE semantic_memories SET supersedes_id = NULL WHERE project_id = $1 AND supersedes_id = $2";
         const DELETE: &str = "DELETE FROM semantic_memories WHERE project_id = $1 AND id = $2";
