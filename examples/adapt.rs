@@ -684,7 +684,7 @@ mod tests {
     }
 
     fn contents(items: &[&CorpusItem]) -> Vec<String> {
-        items.iter().map(|i| i.content.clone()).collect()
+        items.iter().map(|i| i.item.content.clone()).collect()
     }
 
     #[test]

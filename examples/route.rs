@@ -70,7 +70,7 @@ fn run() -> Result<(), String> {
                 "{:<11} {:.2}  {}\n            why: {}",
                 d.layer.as_str(),
                 d.confidence,
-                item.content,
+                item.item.content,
                 why.summary
             );
         }

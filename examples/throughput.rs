@@ -144,10 +144,10 @@ async fn run() -> Result<serde_json::Value, String> {
     let mut ids = Vec::with_capacity(n);
     let started = Instant::now();
     for item in &items {
-        let new = NewItem::new(item.content.as_str())
-            .component(item.component)
-            .activation(item.activation)
-            .importance(item.importance);
+        let new = NewItem::new(item.item.content.as_str())
+            .component(item.item.component)
+            .activation(item.item.activation)
+            .importance(item.item.importance);
         ids.push(wm.add(project, new).await.map_err(|e| e.to_string())?.id);
     }
     let add_per_s = n as f64 / started.elapsed().as_secs_f64();
@@ -180,7 +180,7 @@ async fn run() -> Result<serde_json::Value, String> {
     let mut single_ids = Vec::with_capacity(singles);
     for item in items.iter().take(singles) {
         single_ids.push(
-            wm.add(project, NewItem::new(item.content.as_str()))
+            wm.add(project, NewItem::new(item.item.content.as_str()))
                 .await
                 .map_err(|e| e.to_string())?
                 .id,

@@ -156,7 +156,7 @@ fn examples(items: &[CorpusItem], path: &Path) -> Result<Vec<Example>, String> {
 fn heuristic_accuracy(examples: &[Example]) -> f64 {
     let right = examples
         .iter()
-        .filter(|e| HeuristicRouter::layer(&e.content) == e.layer)
+        .filter(|e| HeuristicRouter::layer(&e.item.content) == e.layer)
         .count();
     right as f64 / examples.len().max(1) as f64
 }

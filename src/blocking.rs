@@ -29,9 +29,9 @@ use crate::{
     AddOutcome, BatchReport, CapacityStatus, Component, ComponentStats, Config, Consolidated,
     EpisodicEvent, Error, Focus, FocusTarget, Goal, GoalNode, HealthReport, HealthStatus, Item,
     ItemState, Layer, LayerCounts, Memory, MemoryEvent, MemoryType, ModelScope, NewGoal, NewItem,
-    Place, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result, RouteDecision,
-    RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory, SemanticSort,
-    StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
+    OwnedRouteInput, Place, PoolStats, Procedure, Project, ProspectiveTask, RecallHit, Result,
+    RouteDecision, RouteInput, RouteRecord, Router, RoutingStats, SearchHit, SemanticMemory,
+    SemanticSort, StoredModel, TaskPriority, TaskStatus, TrainingReport, TreeModel,
 };
 
 /// The parameter type of a twin's argument: `val T` is taken as it is, `by_ref T` borrowed
@@ -270,7 +270,7 @@ impl Engine {
     /// # Errors
     /// As the async method, or [`Error::RuntimeGone`] if the runtime thread has stopped.
     pub fn route(&self, project_id: ProjectId, input: &RouteInput<'_>) -> Result<RouteDecision> {
-        let input = OwnedInput::from(input);
+        let input = input.into_owned();
         self.call(move |e| async move { e.route(project_id, &input.as_input()).await })
     }
 
@@ -283,9 +283,9 @@ impl Engine {
         project_id: ProjectId,
         labels: &[(RouteInput<'_>, Layer)],
     ) -> Result<Vec<RouteId>> {
-        let labels: Vec<(OwnedInput, Layer)> = labels
+        let labels: Vec<(OwnedRouteInput, Layer)> = labels
             .iter()
-            .map(|(input, layer)| (OwnedInput::from(input), *layer))
+            .map(|(input, layer)| (input.into_owned(), *layer))
             .collect();
         self.call(move |e| async move {
             let borrowed: Vec<(RouteInput<'_>, Layer)> = labels
@@ -520,42 +520,6 @@ twins! {
     ModelRegistry via |e| e.models();
     fn active(scope: val ModelScope) -> Option<StoredModel>;
     fn list(scope: val ModelScope) -> Vec<StoredModel>;
-}
-
-/// A [`RouteInput`] with its content owned, to carry it to the runtime thread.
-struct OwnedInput {
-    content: String,
-    component: Component,
-    activation: f64,
-    importance: f64,
-    age_seconds: f64,
-    kind: Option<crate::TextKind>,
-}
-
-impl From<&RouteInput<'_>> for OwnedInput {
-    fn from(input: &RouteInput<'_>) -> Self {
-        OwnedInput {
-            content: input.content.to_owned(),
-            component: input.component,
-            activation: input.activation,
-            importance: input.importance,
-            age_seconds: input.age_seconds,
-            kind: input.kind,
-        }
-    }
-}
-
-impl OwnedInput {
-    fn as_input(&self) -> RouteInput<'_> {
-        RouteInput {
-            content: &self.content,
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_seconds,
-            kind: self.kind,
-        }
-    }
 }
 
 impl Drop for Inner {

@@ -6,50 +6,79 @@ use std::path::Path;
 
 use crate::component::Component;
 use crate::error::{Error, Result};
-use crate::features::{RouteInput, TextKind};
+use crate::features::{OwnedRouteInput, RouteInput, TextKind};
 use crate::layer::Layer;
 use crate::router::Example;
 
-/// One corpus line.
+/// One corpus line: an item, and its correct layer when labelled.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "CorpusLine", into = "CorpusLine")]
 pub struct CorpusItem {
-    /// The item's text.
-    pub content: String,
-    /// Its component.
-    pub component: Component,
-    /// Stored activation A0, 0..=1.
-    pub activation: f64,
-    /// Importance, 0..=1.
-    pub importance: f64,
-    /// Seconds spent in working memory.
-    pub age_s: f64,
+    /// The item as the router sees it. A line's `kind` (`"note"` or `"code_comment"`), when
+    /// given, is read with that kind's weights, and guessed otherwise; training counts an
+    /// unmarked row as a note. Training on both kinds makes the text model kind-aware (see
+    /// [`crate::TextModel::fit_logistic_kinded`]).
+    pub item: OwnedRouteInput,
     /// The correct layer, when labelled.
-    #[serde(default)]
     pub layer: Option<Layer>,
     /// The project the item came from, when known: an opaque id. Items of one project share a
     /// style, so it groups cross-validation folds and the per-project adaptation benchmark.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
-    /// What kind of text the item is, `"note"` or `"code_comment"`, when the file says. Routing
-    /// reads a given kind with that kind's weights and guesses otherwise; training counts an
-    /// unmarked row as a note. Training on both kinds makes the text model kind-aware (see
-    /// [`crate::TextModel::fit_logistic_kinded`]).
+}
+
+/// A corpus line as the file spells it (`age_s` for the age; no other field allowed).
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct CorpusLine {
+    content: String,
+    component: Component,
+    activation: f64,
+    importance: f64,
+    age_s: f64,
+    #[serde(default)]
+    layer: Option<Layer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<TextKind>,
+    project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<TextKind>,
+}
+
+impl From<CorpusLine> for CorpusItem {
+    fn from(line: CorpusLine) -> Self {
+        CorpusItem {
+            item: OwnedRouteInput {
+                content: line.content,
+                component: line.component,
+                activation: line.activation,
+                importance: line.importance,
+                age_seconds: line.age_s,
+                kind: line.kind,
+            },
+            layer: line.layer,
+            project: line.project,
+        }
+    }
+}
+
+impl From<CorpusItem> for CorpusLine {
+    fn from(c: CorpusItem) -> Self {
+        CorpusLine {
+            content: c.item.content,
+            component: c.item.component,
+            activation: c.item.activation,
+            importance: c.item.importance,
+            age_s: c.item.age_seconds,
+            layer: c.layer,
+            project: c.project,
+            kind: c.item.kind,
+        }
+    }
 }
 
 impl CorpusItem {
     /// The item as the router sees it.
     pub fn as_input(&self) -> RouteInput<'_> {
-        RouteInput {
-            content: &self.content,
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_s,
-            kind: self.kind,
-        }
+        self.item.as_input()
     }
 
     /// The item as a training example, when it is labelled.
@@ -106,21 +135,22 @@ pub fn read(reader: impl BufRead, origin: &Path) -> Result<Vec<CorpusItem>> {
         if line.trim().is_empty() {
             continue;
         }
-        let item: CorpusItem =
+        let parsed: CorpusItem =
             serde_json::from_str(&line).map_err(|e| parse_error(e.to_string()))?;
+        let fields = &parsed.item;
         for (field, value) in [
-            ("activation", item.activation),
-            ("importance", item.importance),
+            ("activation", fields.activation),
+            ("importance", fields.importance),
         ] {
             crate::error::check_unit(field, value).map_err(|e| parse_error(e.to_string()))?;
         }
-        if !(item.age_s.is_finite() && item.age_s >= 0.0) {
+        if !(fields.age_seconds.is_finite() && fields.age_seconds >= 0.0) {
             return Err(parse_error(format!(
                 "invalid age_s: must be a finite number >= 0, got {}",
-                item.age_s
+                fields.age_seconds
             )));
         }
-        items.push(item);
+        items.push(parsed);
     }
     Ok(items)
 }
@@ -130,7 +160,7 @@ pub fn read(reader: impl BufRead, origin: &Path) -> Result<Vec<CorpusItem>> {
 /// it, and `None` changes nothing. The examples' `--kind` flags do this.
 pub fn mark_kind(items: &mut [CorpusItem], kind: Option<TextKind>) {
     for item in items {
-        item.kind = item.kind.or(kind);
+        item.item.kind = item.item.kind.or(kind);
     }
 }
 
@@ -155,23 +185,37 @@ mod tests {
     }
 
     #[test]
+    fn a_line_writes_back_as_the_file_spells_it() {
+        let line = r#"{"content": "Add retry", "component": "visuospatial", "activation": 0.25, "importance": 0.75, "age_s": 12.5, "layer": "episodic", "project": "p1"}"#;
+        let item = read(line.as_bytes(), Path::new("w")).unwrap().remove(0);
+        assert_eq!(item.item.age_seconds, 12.5);
+        assert_eq!(item.item.component, Component::Visuospatial);
+        let written = serde_json::to_value(&item).unwrap();
+        let original: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(written, original);
+        let example = serde_json::to_value(item.example().unwrap()).unwrap();
+        assert_eq!(example["age_seconds"], 12.5);
+        assert_eq!(example["content"], "Add retry");
+    }
+
+    #[test]
     fn the_kind_field_is_optional_and_carried_into_examples() {
         let line = r#"{"content": "Add retry", "component": "phonological", "activation": 1.0, "importance": 0.5, "age_s": 0, "layer": "episodic", "kind": "code_comment"}"#;
         let items = read(line.as_bytes(), Path::new("k")).unwrap();
-        assert_eq!(items[0].kind, Some(TextKind::CodeComment));
+        assert_eq!(items[0].item.kind, Some(TextKind::CodeComment));
         assert_eq!(
-            items[0].example().unwrap().kind,
+            items[0].example().unwrap().item.kind,
             Some(TextKind::CodeComment)
         );
         let without = line.replace(r#", "kind": "code_comment""#, "");
         let items = read(without.as_bytes(), Path::new("k")).unwrap();
-        assert_eq!(items[0].kind, None);
-        assert_eq!(items[0].example().unwrap().kind, None);
+        assert_eq!(items[0].item.kind, None);
+        assert_eq!(items[0].example().unwrap().item.kind, None);
         let mut both = read(format!("{line}\n{without}").as_bytes(), Path::new("k")).unwrap();
         mark_kind(&mut both, None);
-        assert_eq!(both[1].kind, None);
+        assert_eq!(both[1].item.kind, None);
         mark_kind(&mut both, Some(TextKind::Note));
-        let kinds: Vec<_> = both.iter().map(|i| i.kind).collect();
+        let kinds: Vec<_> = both.iter().map(|i| i.item.kind).collect();
         assert_eq!(kinds, [Some(TextKind::CodeComment), Some(TextKind::Note)]);
         let err = read(
             line.replace("code_comment", "poem").as_bytes(),

@@ -111,7 +111,8 @@ pub use error::{
     Entity, Error, Result, MAX_DECAY_RATE, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MIN_DECAY_RATE,
 };
 pub use features::{
-    FeatureSchema, RouteInput, TextKind, TextLearner, TextModel, V1Markers, MIN_PER_KIND,
+    FeatureSchema, OwnedRouteInput, RouteInput, TextKind, TextLearner, TextModel, V1Markers,
+    MIN_PER_KIND,
 };
 pub use ids::{ItemId, MemoryId, ProjectId, RouteId};
 pub use layer::Layer;

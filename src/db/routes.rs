@@ -6,13 +6,13 @@
 use crate::component::Component;
 use crate::db::{fetch_rows, insert_rows, on_pool, Database, WriteTx};
 use crate::error::{Entity, Error, Result};
-use crate::features::{FeatureSchema, RouteInput, TextKind};
+use crate::features::{FeatureSchema, OwnedRouteInput, RouteInput, TextKind};
 use crate::ids::{ItemId, ProjectId, RouteId};
 use crate::layer::Layer;
 use crate::router::{ModelLabel, RouteDecision};
 use crate::time::{now_ms, Millis};
 
-/// Columns of a route row, in `SELECT` and `RETURNING` lists, in [`RouteRecord`] order.
+/// Columns of a route row, in `SELECT` and `RETURNING` lists, in `RouteRow` order.
 macro_rules! route_columns {
     () => {
         "id, project_id, item_id, content, component, activation, importance, age_seconds, feature_schema, model_version, layer, confidence, correct_layer, was_correct, created_at, feedback_at, text_kind"
@@ -20,7 +20,7 @@ macro_rules! route_columns {
 }
 
 /// A logged route.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RouteRecord {
     /// Route id.
     pub id: RouteId,
@@ -29,20 +29,13 @@ pub struct RouteRecord {
     /// The working-memory item that was routed; 0 for a label imported with
     /// [`crate::Engine::import_labels`] (no item; item ids start at 1).
     pub item_id: ItemId,
-    /// The item's content when it was routed.
-    pub content: String,
-    /// Its component.
-    pub component: Component,
-    /// Its stored activation.
-    pub activation: f64,
-    /// Its importance.
-    pub importance: f64,
-    /// Its age in seconds when routed.
-    pub age_seconds: f64,
-    /// The schema of `features`.
+    /// The item as the router saw it (its age: when it was routed; its kind: when its caller
+    /// said), kept so that labelled routes can train a model of any feature schema.
+    #[serde(flatten)]
+    pub item: OwnedRouteInput,
+    /// The schema of the features the decision read.
     pub feature_schema: FeatureSchema,
     /// The model that decided.
-    #[sqlx(try_from = "String")]
     pub model_version: ModelLabel,
     /// The decided layer.
     pub layer: Layer,
@@ -56,28 +49,67 @@ pub struct RouteRecord {
     pub created_at: Millis,
     /// When feedback was given.
     pub feedback_at: Option<Millis>,
-    /// The item's kind of text, when its caller said.
-    #[sqlx(rename = "text_kind")]
-    pub kind: Option<TextKind>,
 }
 
 impl RouteRecord {
     /// The item snapshot as the router sees it, for retraining on any schema.
     pub fn as_input(&self) -> RouteInput<'_> {
-        RouteInput {
-            content: &self.content,
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_seconds,
-            kind: self.kind,
-        }
+        self.item.as_input()
     }
 
     /// The snapshot as a training example, when feedback was given.
     pub fn example(&self) -> Option<crate::router::Example> {
         self.correct_layer
             .map(|layer| crate::router::Example::new(&self.as_input(), layer))
+    }
+}
+
+/// A `consolidation_routes` row as the database returns it, in [`route_columns!`] order.
+#[derive(sqlx::FromRow)]
+struct RouteRow {
+    id: RouteId,
+    project_id: ProjectId,
+    item_id: ItemId,
+    content: String,
+    component: Component,
+    activation: f64,
+    importance: f64,
+    age_seconds: f64,
+    feature_schema: FeatureSchema,
+    #[sqlx(try_from = "String")]
+    model_version: ModelLabel,
+    layer: Layer,
+    confidence: f64,
+    correct_layer: Option<Layer>,
+    was_correct: Option<bool>,
+    created_at: Millis,
+    feedback_at: Option<Millis>,
+    text_kind: Option<TextKind>,
+}
+
+impl From<RouteRow> for RouteRecord {
+    fn from(r: RouteRow) -> Self {
+        RouteRecord {
+            id: r.id,
+            project_id: r.project_id,
+            item_id: r.item_id,
+            item: OwnedRouteInput {
+                content: r.content,
+                component: r.component,
+                activation: r.activation,
+                importance: r.importance,
+                age_seconds: r.age_seconds,
+                kind: r.text_kind,
+            },
+            feature_schema: r.feature_schema,
+            model_version: r.model_version,
+            layer: r.layer,
+            confidence: r.confidence,
+            correct_layer: r.correct_layer,
+            was_correct: r.was_correct,
+            created_at: r.created_at,
+            feedback_at: r.feedback_at,
+        }
     }
 }
 
@@ -212,7 +244,7 @@ impl RouteLog {
         );
         let row = fetch_rows!(
             self.db,
-            RouteRecord,
+            RouteRow,
             SQL,
             fetch_optional,
             correct.as_str(),
@@ -220,7 +252,7 @@ impl RouteLog {
             project_id,
             route_id
         );
-        row.ok_or(Error::NotFound {
+        row.map(RouteRecord::from).ok_or(Error::NotFound {
             entity: Entity::Route,
             id: route_id.0,
             project_id,
@@ -238,15 +270,8 @@ impl RouteLog {
             "
              FROM consolidation_routes WHERE project_id = $1 AND id = $2"
         );
-        let row = fetch_rows!(
-            self.db,
-            RouteRecord,
-            SQL,
-            fetch_optional,
-            project_id,
-            route_id
-        );
-        row.ok_or(Error::NotFound {
+        let row = fetch_rows!(self.db, RouteRow, SQL, fetch_optional, project_id, route_id);
+        row.map(RouteRecord::from).ok_or(Error::NotFound {
             entity: Entity::Route,
             id: route_id.0,
             project_id,
@@ -263,13 +288,8 @@ impl RouteLog {
              WHERE correct_layer IS NOT NULL AND ($1 IS NULL OR project_id = $1)
              ORDER BY id"
         );
-        Ok(fetch_rows!(
-            self.db,
-            RouteRecord,
-            SQL,
-            fetch_all,
-            project_id
-        ))
+        let rows = fetch_rows!(self.db, RouteRow, SQL, fetch_all, project_id);
+        Ok(rows.into_iter().map(RouteRecord::from).collect())
     }
 
     /// Labels given to `project_id`'s routes since its last model was stored (trained or

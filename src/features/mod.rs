@@ -98,6 +98,66 @@ impl<'a> RouteInput<'a> {
     pub fn kind(self, kind: Option<TextKind>) -> Self {
         RouteInput { kind, ..self }
     }
+
+    /// The same input owning a copy of its text.
+    pub fn into_owned(self) -> OwnedRouteInput {
+        OwnedRouteInput {
+            content: self.content.to_owned(),
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+            kind: self.kind,
+        }
+    }
+}
+
+/// A [`RouteInput`] that owns its text: what a training [`Example`](crate::Example), a corpus
+/// line ([`crate::CorpusItem`]) and the route log ([`crate::RouteRecord`]) keep of an item,
+/// and what the blocking engine carries to its runtime thread. [`OwnedRouteInput::as_input`]
+/// lends it back; [`RouteInput::into_owned`] makes one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OwnedRouteInput {
+    /// The item's text.
+    pub content: String,
+    /// Its working-memory component.
+    pub component: Component,
+    /// Stored activation A0, 0..=1.
+    pub activation: f64,
+    /// Importance, 0..=1.
+    pub importance: f64,
+    /// Seconds since the item was created.
+    pub age_seconds: f64,
+    /// What kind of text it is, when known.
+    pub kind: Option<TextKind>,
+}
+
+impl OwnedRouteInput {
+    /// `content` as a fresh note, as [`RouteInput::new`] makes it.
+    pub fn new(content: impl Into<String>) -> Self {
+        OwnedRouteInput {
+            content: content.into(),
+            ..RouteInput::new("").into_owned()
+        }
+    }
+
+    /// The input, borrowed.
+    pub fn as_input(&self) -> RouteInput<'_> {
+        RouteInput {
+            content: &self.content,
+            component: self.component,
+            activation: self.activation,
+            importance: self.importance,
+            age_seconds: self.age_seconds,
+            kind: self.kind,
+        }
+    }
+}
+
+impl From<RouteInput<'_>> for OwnedRouteInput {
+    fn from(input: RouteInput<'_>) -> Self {
+        input.into_owned()
+    }
 }
 
 string_enum! {

@@ -204,10 +204,10 @@ pub fn adapt_text(
         .chain(labels.iter().map(|e| (e, e.weight * params.label_weight)))
         .map(|(e, weight)| {
             (
-                e.content.as_str(),
+                e.item.content.as_str(),
                 e.layer,
                 weight,
-                e.kind.unwrap_or_default(),
+                e.item.kind.unwrap_or_default(),
             )
         });
     let refitted =
@@ -237,13 +237,13 @@ fn kind_share_shift(
 ) -> f64 {
     let unknown: Vec<f64> = labels
         .iter()
-        .filter(|e| e.kind.is_none())
-        .filter_map(|e| base_text.code_comment_probability(&e.content))
+        .filter(|e| e.item.kind.is_none())
+        .filter_map(|e| base_text.code_comment_probability(&e.item.content))
         .collect();
     let code_weight = |rows: &[Example], weight: f64| {
         let code = rows
             .iter()
-            .filter(|e| e.kind == Some(TextKind::CodeComment));
+            .filter(|e| e.item.kind == Some(TextKind::CodeComment));
         let all: f64 = rows.iter().map(|e| e.weight * weight).sum();
         (code.map(|e| e.weight * weight).sum::<f64>(), all)
     };
@@ -324,7 +324,7 @@ pub fn adapt_model(
         labels
             .iter()
             .zip(&offsets)
-            .map(|(e, o)| (e.content.as_str(), e.layer, *o)),
+            .map(|(e, o)| (e.item.content.as_str(), e.layer, *o)),
         params.correction_c,
         params.correction_epochs,
         params.seed,
@@ -439,10 +439,8 @@ mod tests {
     fn kinded_corpus() -> Vec<Example> {
         let mut rows = corpus();
         rows.extend((0..40).flat_map(|i| {
-            let comment = |content: String, layer| Example {
-                kind: Some(TextKind::CodeComment),
-                ..example(content, layer)
-            };
+            let comment =
+                |content: String, layer| example(content, layer).of_kind(TextKind::CodeComment);
             [
                 comment(format!("Returns the fn {i} result"), Layer::Semantic),
                 comment(format!("Add impl {i} for the struct"), Layer::Episodic),
@@ -481,10 +479,7 @@ mod tests {
         // Labels that all say their kind leave the prior as the refit learned it.
         let told: Vec<Example> = labels
             .into_iter()
-            .map(|e| Example {
-                kind: Some(TextKind::Note),
-                ..e
-            })
+            .map(|e| e.of_kind(TextKind::Note))
             .collect();
         assert_eq!(
             kind_share_shift(base_text, &corpus, &told, &AdaptParams::default()),

@@ -14,10 +14,9 @@
 //! probabilities and tie-breaks are computed here rather than taken from linfa (whose modal
 //! class goes through a `HashMap`), so the same examples and seed give a byte-identical model.
 
-use crate::component::Component;
 use crate::error::{Error, Result};
 use crate::features::text::{TextKind, TextLearner, TextModel};
-use crate::features::{FeatureSchema, RouteInput};
+use crate::features::{FeatureSchema, OwnedRouteInput, RouteInput};
 use crate::layer::Layer;
 use crate::rng::SplitMix64;
 use crate::router::fit_tree::{fit_tree, TreePlan};
@@ -28,40 +27,27 @@ use crate::router::tree::{Tree, TreeModel};
 /// One labelled item: what the router sees of it and its correct layer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Example {
-    /// The text.
-    pub content: String,
-    /// Its component.
-    pub component: Component,
-    /// Stored activation A0.
-    pub activation: f64,
-    /// Importance.
-    pub importance: f64,
-    /// Seconds since creation.
-    pub age_seconds: f64,
+    /// What the router sees of the item. Its `kind`, when known, is read as such: training
+    /// counts an example of unknown kind as a note, and when the training examples hold at
+    /// least [`crate::MIN_PER_KIND`] of each kind the text model is kind-aware
+    /// ([`TextModel::fit_logistic_kinded`]) and an example of known kind is routed (in
+    /// evaluation, calibration) knowing it.
+    #[serde(flatten)]
+    pub item: OwnedRouteInput,
     /// The correct layer.
     pub layer: Layer,
     /// How much the example counts in training, relative to others (1 unless it was weighted
     /// up, as a project's own labels are when its model adapts the shipped corpus).
     pub weight: f64,
-    /// What kind of text it is, when known; training counts an example of unknown kind as a
-    /// note. When the training examples hold at least [`crate::MIN_PER_KIND`] of each kind, the
-    /// text model is kind-aware ([`TextModel::fit_logistic_kinded`]), and an example of known
-    /// kind is routed (in evaluation, calibration) knowing it.
-    pub kind: Option<TextKind>,
 }
 
 impl Example {
     /// An example of what the router sees of an item, labelled `layer`.
     pub fn new(input: &RouteInput<'_>, layer: Layer) -> Self {
         Example {
-            content: input.content.to_owned(),
-            component: input.component,
-            activation: input.activation,
-            importance: input.importance,
-            age_seconds: input.age_seconds,
+            item: input.into_owned(),
             layer,
             weight: 1.0,
-            kind: input.kind,
         }
     }
 
@@ -73,7 +59,7 @@ impl Example {
 
     /// The same example marked as text of `kind`.
     pub fn of_kind(mut self, kind: TextKind) -> Self {
-        self.kind = Some(kind);
+        self.item.kind = Some(kind);
         self
     }
 
@@ -82,11 +68,12 @@ impl Example {
     /// them. A model trained on such rows only cannot split on the fields, so it routes an item
     /// the same whatever its fields are (`examples/train --fixed-fields`).
     pub fn with_fresh_fields(self) -> Self {
+        let kind = self.item.kind;
         Example {
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
+            item: OwnedRouteInput {
+                kind,
+                ..OwnedRouteInput::new(self.item.content)
+            },
             ..self
         }
     }
@@ -96,27 +83,15 @@ impl Example {
     #[cfg(test)]
     pub(crate) fn note(content: impl Into<String>, layer: Layer) -> Self {
         Example {
-            content: content.into(),
-            component: Component::Phonological,
-            activation: 1.0,
-            importance: 0.5,
-            age_seconds: 0.0,
+            item: OwnedRouteInput::new(content),
             layer,
             weight: 1.0,
-            kind: None,
         }
     }
 
     /// The item as the router sees it.
     pub fn input(&self) -> RouteInput<'_> {
-        RouteInput {
-            content: &self.content,
-            component: self.component,
-            activation: self.activation,
-            importance: self.importance,
-            age_seconds: self.age_seconds,
-            kind: self.kind,
-        }
+        self.item.as_input()
     }
 }
 
@@ -335,9 +310,14 @@ fn check_examples(examples: &[Example], params: &ValidTrainParams) -> Result<()>
         });
     }
     if let Some(i) = examples.iter().position(|e| {
-        ![e.activation, e.importance, e.age_seconds, e.weight]
-            .iter()
-            .all(|v| v.is_finite())
+        ![
+            e.item.activation,
+            e.item.importance,
+            e.item.age_seconds,
+            e.weight,
+        ]
+        .iter()
+        .all(|v| v.is_finite())
             || e.weight <= 0.0
     }) {
         return Err(Error::invalid(
@@ -486,7 +466,7 @@ fn fit_features(
         let model = fit_text(examples, rest, params)?;
         Ok((0..fit.len())
             .filter(|&p| fold_of[p] == fold)
-            .map(|p| (p, model.scores(&examples[fit[p]].content, None)))
+            .map(|p| (p, model.scores(&examples[fit[p]].item.content, None)))
             .collect())
     };
     let scored = per_fold(folds, held_out)?;
@@ -511,17 +491,17 @@ fn fit_text(
     let rows = rows.map(|i| &examples[i]);
     match params.text_learner {
         TextLearner::NaiveBayes => TextModel::fit(
-            rows.map(|e| (e.content.as_str(), e.layer)),
+            rows.map(|e| (e.item.content.as_str(), e.layer)),
             params.text_alpha,
             params.text_min_count,
         ),
         TextLearner::Logistic => TextModel::fit_logistic_kinded(
             rows.map(|e| {
                 (
-                    e.content.as_str(),
+                    e.item.content.as_str(),
                     e.layer,
                     e.weight,
-                    e.kind.unwrap_or_default(),
+                    e.item.kind.unwrap_or_default(),
                 )
             }),
             params.text_c,
@@ -542,6 +522,7 @@ pub fn evaluate<'a>(model: &TreeModel, examples: impl IntoIterator<Item = &'a Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::Component;
     use crate::features::V2_BASE_LEN;
     use crate::router::fit_tree::canonical_split;
 
@@ -554,10 +535,9 @@ mod tests {
                 } else {
                     Example::note(format!("The cache holds item {i}"), Layer::Semantic)
                 };
-                Example {
-                    age_seconds: i as f64,
-                    ..note
-                }
+                let mut note = note;
+                note.item.age_seconds = i as f64;
+                note
             })
             .collect()
     }
@@ -630,10 +610,9 @@ mod tests {
             } else {
                 Layer::Semantic
             };
-            Example {
-                age_seconds,
-                ..Example::note(format!("note {} about the cache", i % 7), layer)
-            }
+            let mut note = Example::note(format!("note {} about the cache", i % 7), layer);
+            note.item.age_seconds = age_seconds;
+            note
         };
         // Old items were prospective; `with_fresh_fields` wipes that out of the training rows.
         let data = |informative: bool| -> Vec<Example> {
@@ -649,12 +628,9 @@ mod tests {
                 .collect()
         };
         let probe = |model: &TreeModel, age: f64, component: Component| {
-            let e = Example {
-                component,
-                activation: 0.3,
-                ..note(0, age)
-            };
-            model.route(&e.input()).probabilities
+            let e = note(0, age);
+            let input = e.input().component(component).activation(0.3);
+            model.route(&input).probabilities
         };
         let blind = train(&data(false), FeatureSchema::V2, &TrainParams::default()).unwrap();
         let fresh = probe(&blind.model, 0.0, Component::Phonological);
@@ -704,16 +680,12 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join(" ");
                 let layer = Layer::ALL[(content.len() + rng.below(2)) % 4];
-                Example {
-                    content,
-                    component: Component::ALL[i % 4],
-                    activation: 0.5,
-                    importance: (i % 3) as f64 / 2.0,
-                    age_seconds: 1.0,
-                    weight: 1.0,
-                    kind: None,
-                    layer,
-                }
+                let input = RouteInput::new(&content)
+                    .component(Component::ALL[i % 4])
+                    .activation(0.5)
+                    .importance((i % 3) as f64 / 2.0)
+                    .age_seconds(1.0);
+                Example::new(&input, layer)
             })
             .collect()
     }
@@ -793,7 +765,7 @@ mod tests {
         let err = train(&one_sided, FeatureSchema::V2, &TrainParams::default()).unwrap_err();
         assert!(matches!(err, Error::TrainingDeclined { .. }), "{err}");
         let mut bad = examples(20);
-        bad[3].importance = f64::NAN;
+        bad[3].item.importance = f64::NAN;
         let err = train(&bad, FeatureSchema::V2, &TrainParams::default()).unwrap_err();
         assert!(
             matches!(

@@ -451,7 +451,7 @@ fn every_mirrored_method_matches_the_async_engine(db: TestDb) {
         .unwrap()[0];
     let logged = log.get(p, route).unwrap();
     assert_eq!(
-        (logged.content.as_str(), &logged.model_version),
+        (logged.item.content.as_str(), &logged.model_version),
         (input.content, &decision.model)
     );
     assert_eq!(logged.correct_layer, Some(Layer::Prospective));

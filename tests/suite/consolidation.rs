@@ -67,7 +67,7 @@ async fn each_item_lands_in_exactly_one_layer_with_its_route(db: TestDb) {
         );
         let route = engine.route_log().get(p, done.route_id).await.unwrap();
         assert_eq!(
-            (route.item_id, route.content.as_str(), route.layer),
+            (route.item_id, route.item.content.as_str(), route.layer),
             (id, content, layer)
         );
         assert_eq!(route.feature_schema, athena_memory::FeatureSchema::V2);
@@ -336,7 +336,7 @@ async fn feedback_after_consolidation_feeds_statistics(db: TestDb) {
     assert_eq!(engine.routing_stats(p).await.unwrap().accuracy, Some(0.0));
     let labelled = engine.route_log().labelled(Some(p)).await.unwrap();
     assert_eq!(
-        labelled[0].content, "Remember to review the PR later",
+        labelled[0].item.content, "Remember to review the PR later",
         "the label outlives the item"
     );
 }
@@ -375,14 +375,14 @@ async fn an_items_kind_is_kept_with_it_its_route_and_its_label(db: TestDb) {
             assert_eq!(done.layer, Layer::Episodic, "read as a code comment");
         }
         let route = engine.route_log().get(p, done.route_id).await.unwrap();
-        assert_eq!(route.kind, kind, "item {id}");
+        assert_eq!(route.item.kind, kind, "item {id}");
         let fed = engine
             .feedback(p, done.route_id, Layer::Episodic)
             .await
             .unwrap();
-        assert_eq!(fed.kind, kind);
+        assert_eq!(fed.item.kind, kind);
         let example = fed.example().unwrap();
-        assert_eq!((example.kind, example.layer), (kind, Layer::Episodic));
+        assert_eq!((example.item.kind, example.layer), (kind, Layer::Episodic));
     }
 }
 

@@ -9,9 +9,7 @@ use std::path::PathBuf;
 
 use athena_memory::router::evaluate;
 use athena_memory::HeuristicRouter;
-use athena_memory::{
-    corpus, Component, Engine, Example, Layer, RouteInput, Router, TextKind, TreeModel,
-};
+use athena_memory::{corpus, Component, Engine, Layer, RouteInput, Router, TextKind, TreeModel};
 use common::TestDb;
 
 on_both_backends!(the_default_model_round_trips_through_the_database);
@@ -85,11 +83,14 @@ fn figures_on(file: &str, kind: Option<TextKind>) -> Option<(athena_memory::Metr
     let examples: Vec<_> = items
         .iter()
         .filter_map(|i| i.example())
-        .map(|e| Example { kind, ..e })
+        .map(|mut e| {
+            e.item.kind = kind;
+            e
+        })
         .collect();
     let heuristic = examples
         .iter()
-        .filter(|e| HeuristicRouter::layer(&e.content) == e.layer)
+        .filter(|e| HeuristicRouter::layer(&e.item.content) == e.layer)
         .count() as f64
         / examples.len() as f64;
     Some((evaluate(&model, &examples), heuristic))
