@@ -95,21 +95,98 @@ impl TextLearner {
     }
 }
 
-/// A trained text model: one weight per (token, layer) and one constant per layer.
+/// A trained text model: a table of weights per (token, layer), and how they make scores
+/// ([`Scoring`]: naive Bayes, logistic regression, or kind-aware logistic regression).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextModel {
-    learner: TextLearner,
-    /// Naive Bayes smoothing α, or the logistic regression's inverse regularisation C.
-    alpha: f64,
-    /// Naive Bayes log priors, or the logistic regression's biases.
-    log_prior: [f64; 4],
-    /// Per known token: naive Bayes log θ, or logistic regression weights.
-    log_likelihood: TokenTable,
-    /// Whether the table holds a kind-of-text classifier and per-kind token copies.
-    kinded: bool,
+    scoring: Scoring,
+    /// Per known token: naive Bayes log θ, or logistic regression weights; for a kind-aware
+    /// model also each kind's copies and the kind classifier's weights (salted apart).
+    table: TokenTable,
 }
 
-/// The serialised form: tokens sorted by hash, so equal models give equal bytes.
+/// The three kinds of text model: what their constants are and how a text's token weights
+/// combine into its scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scoring {
+    /// Multinomial naive Bayes with smoothing `alpha`: log prior + Σ log θ(layer, token).
+    NaiveBayes { alpha: f64, log_prior: [f64; 4] },
+    /// Logistic regression with inverse regularisation `c`: bias + Σ w(layer, token) / √(known
+    /// tokens).
+    Logistic { c: f64, bias: [f64; 4] },
+    /// Kind-aware logistic regression ([`TextModel::fit_logistic_kinded`]): as `Logistic`, plus
+    /// each kind's copies of the token weights, counted by the probability of that kind; the
+    /// kind classifier's prior log-odds of a code comment is `kind_bias`. The table keeps it
+    /// too, under [`KIND_BIAS_KEY`], which is how files store it.
+    KindAware {
+        c: f64,
+        bias: [f64; 4],
+        kind_bias: f64,
+    },
+}
+
+impl Scoring {
+    /// The scoring of a model stored as `learner`, `regularisation` and `constants` with its
+    /// token `table` (kind-aware when the table holds a kind classifier's bias).
+    fn stored(
+        learner: TextLearner,
+        regularisation: f64,
+        constants: [f64; 4],
+        table: &TokenTable,
+    ) -> Self {
+        match (learner, table.get(KIND_BIAS_KEY)) {
+            (TextLearner::NaiveBayes, _) => Scoring::NaiveBayes {
+                alpha: regularisation,
+                log_prior: constants,
+            },
+            (TextLearner::Logistic, None) => Scoring::Logistic {
+                c: regularisation,
+                bias: constants,
+            },
+            (TextLearner::Logistic, Some(w)) => Scoring::KindAware {
+                c: regularisation,
+                bias: constants,
+                kind_bias: f64::from(w[0]),
+            },
+        }
+    }
+
+    fn learner(self) -> TextLearner {
+        match self {
+            Scoring::NaiveBayes { .. } => TextLearner::NaiveBayes,
+            Scoring::Logistic { .. } | Scoring::KindAware { .. } => TextLearner::Logistic,
+        }
+    }
+
+    /// Naive Bayes α or logistic regression C.
+    fn regularisation(self) -> f64 {
+        match self {
+            Scoring::NaiveBayes { alpha, .. } => alpha,
+            Scoring::Logistic { c, .. } | Scoring::KindAware { c, .. } => c,
+        }
+    }
+
+    /// The constant per layer: naive Bayes log priors or logistic regression biases.
+    fn constants(self) -> [f64; 4] {
+        match self {
+            Scoring::NaiveBayes { log_prior, .. } => log_prior,
+            Scoring::Logistic { bias, .. } | Scoring::KindAware { bias, .. } => bias,
+        }
+    }
+
+    /// The kind classifier's prior log-odds of a code comment, for a kind-aware model.
+    fn kind_bias(self) -> Option<f64> {
+        match self {
+            Scoring::KindAware { kind_bias, .. } => Some(kind_bias),
+            _ => None,
+        }
+    }
+}
+
+/// The serialised form: tokens sorted by hash, so equal models give equal bytes. The same
+/// keys serve every kind of model: `kind` names the learner, `alpha` is its regularisation (α
+/// or C), `log_prior` its constants (log priors or biases); a kind-aware model is a logistic
+/// one whose tokens include the kind classifier's bias.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TextModelJson {
     kind: String,
@@ -120,12 +197,12 @@ struct TextModelJson {
 
 impl serde::Serialize for TextModel {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut tokens: Vec<(u64, [f32; 4])> = self.log_likelihood.entries().collect();
+        let mut tokens: Vec<(u64, [f32; 4])> = self.table.entries().collect();
         tokens.sort_unstable_by_key(|t| t.0);
         TextModelJson {
-            kind: self.learner.kind().into(),
-            alpha: self.alpha,
-            log_prior: self.log_prior,
+            kind: self.learner().kind().into(),
+            alpha: self.regularisation(),
+            log_prior: self.scoring.constants(),
             tokens,
         }
         .serialize(s)
@@ -155,28 +232,35 @@ impl TextLearner {
 impl TextModel {
     fn assemble(
         learner: TextLearner,
-        alpha: f64,
-        log_prior: [f64; 4],
+        regularisation: f64,
+        constants: [f64; 4],
         tokens: Vec<(u64, [f32; 4])>,
     ) -> Self {
+        Self::stored(learner, regularisation, constants, TokenTable::new(tokens))
+    }
+
+    /// The model stored as `learner`, `regularisation`, `constants` and `table`.
+    fn stored(
+        learner: TextLearner,
+        regularisation: f64,
+        constants: [f64; 4],
+        table: TokenTable,
+    ) -> Self {
         TextModel {
-            learner,
-            alpha,
-            log_prior,
-            log_likelihood: TokenTable::new(tokens),
-            kinded: false,
+            scoring: Scoring::stored(learner, regularisation, constants, &table),
+            table,
         }
-        .with_kind_flag()
     }
 
     /// Appends the compact form to `out`.
     pub(crate) fn write_compact(&self, out: &mut Vec<u8>) {
-        out.push(u8::from(self.learner == TextLearner::Logistic));
-        out.extend(self.alpha.to_le_bytes());
-        self.log_prior
+        out.push(u8::from(self.learner() == TextLearner::Logistic));
+        out.extend(self.regularisation().to_le_bytes());
+        self.scoring
+            .constants()
             .iter()
             .for_each(|p| out.extend(p.to_le_bytes()));
-        self.log_likelihood.write_compact(out);
+        self.table.write_compact(out);
     }
 
     /// Reads a compact form from the front of `bytes`, leaving the rest.
@@ -188,19 +272,13 @@ impl TextModel {
             0 => TextLearner::NaiveBayes,
             _ => TextLearner::Logistic,
         };
-        let alpha = f64::from_le_bytes(take(bytes)?);
-        let mut log_prior = [0.0; 4];
-        for p in &mut log_prior {
+        let regularisation = f64::from_le_bytes(take(bytes)?);
+        let mut constants = [0.0; 4];
+        for p in &mut constants {
             *p = f64::from_le_bytes(take(bytes)?);
         }
-        Ok(TextModel {
-            learner,
-            alpha,
-            log_prior,
-            log_likelihood: TokenTable::read_compact(bytes)?,
-            kinded: false,
-        }
-        .with_kind_flag())
+        let table = TokenTable::read_compact(bytes)?;
+        Ok(Self::stored(learner, regularisation, constants, table))
     }
 }
 
@@ -241,18 +319,15 @@ impl TextModel {
             std::array::from_fn(|c| ((f64::from(docs[c]) + 1.0) / (f64::from(n_docs) + 4.0)).ln());
         let denominators: [f64; 4] =
             std::array::from_fn(|c| (totals[c] as f64 + alpha * vocab).ln());
-        let log_likelihood = TokenTable::new(counts.into_iter().map(|(t, v)| {
+        let table = TokenTable::new(counts.into_iter().map(|(t, v)| {
             (
                 t,
                 std::array::from_fn(|c| ((f64::from(v[c]) + alpha).ln() - denominators[c]) as f32),
             )
         }));
         Ok(TextModel {
-            learner: TextLearner::NaiveBayes,
-            alpha,
-            log_prior,
-            log_likelihood,
-            kinded: false,
+            scoring: Scoring::NaiveBayes { alpha, log_prior },
+            table,
         })
     }
 
@@ -320,17 +395,9 @@ impl TextModel {
         let reg: Vec<f32> = corpus.df.iter().map(|d| (1.0 / (c * d)) as f32).collect();
         let (w, bias) = adagrad(&corpus.docs, offsets, &reg, epochs, seed);
         Ok(TextModel {
-            learner: TextLearner::Logistic,
-            alpha: c,
-            log_prior: bias,
-            log_likelihood: TokenTable::new(corpus.keys.into_iter().zip(w)),
-            kinded: false,
+            scoring: Scoring::Logistic { c, bias },
+            table: TokenTable::new(corpus.keys.into_iter().zip(w)),
         })
-    }
-
-    fn with_kind_flag(mut self) -> Self {
-        self.kinded = self.log_likelihood.get(KIND_BIAS_KEY).is_some();
-        self
     }
 
     /// Fits a *kind-aware* logistic model on `(text, layer, weight, kind)` examples. The same
@@ -384,32 +451,40 @@ impl TextModel {
             }))?;
         let layers = Self::fit_logistic_on(layer_corpus, &[], c, epochs, seed)?;
         // Stored in the same table: each kind token's log-odds of a code comment, and the bias.
-        let bias = (kind.log_prior[1] - kind.log_prior[0]) as f32;
+        let kind_constants = kind.scoring.constants();
+        let kind_bias = (kind_constants[1] - kind_constants[0]) as f32;
         let kind_entries = kind
-            .log_likelihood
+            .table
             .entries()
             .map(|(k, w)| (k, [w[1] - w[0], 0.0, 0.0, 0.0]))
-            .chain(std::iter::once((KIND_BIAS_KEY, [bias, 0.0, 0.0, 0.0])));
-        let table = TokenTable::new(layers.log_likelihood.entries().chain(kind_entries));
-        Ok(TextModel {
-            log_likelihood: table,
-            ..layers
-        }
-        .with_kind_flag())
+            .chain(std::iter::once((KIND_BIAS_KEY, [kind_bias, 0.0, 0.0, 0.0])));
+        let table = TokenTable::new(layers.table.entries().chain(kind_entries));
+        Ok(Self::stored(
+            TextLearner::Logistic,
+            c,
+            layers.scoring.constants(),
+            table,
+        ))
     }
 
     /// Moves a kind-aware model's prior log-odds of a code comment by `delta`; other models are
     /// returned as they are.
     pub fn with_kind_log_odds_shift(mut self, delta: f64) -> Self {
-        if let Some(w) = self.log_likelihood.get_mut(KIND_BIAS_KEY) {
+        if let Some(w) = self.table.get_mut(KIND_BIAS_KEY) {
             w[0] += delta as f32;
         }
+        let (learner, c, bias) = (
+            self.learner(),
+            self.regularisation(),
+            self.scoring.constants(),
+        );
+        self.scoring = Scoring::stored(learner, c, bias, &self.table);
         self
     }
 
     /// Whether the model tells notes from code comments ([`TextModel::fit_logistic_kinded`]).
     pub fn is_kind_aware(&self) -> bool {
-        self.kinded
+        matches!(self.scoring, Scoring::KindAware { .. })
     }
 
     /// The model's probability that `text` is a code comment rather than a note; `None` when
@@ -417,17 +492,17 @@ impl TextModel {
     pub fn code_comment_probability(&self, text: &str) -> Option<f64> {
         let mut sum = ScoreSum::of_kind(None);
         for_each_token(text, |t| sum.add(self, t));
-        self.kinded.then(|| sum.code_probability(self))
+        self.is_kind_aware().then(|| sum.code_probability(self))
     }
 
     /// The regularisation it was fitted with: naive Bayes α, or logistic regression C.
     pub fn regularisation(&self) -> f64 {
-        self.alpha
+        self.scoring.regularisation()
     }
 
     /// Which learner made the model.
     pub fn learner(&self) -> TextLearner {
-        self.learner
+        self.scoring.learner()
     }
 
     /// How each of `tokens` counts in this model's score of a text of `kind` (when known): what
@@ -440,11 +515,11 @@ impl TextModel {
         let mut sum = ScoreSum::of_kind(kind);
         tokens.iter().for_each(|&t| sum.add(self, t));
         let shares = sum.copy_shares(self);
-        let table = &self.log_likelihood;
+        let table = &self.table;
         let weights = tokens
             .iter()
             .map(|&t| {
-                let copies = if self.kinded {
+                let copies = if self.is_kind_aware() {
                     COPY_SALT.map(|salt| table.get(token(salt, t)))
                 } else {
                     [None; 2]
@@ -467,7 +542,7 @@ impl TextModel {
         Contributions {
             weights,
             scale: sum.scale(self, shares),
-            code_share: self.kinded.then_some(shares[1]),
+            code_share: self.is_kind_aware().then_some(shares[1]),
         }
     }
 
@@ -499,18 +574,19 @@ impl TextModel {
 
     /// Known tokens.
     pub fn vocabulary_size(&self) -> usize {
-        self.log_likelihood.len()
+        self.table.len()
     }
 
     /// Checks the parameters are usable numbers.
     pub(crate) fn validate(&self) -> std::result::Result<(), String> {
-        if !(self.alpha.is_finite() && self.alpha > 0.0)
-            || self.log_prior.iter().any(|p| !p.is_finite())
+        let regularisation = self.regularisation();
+        if !(regularisation.is_finite() && regularisation > 0.0)
+            || self.scoring.constants().iter().any(|p| !p.is_finite())
         {
             return Err("text model has a non-finite or non-positive parameter".into());
         }
         if self
-            .log_likelihood
+            .table
             .entries()
             .any(|(_, w)| w.iter().any(|v| !v.is_finite()))
         {
@@ -571,9 +647,9 @@ impl ScoreSum {
     }
 
     fn add(&mut self, model: &TextModel, t: u64) {
-        let table = &model.log_likelihood;
+        let table = &model.table;
         self.shared.add(table.get(t));
-        if !model.kinded {
+        if !model.is_kind_aware() {
             return;
         }
         if let Some(kind) = self.given {
@@ -589,10 +665,7 @@ impl ScoreSum {
 
     /// A kind-aware model's probability that the text is a code comment.
     fn code_probability(&self, model: &TextModel) -> f64 {
-        let bias = model
-            .log_likelihood
-            .get(KIND_BIAS_KEY)
-            .map_or(0.0, |w| f64::from(w[0]));
+        let bias = model.scoring.kind_bias().unwrap_or(0.0);
         let z = bias + self.kind.sum[0] / (self.kind.known.max(1) as f64).sqrt();
         1.0 / (1.0 + (-z).exp())
     }
@@ -601,7 +674,7 @@ impl ScoreSum {
     /// probability of a code comment: 0 or 1 when the kind is given, the classifier's
     /// otherwise), none for other models.
     fn copy_shares(&self, model: &TextModel) -> [f64; 2] {
-        if model.kinded {
+        if model.is_kind_aware() {
             let p = self
                 .given
                 .map_or_else(|| self.code_probability(model), TextKind::code_probability);
@@ -617,9 +690,11 @@ impl ScoreSum {
         let copies: f64 = (0..2)
             .map(|k| shares[k] * self.copies[k].known as f64)
             .sum();
-        match model.learner {
-            TextLearner::NaiveBayes => 1.0,
-            TextLearner::Logistic => 1.0 / (self.shared.known as f64 + copies).max(1.0).sqrt(),
+        match model.scoring {
+            Scoring::NaiveBayes { .. } => 1.0,
+            Scoring::Logistic { .. } | Scoring::KindAware { .. } => {
+                1.0 / (self.shared.known as f64 + copies).max(1.0).sqrt()
+            }
         }
     }
 
@@ -627,9 +702,10 @@ impl ScoreSum {
     fn scores(&self, model: &TextModel) -> [f64; 4] {
         let shares = self.copy_shares(model);
         let scale = self.scale(model, shares);
+        let constants = model.scoring.constants();
         let lp: [f64; 4] = std::array::from_fn(|c| {
             let copies: f64 = (0..2).map(|k| shares[k] * self.copies[k].sum[c]).sum();
-            model.log_prior[c] + scale * (self.shared.sum[c] + copies)
+            constants[c] + scale * (self.shared.sum[c] + copies)
         });
         let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         lp.map(|v| v - best)

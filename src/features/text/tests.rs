@@ -159,7 +159,7 @@ fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
     }
     // "add" opening a note points to a next step, opening a code comment to a change.
     let add = token(SALT_FIRST, word_hash("add"));
-    let copy = |k: usize| *m.log_likelihood.get(token(COPY_SALT[k], add)).unwrap();
+    let copy = |k: usize| *m.table.get(token(COPY_SALT[k], add)).unwrap();
     let (e, p) = (Layer::Episodic.index(), Layer::Prospective.index());
     assert!(copy(0)[p] > copy(0)[e] && copy(1)[e] > copy(1)[p]);
     assert_eq!(
@@ -170,6 +170,18 @@ fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
     let back: TextModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
     assert_eq!(back, m);
     assert!(back.is_kind_aware());
+    // A shifted prior of the kind is what files store and what the classifier reads back.
+    let shifted = m.clone().with_kind_log_odds_shift(2.0);
+    let probability = |m: &TextModel| m.code_comment_probability(note).unwrap();
+    assert!(probability(&shifted) > probability(&m));
+    let back: TextModel = serde_json::from_str(&serde_json::to_string(&shifted).unwrap()).unwrap();
+    assert_eq!(back, shifted);
+    let mut compact = Vec::new();
+    shifted.write_compact(&mut compact);
+    assert_eq!(
+        TextModel::read_compact(&mut compact.as_slice()).unwrap(),
+        shifted
+    );
 
     // The weights an explanation reads add up to the scores, the kind known or not.
     for text in [code, "the client keeps it"] {
@@ -177,7 +189,7 @@ fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
             let Contributions { weights, scale, .. } = m.token_contributions(&tokens(text), kind);
             let lp: [f64; 4] = std::array::from_fn(|c| {
                 let sum: f64 = weights.iter().flatten().map(|w| w[c]).sum();
-                m.log_prior[c] + scale * sum
+                m.scoring.constants()[c] + scale * sum
             });
             let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             for (a, b) in lp.iter().zip(m.scores(text, kind)) {
@@ -197,13 +209,14 @@ fn scores_by_hand(m: &TextModel, text: &str, p: f64) -> [f64; 4] {
             (token(COPY_SALT[0], t), 1.0 - p),
             (token(COPY_SALT[1], t), p),
         ] {
-            if let Some(w) = m.log_likelihood.get(key) {
+            if let Some(w) = m.table.get(key) {
                 known += share;
                 (0..4).for_each(|c| sum[c] += share * f64::from(w[c]));
             }
         }
     }
-    let lp: [f64; 4] = std::array::from_fn(|c| m.log_prior[c] + sum[c] / known.max(1.0).sqrt());
+    let lp: [f64; 4] =
+        std::array::from_fn(|c| m.scoring.constants()[c] + sum[c] / known.max(1.0).sqrt());
     let best = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     lp.map(|v| v - best)
 }
