@@ -80,9 +80,9 @@ pub(super) fn adagrad(
 ) -> (Vec<[f32; 4]>, [f64; 4]) {
     const RATE: f32 = 0.5;
     // Each token's weights beside its AdaGrad sums, so that the update of a token reads one
-    // cache line instead of two far apart: the vocabulary (197,037 tokens in the shipped model)
-    // does not fit in cache and a document's tokens are scattered over it, so the loop waits on
-    // memory. Adapting a router takes about 40 % less time so (BENCHMARKS.md).
+    // cache line instead of two far apart: a vocabulary of a shipped model's size (about 200,000
+    // tokens) does not fit in cache and a document's tokens are scattered over it, so the loop
+    // waits on memory (BENCHMARKS.md has the adaptation times).
     let mut slots = vec![TokenSlot::default(); reg.len()];
     let (mut bias, mut bias_g2) = ([0.0f64; 4], [0.0f64; 4]);
     let mut order: Vec<usize> = (0..docs.len()).collect();

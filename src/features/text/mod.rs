@@ -20,8 +20,8 @@
 //! hold both agent notes and code comments, [`TextKind`]) keeps, in the same token table, a copy
 //! of every token per kind (salted apart) and a logistic classifier of the kind; a text's
 //! scores add each kind's copies weighted by the classifier's probability of that kind, or by
-//! 0 and 1 when the caller knows the kind (`Some(kind)` in [`TextModel::scores`]). Models saved
-//! before it have no such entries and score as they did, whatever kind they are told.
+//! 0 and 1 when the caller knows the kind (`Some(kind)` in [`TextModel::scores`]). A model that
+//! is not kind-aware has no such entries and ignores the kind it is told.
 
 use crate::enum_str::string_enum;
 use crate::error::{Error, Result};
@@ -82,7 +82,7 @@ pub enum TextLearner {
     /// Multinomial logistic regression on L2-normalised token counts: a score is the bias plus
     /// the token weights' sum divided by √(tokens known). Learns which tokens *tell layers
     /// apart* rather than which are frequent in each, so it is the stronger of the two on short
-    /// notes (72.3 % → 73.0 % cross-validated on agent notes in our measurements; see docs/routing.md).
+    /// notes (docs/routing.md compares them).
     Logistic,
 }
 
