@@ -186,6 +186,14 @@ impl ModelRegistry {
         ))
     }
 
+    /// The number of the active version of `scope`, if any, without reading the model.
+    pub(crate) async fn active_version(&self, scope: ModelScope) -> Result<Option<i64>> {
+        const SQL: &str =
+            "SELECT version FROM router_models WHERE COALESCE(project_id, 0) = $1 AND active";
+        let row = fetch_rows!(self.db, (i64,), SQL, fetch_optional, scope.key());
+        Ok(row.map(|(version,)| version))
+    }
+
     /// Every version of `scope`, oldest first.
     ///
     /// # Errors

@@ -143,16 +143,16 @@ impl Engine {
     /// # Errors
     /// [`Error::InvalidModel`] if the active stored model is corrupt; database errors.
     pub async fn router(&self, project_id: ProjectId) -> Result<Router> {
-        if let Some(router) = self
-            .inner
-            .routers
-            .read()
-            .expect("router cache lock")
-            .get(&project_id)
-        {
-            return Ok(router.clone());
+        match self.cached_router(project_id) {
+            Some(router) => Ok(router),
+            None => self.refresh_router(project_id).await,
         }
-        self.refresh_router(project_id).await
+    }
+
+    /// `project_id`'s router if it is cached.
+    pub(crate) fn cached_router(&self, project_id: ProjectId) -> Option<Router> {
+        let routers = self.inner.routers.read().expect("router cache lock");
+        routers.get(&project_id).cloned()
     }
 
     /// Reloads `project_id`'s router from the database (e.g. after another process trained).

@@ -7,7 +7,7 @@ use crate::db::models::{ModelScope, StoredModel};
 use crate::db::routes::RoutingStats;
 use crate::error::{Error, Result};
 use crate::ids::ProjectId;
-use crate::router::{Metrics, Router, TreeModel};
+use crate::router::{Metrics, ModelLabel, Router, TreeModel};
 
 impl Engine {
     /// Makes an earlier (or later) stored version of `project_id`'s model the active one.
@@ -172,7 +172,26 @@ impl Engine {
     /// [`Error::NotFound`] for an unknown project; database errors.
     pub async fn routing_stats(&self, project_id: ProjectId) -> Result<RoutingStats> {
         self.projects().ensure_exists(project_id).await?;
-        let active = self.router(project_id).await?.model_label();
+        let active = self.active_label(project_id).await?;
         self.route_log().stats(project_id, active).await
+    }
+
+    /// The label of the model that routes `project_id` now: its cached router's, or else read
+    /// from the registry without loading the model (so a command that only reports figures
+    /// does not parse one).
+    async fn active_label(&self, project_id: ProjectId) -> Result<ModelLabel> {
+        if let Some(router) = self.cached_router(project_id) {
+            return Ok(router.model_label());
+        }
+        for scope in [ModelScope::Project(project_id), ModelScope::Global] {
+            if let Some(version) = self.models().active_version(scope).await? {
+                return Ok(scope.label(version));
+            }
+        }
+        Ok(if self.config().router.use_default_model {
+            ModelLabel::Default
+        } else {
+            ModelLabel::Heuristic
+        })
     }
 }

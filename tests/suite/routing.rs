@@ -20,6 +20,7 @@ on_both_backends!(
     feedback_is_project_scoped_and_stats_need_feedback,
     feedback_retrains_in_the_background,
     labels_from_several_processes_add_up_to_a_retraining,
+    stats_name_the_model_that_would_route_before_anything_is_routed,
 );
 
 // What training decides from the labels does not depend on where they are stored.
@@ -675,4 +676,39 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
         .unwrap();
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|m| !m.active));
+}
+
+/// `routing_stats` names the model a fresh engine (as one CLI command) would route with, read
+/// from the registry without loading it; the label is the one the loaded router then carries.
+async fn stats_name_the_model_that_would_route_before_anything_is_routed(db: TestDb) {
+    let writer = heuristic_engine(&db, None).await;
+    let p = writer
+        .projects()
+        .get_or_create("/stats", None)
+        .await
+        .unwrap();
+    let fresh_label = |with_default: bool| {
+        let url = db.url.clone();
+        async move {
+            let config = common::small_base_config_for(&url)
+                .use_default_model(with_default)
+                .build()
+                .unwrap();
+            let engine = Engine::with_config(config).await.unwrap();
+            let stats = engine.routing_stats(p.id).await.unwrap().active_model;
+            let routed = engine.router(p.id).await.unwrap().model_label();
+            assert_eq!(stats, routed);
+            stats
+        }
+    };
+    assert_eq!(fresh_label(false).await, ModelLabel::Heuristic);
+    assert_eq!(fresh_label(true).await, ModelLabel::Default);
+    let model = common::small_base().model().unwrap();
+    let scope = athena_memory::ModelScope::Global;
+    writer.store_model(scope, &model, true).await.unwrap();
+    assert_eq!(fresh_label(false).await, ModelLabel::Global { version: 1 });
+    let scope = athena_memory::ModelScope::Project(p.id);
+    writer.store_model(scope, &model, false).await.unwrap();
+    writer.store_model(scope, &model, true).await.unwrap();
+    assert_eq!(fresh_label(true).await, version(p.id, 2));
 }
