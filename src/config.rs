@@ -208,6 +208,12 @@ pub struct RouterConfig {
     /// How a project's labels adapt the shipped default model, and the evidence activation needs
     /// (cross-validated over all labels, at least 10 of them).
     pub adapt: AdaptParams,
+    /// How long a cached router is used before it is checked against the model registry, so
+    /// that an activation or deactivation by another engine or process (several agents sharing
+    /// one PostgreSQL) is seen within this time. A check is one small query, and the model is
+    /// reloaded only when the active models changed. Default 1 s; zero checks before every
+    /// routing; at most one hour.
+    pub check_interval: Duration,
 }
 
 impl Default for RouterConfig {
@@ -219,6 +225,7 @@ impl Default for RouterConfig {
             base: RoutingBase::shipped(),
             train: TrainParams::default(),
             adapt: AdaptParams::default(),
+            check_interval: Duration::from_secs(1),
         }
     }
 }
@@ -410,6 +417,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long a cached router is used before it is checked for another process's
+    /// activations ([`RouterConfig::check_interval`]; default 1 s, zero checks every time, at
+    /// most one hour).
+    pub fn router_check_interval(mut self, interval: Duration) -> Self {
+        self.router.check_interval = interval;
+        self
+    }
+
     /// Whether projects without a model use the shipped default model (else the heuristic).
     pub fn use_default_model(mut self, yes: bool) -> Self {
         self.router.use_default_model = yes;
@@ -560,8 +575,20 @@ fn check_router(router: &RouterConfig) -> Result<()> {
             "must be at least 1 label (or None to turn it off)",
         ));
     }
+    if router.check_interval > MAX_CHECK_INTERVAL {
+        return Err(Error::invalid(
+            "router_check_interval",
+            format!(
+                "must be at most one hour, got {} s",
+                router.check_interval.as_secs()
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// Longest [`RouterConfig::check_interval`].
+const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Checks the working-memory settings.
 fn check_working_memory(wm: &WorkingMemoryConfig) -> Result<()> {
@@ -638,5 +665,25 @@ mod tests {
         );
         let err = Config::builder("mysql://x").build().unwrap_err();
         assert!(matches!(err, Error::UnsupportedUrl { .. }), "{err}");
+        let too_long = Config::builder("sqlite://x.db")
+            .router_check_interval(Duration::from_secs(3601))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                too_long,
+                Error::InvalidInput {
+                    field: "router_check_interval",
+                    ..
+                }
+            ),
+            "{too_long}"
+        );
+        let hour =
+            Config::builder("sqlite://x.db").router_check_interval(Duration::from_secs(3600));
+        assert_eq!(
+            hour.build().unwrap().router().check_interval,
+            Duration::from_secs(3600)
+        );
     }
 }

@@ -46,6 +46,32 @@ impl ModelScope {
     }
 }
 
+/// An active model version: its row id and version number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ActiveVersion {
+    pub(crate) id: i64,
+    pub(crate) version: i64,
+}
+
+/// The stored models that route a project: its own active version and the active global one.
+/// A router loaded from them is current as long as they stay the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ActiveModels {
+    pub(crate) project: Option<ActiveVersion>,
+    pub(crate) global: Option<ActiveVersion>,
+}
+
+impl ActiveModels {
+    /// The model that routes the project (its own, else the global one) and its scope.
+    pub(crate) fn routing(self, project_id: ProjectId) -> Option<(ModelScope, ActiveVersion)> {
+        match (self.project, self.global) {
+            (Some(own), _) => Some((ModelScope::Project(project_id), own)),
+            (None, Some(global)) => Some((ModelScope::Global, global)),
+            (None, None) => None,
+        }
+    }
+}
+
 /// A stored model version.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredModel {
@@ -186,12 +212,30 @@ impl ModelRegistry {
         ))
     }
 
-    /// The number of the active version of `scope`, if any, without reading the model.
-    pub(crate) async fn active_version(&self, scope: ModelScope) -> Result<Option<i64>> {
+    /// Which stored models route `project_id` now, without reading the models: one small
+    /// query, what a cached router is checked against.
+    pub(crate) async fn active_models(&self, project_id: ProjectId) -> Result<ActiveModels> {
+        const SQL: &str = "SELECT id, project_id, version FROM router_models
+             WHERE active AND COALESCE(project_id, 0) IN (0, $1)";
+        let key = ModelScope::Project(project_id).key();
+        let rows = fetch_rows!(self.db, (i64, Option<ProjectId>, i64), SQL, fetch_all, key);
+        let mut active = ActiveModels::default();
+        for (id, owner, version) in rows {
+            let slot = match owner {
+                Some(_) => &mut active.project,
+                None => &mut active.global,
+            };
+            *slot = Some(ActiveVersion { id, version });
+        }
+        Ok(active)
+    }
+
+    /// The stored model with row id `id`, if there is one.
+    pub(crate) async fn by_id(&self, id: i64) -> Result<Option<StoredModel>> {
         const SQL: &str =
-            "SELECT version FROM router_models WHERE COALESCE(project_id, 0) = $1 AND active";
-        let row = fetch_rows!(self.db, (i64,), SQL, fetch_optional, scope.key());
-        Ok(row.map(|(version,)| version))
+            "SELECT id, project_id, version, feature_schema, metrics, model, active, created_at
+             FROM router_models WHERE id = $1";
+        Ok(fetch_rows!(self.db, StoredModel, SQL, fetch_optional, id))
     }
 
     /// Every version of `scope`, oldest first.

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::consolidate::{self, BatchReport, Consolidated};
 use crate::db::items::Claim;
 use crate::db::layers::Layers;
-use crate::db::models::{ModelRegistry, ModelScope};
+use crate::db::models::{ActiveModels, ModelRegistry, ModelScope};
 use crate::db::projects::Projects;
 use crate::db::recall::RecallIndex;
 use crate::db::routes::RouteLog;
@@ -57,11 +58,20 @@ struct Inner {
     config: Config,
     /// The router of each project seen so far. A std lock: it is held only to clone an `Arc`,
     /// never across an `.await`.
-    routers: RwLock<HashMap<ProjectId, Router>>,
+    routers: RwLock<HashMap<ProjectId, CachedRouter>>,
     /// Background retrainings under way ([`Engine::close`] waits for them).
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Working-memory events, shared by every `WorkingMemory` handle of this engine.
     events: tokio::sync::broadcast::Sender<MemoryEvent>,
+}
+
+/// A project's router as loaded, the stored models it was loaded from, and when they were last
+/// checked against the registry.
+#[derive(Debug, Clone)]
+struct CachedRouter {
+    router: Router,
+    active: ActiveModels,
+    checked: Instant,
 }
 
 impl Engine {
@@ -137,48 +147,75 @@ impl Engine {
     }
 
     /// The router of `project_id`: its active model, else the active global model, else the
-    /// shipped default model (or the heuristic when configured so). Cached after the first call;
-    /// training, activation and import in this engine refresh it.
+    /// shipped default model (or the heuristic when configured so).
+    ///
+    /// Cached after the first call. Training, activation and import in this engine refresh it
+    /// at once; what another engine or process activates or deactivates is seen within
+    /// [`RouterConfig::check_interval`](crate::RouterConfig::check_interval) (default 1 s):
+    /// a cached router older than that is checked against the registry with one small query,
+    /// and reloaded only when the active models changed.
     ///
     /// # Errors
     /// [`Error::InvalidModel`] if the active stored model is corrupt; database errors.
     pub async fn router(&self, project_id: ProjectId) -> Result<Router> {
-        match self.cached_router(project_id) {
-            Some(router) => Ok(router),
-            None => self.refresh_router(project_id).await,
+        let Some(cached) = self.cached(project_id) else {
+            return self.refresh_router(project_id).await;
+        };
+        if cached.checked.elapsed() < self.inner.config.router.check_interval {
+            return Ok(cached.router);
         }
+        let active = self.models().active_models(project_id).await?;
+        if active != cached.active {
+            return self.load_router(project_id, active).await;
+        }
+        if let Some(entry) = self.write_routers().get_mut(&project_id) {
+            entry.checked = Instant::now();
+        }
+        Ok(cached.router)
     }
 
-    /// `project_id`'s router if it is cached.
-    pub(crate) fn cached_router(&self, project_id: ProjectId) -> Option<Router> {
+    fn cached(&self, project_id: ProjectId) -> Option<CachedRouter> {
         let routers = self.inner.routers.read().expect("router cache lock");
         routers.get(&project_id).cloned()
     }
 
-    /// Reloads `project_id`'s router from the database (e.g. after another process trained).
+    fn write_routers(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ProjectId, CachedRouter>> {
+        self.inner.routers.write().expect("router cache lock")
+    }
+
+    /// Reloads `project_id`'s router from the database now, whatever the cache holds.
     ///
     /// # Errors
     /// As [`Engine::router`].
     pub async fn refresh_router(&self, project_id: ProjectId) -> Result<Router> {
-        let models = self.models();
-        let stored = match models.active(ModelScope::Project(project_id)).await? {
-            Some(m) => Some(m),
-            None => models.active(ModelScope::Global).await?,
+        let active = self.models().active_models(project_id).await?;
+        self.load_router(project_id, active).await
+    }
+
+    /// Loads the router `active` names for `project_id` and caches it. A model row is never
+    /// changed once stored, so the one read by id is the one that was active, even if another
+    /// process has switched since (the next check then sees the switch).
+    async fn load_router(&self, project_id: ProjectId, active: ActiveModels) -> Result<Router> {
+        let stored = match active.routing(project_id) {
+            Some((_, version)) => self.models().by_id(version.id).await?,
+            None => None,
         };
         let router = match stored {
             Some(m) => Router::Model(Arc::new(m.load()?)),
             None => self.fallback()?,
         };
-        self.inner
-            .routers
-            .write()
-            .expect("router cache lock")
-            .insert(project_id, router.clone());
+        let entry = CachedRouter {
+            router: router.clone(),
+            active,
+            checked: Instant::now(),
+        };
+        self.write_routers().insert(project_id, entry);
         Ok(router)
     }
 
-    /// Decides where an item of `project_id` belongs. Pure once the project's router is cached:
-    /// no database access, microseconds.
+    /// Decides where an item of `project_id` belongs. Microseconds once the project's router is
+    /// cached: no database access, except one small query when the cached router is due for
+    /// its check ([`Engine::router`]).
     ///
     /// # Errors
     /// As [`Engine::router`].

@@ -70,11 +70,7 @@ impl Engine {
 
     /// Forgets every cached router: the next route of each project reads its router again.
     fn clear_routers(&self) {
-        self.inner
-            .routers
-            .write()
-            .expect("router cache lock")
-            .clear();
+        self.write_routers().clear();
     }
 
     /// Returns `project_id` to the router it had before any model of its own: the active global
@@ -180,13 +176,9 @@ impl Engine {
     /// from the registry without loading the model (so a command that only reports figures
     /// does not parse one).
     async fn active_label(&self, project_id: ProjectId) -> Result<ModelLabel> {
-        if let Some(router) = self.cached_router(project_id) {
-            return Ok(router.model_label());
-        }
-        for scope in [ModelScope::Project(project_id), ModelScope::Global] {
-            if let Some(version) = self.models().active_version(scope).await? {
-                return Ok(scope.label(version));
-            }
+        let active = self.models().active_models(project_id).await?;
+        if let Some((scope, active)) = active.routing(project_id) {
+            return Ok(scope.label(active.version));
         }
         Ok(if self.config().router.use_default_model {
             ModelLabel::Default

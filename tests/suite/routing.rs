@@ -21,6 +21,7 @@ on_both_backends!(
     feedback_retrains_in_the_background,
     labels_from_several_processes_add_up_to_a_retraining,
     stats_name_the_model_that_would_route_before_anything_is_routed,
+    an_engine_sees_another_engines_activations_within_its_check_interval,
 );
 
 // What training decides from the labels does not depend on where they are stored.
@@ -711,4 +712,75 @@ async fn stats_name_the_model_that_would_route_before_anything_is_routed(db: Tes
     writer.store_model(scope, &model, false).await.unwrap();
     writer.store_model(scope, &model, true).await.unwrap();
     assert_eq!(fresh_label(true).await, version(p.id, 2));
+}
+
+/// Two engines on one database, as two agent processes sharing it: what one activates or
+/// deactivates, the other routes with once its cached router is due for a check, and not
+/// before.
+async fn an_engine_sees_another_engines_activations_within_its_check_interval(db: TestDb) {
+    let writer = heuristic_engine(&db, None).await;
+    let p = writer
+        .projects()
+        .get_or_create("/shared/models", None)
+        .await
+        .unwrap();
+    let reader = |interval: Duration| {
+        let config = common::small_base_config(&db)
+            .router_check_interval(interval)
+            .build()
+            .unwrap();
+        Engine::with_config(config)
+    };
+    let (every_time, hourly) = (
+        reader(Duration::ZERO).await.unwrap(),
+        reader(Duration::from_secs(3600)).await.unwrap(),
+    );
+    let soon = reader(Duration::from_millis(50)).await.unwrap();
+    let note = RouteInput::new("Rotate the signing keys on Friday");
+    async fn labels(engines: [&Engine; 3], p: ProjectId, note: &RouteInput<'_>) -> Vec<ModelLabel> {
+        let mut labels = Vec::new();
+        for engine in engines {
+            labels.push(engine.route(p, note).await.unwrap().model);
+        }
+        labels
+    }
+    let readers = [&every_time, &hourly, &soon];
+    assert_eq!(
+        labels(readers, p.id, &note).await,
+        vec![ModelLabel::Default; 3]
+    );
+
+    let model = common::small_base().model().unwrap();
+    let scope = athena_memory::ModelScope::Project(p.id);
+    writer.store_model(scope, &model, true).await.unwrap();
+    let [now, later, _] = <[ModelLabel; 3]>::try_from(labels(readers, p.id, &note).await).unwrap();
+    assert_eq!(now, version(p.id, 1), "checked before routing");
+    assert_eq!(
+        later,
+        ModelLabel::Default,
+        "not due for a check for an hour"
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(
+        soon.route(p.id, &note).await.unwrap().model,
+        version(p.id, 1)
+    );
+
+    // A global model does not displace a project's own; deactivating the project's does.
+    writer
+        .store_model(athena_memory::ModelScope::Global, &model, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        every_time.route(p.id, &note).await.unwrap().model,
+        version(p.id, 1)
+    );
+    writer.deactivate_model(p.id).await.unwrap();
+    let global = ModelLabel::Global { version: 1 };
+    assert_eq!(every_time.route(p.id, &note).await.unwrap().model, global);
+    // An explicit refresh does not wait for the interval.
+    assert_eq!(
+        hourly.refresh_router(p.id).await.unwrap().model_label(),
+        global
+    );
 }

@@ -96,7 +96,7 @@ impl TextLearner {
 }
 
 /// A trained text model: a table of weights per (token, layer), and how they make scores
-/// ([`Scoring`]: naive Bayes, logistic regression, or kind-aware logistic regression).
+/// (its scoring: naive Bayes, logistic regression, or kind-aware logistic regression).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextModel {
     scoring: Scoring,

@@ -170,19 +170,6 @@ fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
     let back: TextModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
     assert_eq!(back, m);
     assert!(back.is_kind_aware());
-    // A shifted prior of the kind is what files store and what the classifier reads back.
-    let shifted = m.clone().with_kind_log_odds_shift(2.0);
-    let probability = |m: &TextModel| m.code_comment_probability(note).unwrap();
-    assert!(probability(&shifted) > probability(&m));
-    let back: TextModel = serde_json::from_str(&serde_json::to_string(&shifted).unwrap()).unwrap();
-    assert_eq!(back, shifted);
-    let mut compact = Vec::new();
-    shifted.write_compact(&mut compact);
-    assert_eq!(
-        TextModel::read_compact(&mut compact.as_slice()).unwrap(),
-        shifted
-    );
-
     // The weights an explanation reads add up to the scores, the kind known or not.
     for text in [code, "the client keeps it"] {
         for kind in [None, as_note, as_code] {
@@ -197,6 +184,22 @@ fn a_kind_aware_model_tells_the_kinds_apart_and_reads_each_its_own_way() {
             }
         }
     }
+}
+
+#[test]
+fn a_shifted_kind_prior_is_read_back_from_both_stored_forms() {
+    let m = fit_kinded(&two_kinds(48));
+    let note = "add retries to the client";
+    let shifted = m.clone().with_kind_log_odds_shift(2.0);
+    let probability = |m: &TextModel| m.code_comment_probability(note).unwrap();
+    assert!(probability(&shifted) > probability(&m));
+    let back: TextModel = serde_json::from_str(&serde_json::to_string(&shifted).unwrap()).unwrap();
+    assert_eq!(back, shifted);
+    let mut compact = Vec::new();
+    shifted.write_compact(&mut compact);
+    let read = TextModel::read_compact(&mut compact.as_slice()).unwrap();
+    assert_eq!(read, shifted);
+    assert_eq!(probability(&read), probability(&shifted));
 }
 
 /// A kind-aware model's scores of `text` computed by hand with the code-comment share `p`:
