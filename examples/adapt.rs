@@ -6,7 +6,7 @@
 //!     [--database-url URL] [--base-train FILE.jsonl [--kind note|code_comment]]... [--fixed-fields]
 //!     [--min-labels N] [--min-lead N] [--max-p P] [--folds N] [--correction-folds N]
 //!     [--label-weight W] [--epochs N] [--correction-c C] [--correction-epochs N] [--seed N]
-//!     [--deals R] [--no-kind-share] [--retrain-from K1]
+//!     [--deals R] [--no-kind-share] [--whole-refit] [--retrain-from K1]
 //! ```
 //! For each project in FILE (the items' `project` field; items without one are skipped) with at
 //! least K + 10 notes, in file order: route its first K notes through the engine and log the
@@ -28,7 +28,7 @@
 //! `--folds`, `--correction-folds`, `--label-weight`, `--epochs`, `--correction-c`,
 //! `--correction-epochs` and `--seed` change the [`AdaptParams`] field of the same name in either
 //! mode (another `--seed` deals other folds: how much of a difference between two settings is
-//! the folds' luck), and `--no-kind-share` turns [`AdaptParams::learn_kind_share`] off.
+//! the folds' luck), and `--no-kind-share` turns [`AdaptParams::learn_kind_share`] off, `--whole-refit` [`AdaptParams::sparse_refit`].
 //! `--kind K` after a `--base-train FILE` marks its rows without a `kind` field as notes or code
 //! comments, as `examples/train --kind` does (both kinds make the base's text model
 //! kind-aware), and `--fixed-fields` trains the base on rows with fresh working-memory fields,
@@ -119,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => adapt.seed = number(&flag, value()?)?,
             "--deals" => deals = number(&flag, value()?)?,
             "--no-kind-share" => adapt.learn_kind_share = false,
+            "--whole-refit" => adapt.sparse_refit = false,
             "--retrain-from" => retrain_from = Some(number(&flag, value()?)?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -216,6 +217,9 @@ struct Outcome {
     /// losses; `None` when training declined).
     lead: Option<i64>,
     evidence: String,
+    /// How many token weights of its text model the adapted model changed from the base's
+    /// (`None` when training declined).
+    changed_weights: Option<usize>,
 }
 
 impl Outcome {
@@ -232,6 +236,7 @@ impl Outcome {
             "activated": self.activated,
             "lead": self.lead,
             "evidence": self.evidence,
+            "changed_weights": self.changed_weights,
         })
     }
 }
@@ -293,6 +298,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
             activated: false,
             lead: None,
             evidence,
+            changed_weights: None,
         });
     };
     let stored = engine
@@ -304,6 +310,11 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         .find(|m| m.version == report.version)
         .expect("the trained version is stored")
         .load()?;
+    let base = engine.config().router().base.model()?;
+    let changed_weights = match (model.text_model(), base.text_model()) {
+        (Some(text), Some(base_text)) => Some(text.differing_tokens(base_text).len()),
+        _ => None,
+    };
     Ok(Outcome {
         before,
         after,
@@ -311,6 +322,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         activated: report.activated,
         lead: Some(report.evidence.wins as i64 - report.evidence.losses as i64),
         evidence: report.evidence.describe(),
+        changed_weights,
     })
 }
 
@@ -373,6 +385,10 @@ fn simulated_outcome(
     let before = accuracy(baseline, rest);
     match adapt(base, corpus_rows, labels, baseline, &args.adapt) {
         Ok(adapted) => {
+            let changed_weights = match (adapted.model.text_model(), base.text_model()) {
+                (Some(text), Some(base_text)) => Some(text.differing_tokens(base_text).len()),
+                _ => None,
+            };
             let candidate = accuracy(&Router::Model(Arc::new(adapted.model)), rest);
             let activated = adapted.evidence.better();
             Outcome {
@@ -382,6 +398,7 @@ fn simulated_outcome(
                 activated,
                 lead: Some(adapted.evidence.wins as i64 - adapted.evidence.losses as i64),
                 evidence: adapted.evidence.describe(),
+                changed_weights,
             }
         }
         Err(err) => Outcome {
@@ -391,6 +408,7 @@ fn simulated_outcome(
             activated: false,
             lead: None,
             evidence: err.to_string(),
+            changed_weights: None,
         },
     }
 }
@@ -504,12 +522,14 @@ fn summary(args: &Args, projects: usize, rows: Vec<serde_json::Value>) -> serde_
         "correction_epochs": args.adapt.correction_epochs,
         "seed": args.adapt.seed,
         "learn_kind_share": args.adapt.learn_kind_share,
+        "sparse_refit": args.adapt.sparse_refit,
         "deals": args.deals,
         "projects": projects,
         "mean_before": mean("before"),
         "mean_after": mean("after"),
         "mean_gain_points": 100.0 * (mean("after") - mean("before")),
         "mean_adapted": mean("adapted"),
+        "mean_changed_weights": mean("changed_weights"),
         "best_rule_gain_points": 100.0 * best_rule_gain,
         "overall_before": pooled("before"),
         "overall_after": pooled("after"),
@@ -752,6 +772,7 @@ mod tests {
             activated,
             lead: Some(2),
             evidence: String::new(),
+            changed_weights: None,
         };
         // The second candidate activated: the first model is replaced, not judged.
         let mut replaced = outcome(true);

@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::layer::Layer;
 
 mod fit;
+mod refit;
 mod table;
 #[cfg(test)]
 mod tests;

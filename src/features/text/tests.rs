@@ -202,6 +202,58 @@ fn a_shifted_kind_prior_is_read_back_from_both_stored_forms() {
     assert_eq!(probability(&read), probability(&shifted));
 }
 
+#[test]
+fn a_refit_of_the_label_tokens_moves_only_them_towards_the_labels() {
+    let rows = two_kinds(48);
+    let base = fit_kinded(&rows);
+    let corpus = rows.iter().map(|(t, l, w, k)| (t.as_str(), *l, *w, *k));
+    // This project writes "add … to the client" for what it has done.
+    let labels: Vec<(String, Layer, f64, TextKind)> = (0..6)
+        .map(|i| {
+            (
+                format!("add widget{i} to the client"),
+                Layer::Episodic,
+                5.0,
+                TextKind::Note,
+            )
+        })
+        .collect();
+    let label_rows = || labels.iter().map(|(t, l, w, k)| (t.as_str(), *l, *w, *k));
+    let refit = base
+        .refit_label_tokens(corpus.clone(), label_rows(), 10, 3)
+        .unwrap();
+    let episodic = |m: &TextModel| m.scores("add widget9 to the client", Some(TextKind::Note));
+    let e = Layer::Episodic.index();
+    assert!(
+        episodic(&refit)[e] > episodic(&base)[e],
+        "{:?}",
+        episodic(&refit)
+    );
+    // Only the labels' tokens and their note copies moved; the rest is the base's.
+    let mut label_tokens = std::collections::HashSet::new();
+    for (text, ..) in &labels {
+        for_each_token(text, |t| {
+            label_tokens.insert(t);
+            label_tokens.insert(token(COPY_SALT[TextKind::Note as usize], t));
+        });
+    }
+    let changed = refit.differing_tokens(&base);
+    assert!(!changed.is_empty());
+    assert!(changed.iter().all(|(t, _)| label_tokens.contains(t)));
+    assert_eq!(refit.scoring, base.scoring);
+    assert_eq!(
+        base.refit_label_tokens(corpus, label_rows(), 10, 3)
+            .unwrap(),
+        refit,
+        "same data and seed, same model"
+    );
+    let naive = TextModel::fit(rows.iter().map(|(t, l, ..)| (t.as_str(), *l)), 1.0, 1).unwrap();
+    let err = naive
+        .refit_label_tokens([], label_rows(), 10, 3)
+        .unwrap_err();
+    assert!(err.to_string().contains("model"), "{err}");
+}
+
 /// A kind-aware model's scores of `text` computed by hand with the code-comment share `p`:
 /// shared weights plus each kind's copies by their share, over √(tokens counted).
 fn scores_by_hand(m: &TextModel, text: &str, p: f64) -> [f64; 4] {
