@@ -287,10 +287,5 @@ pub fn small_base_files() -> (std::path::PathBuf, std::path::PathBuf) {
 
 /// A configuration for `db` that routes and adapts with [`small_base`].
 pub fn small_base_config(db: &TestDb) -> athena_memory::ConfigBuilder {
-    small_base_config_for(&db.url)
-}
-
-/// [`small_base_config`] for the database at `url`.
-pub fn small_base_config_for(url: &str) -> athena_memory::ConfigBuilder {
-    athena_memory::Config::builder(url).routing_base(small_base())
+    athena_memory::Config::builder(&db.url).routing_base(small_base())
 }

@@ -682,48 +682,36 @@ async fn an_active_router_that_does_worse_in_use_is_deactivated_by_the_next_trai
 /// `routing_stats` names the model a fresh engine (as one CLI command) would route with, read
 /// from the registry without loading it; the label is the one the loaded router then carries.
 async fn stats_name_the_model_that_would_route_before_anything_is_routed(db: TestDb) {
-    let writer = heuristic_engine(&db, None).await;
-    let p = writer
-        .projects()
-        .get_or_create("/stats", None)
-        .await
-        .unwrap();
-    let fresh_label = |with_default: bool| {
-        let url = db.url.clone();
-        async move {
-            let config = common::small_base_config_for(&url)
-                .use_default_model(with_default)
-                .build()
-                .unwrap();
-            let engine = Engine::with_config(config).await.unwrap();
-            let stats = engine.routing_stats(p.id).await.unwrap().active_model;
-            let routed = engine.router(p.id).await.unwrap().model_label();
-            assert_eq!(stats, routed);
-            stats
-        }
+    let (writer, p) = common::engine_and_project(&db, "/stats").await;
+    let fresh = |with_default: bool| {
+        let config = common::small_base_config(&db).use_default_model(with_default);
+        Engine::with_config(config.build().unwrap())
     };
+    async fn label(engine: Engine, p: ProjectId) -> ModelLabel {
+        let stats = engine.routing_stats(p).await.unwrap().active_model;
+        let routed = engine.router(p).await.unwrap().model_label();
+        assert_eq!(stats, routed);
+        stats
+    }
+    let fresh_label =
+        |with_default: bool| async move { label(fresh(with_default).await.unwrap(), p).await };
     assert_eq!(fresh_label(false).await, ModelLabel::Heuristic);
     assert_eq!(fresh_label(true).await, ModelLabel::Default);
     let model = common::small_base().model().unwrap();
     let scope = athena_memory::ModelScope::Global;
     writer.store_model(scope, &model, true).await.unwrap();
     assert_eq!(fresh_label(false).await, ModelLabel::Global { version: 1 });
-    let scope = athena_memory::ModelScope::Project(p.id);
+    let scope = athena_memory::ModelScope::Project(p);
     writer.store_model(scope, &model, false).await.unwrap();
     writer.store_model(scope, &model, true).await.unwrap();
-    assert_eq!(fresh_label(true).await, version(p.id, 2));
+    assert_eq!(fresh_label(true).await, version(p, 2));
 }
 
 /// Two engines on one database, as two agent processes sharing it: what one activates or
 /// deactivates, the other routes with once its cached router is due for a check, and not
 /// before.
 async fn an_engine_sees_another_engines_activations_within_its_check_interval(db: TestDb) {
-    let writer = heuristic_engine(&db, None).await;
-    let p = writer
-        .projects()
-        .get_or_create("/shared/models", None)
-        .await
-        .unwrap();
+    let (writer, p) = common::engine_and_project(&db, "/shared/models").await;
     let reader = |interval: Duration| {
         let config = common::small_base_config(&db)
             .router_check_interval(interval)
@@ -746,25 +734,22 @@ async fn an_engine_sees_another_engines_activations_within_its_check_interval(db
     }
     let readers = [&every_time, &hourly, &soon];
     assert_eq!(
-        labels(readers, p.id, &note).await,
+        labels(readers, p, &note).await,
         vec![ModelLabel::Default; 3]
     );
 
     let model = common::small_base().model().unwrap();
-    let scope = athena_memory::ModelScope::Project(p.id);
+    let scope = athena_memory::ModelScope::Project(p);
     writer.store_model(scope, &model, true).await.unwrap();
-    let [now, later, _] = <[ModelLabel; 3]>::try_from(labels(readers, p.id, &note).await).unwrap();
-    assert_eq!(now, version(p.id, 1), "checked before routing");
+    let [now, later, _] = <[ModelLabel; 3]>::try_from(labels(readers, p, &note).await).unwrap();
+    assert_eq!(now, version(p, 1), "checked before routing");
     assert_eq!(
         later,
         ModelLabel::Default,
         "not due for a check for an hour"
     );
     tokio::time::sleep(Duration::from_millis(60)).await;
-    assert_eq!(
-        soon.route(p.id, &note).await.unwrap().model,
-        version(p.id, 1)
-    );
+    assert_eq!(soon.route(p, &note).await.unwrap().model, version(p, 1));
 
     // A global model does not displace a project's own; deactivating the project's does.
     writer
@@ -772,15 +757,15 @@ async fn an_engine_sees_another_engines_activations_within_its_check_interval(db
         .await
         .unwrap();
     assert_eq!(
-        every_time.route(p.id, &note).await.unwrap().model,
-        version(p.id, 1)
+        every_time.route(p, &note).await.unwrap().model,
+        version(p, 1)
     );
-    writer.deactivate_model(p.id).await.unwrap();
+    writer.deactivate_model(p).await.unwrap();
     let global = ModelLabel::Global { version: 1 };
-    assert_eq!(every_time.route(p.id, &note).await.unwrap().model, global);
+    assert_eq!(every_time.route(p, &note).await.unwrap().model, global);
     // An explicit refresh does not wait for the interval.
     assert_eq!(
-        hourly.refresh_router(p.id).await.unwrap().model_label(),
+        hourly.refresh_router(p).await.unwrap().model_label(),
         global
     );
 }
