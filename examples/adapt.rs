@@ -311,10 +311,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         .expect("the trained version is stored")
         .load()?;
     let base = engine.config().router().base.model()?;
-    let changed_weights = match (model.text_model(), base.text_model()) {
-        (Some(text), Some(base_text)) => Some(text.differing_tokens(base_text).len()),
-        _ => None,
-    };
+    let changed_weights = changed_weights(&model, &base);
     Ok(Outcome {
         before,
         after,
@@ -373,6 +370,12 @@ fn simulate(args: &Args, deals: &[Deal<'_>]) -> Result<Vec<serde_json::Value>, S
     Ok(rows)
 }
 
+/// How many token weights of `model`'s text model differ from `base`'s.
+fn changed_weights(model: &TreeModel, base: &TreeModel) -> Option<usize> {
+    let (text, base_text) = (model.text_model()?, base.text_model()?);
+    Some(text.differing_tokens(base_text).len())
+}
+
 /// One deal's training on all its labels, as `Engine::train` decides it.
 fn simulated_outcome(
     base: &TreeModel,
@@ -385,10 +388,7 @@ fn simulated_outcome(
     let before = accuracy(baseline, rest);
     match adapt(base, corpus_rows, labels, baseline, &args.adapt) {
         Ok(adapted) => {
-            let changed_weights = match (adapted.model.text_model(), base.text_model()) {
-                (Some(text), Some(base_text)) => Some(text.differing_tokens(base_text).len()),
-                _ => None,
-            };
+            let changed_weights = changed_weights(&adapted.model, base);
             let candidate = accuracy(&Router::Model(Arc::new(adapted.model)), rest);
             let activated = adapted.evidence.better();
             Outcome {

@@ -78,7 +78,6 @@ pub(super) fn adagrad(
     epochs: usize,
     seed: u64,
 ) -> (Vec<[f32; 4]>, [f64; 4]) {
-    const RATE: f32 = 0.5;
     // Each token's weights beside its AdaGrad sums, so that the update of a token reads one
     // cache line instead of two far apart: a vocabulary of a shipped model's size (about 200,000
     // tokens) does not fit in cache and a document's tokens are scattered over it, so the loop
@@ -112,21 +111,32 @@ pub(super) fn adagrad(
             let weight = *weight as f32;
             for &id in ids {
                 let id = id as usize;
-                let (TokenSlot { w: wi, g2: gi }, r) = (&mut slots[id], weight * reg[id]);
-                for k in 0..4 {
-                    let grad = gx[k] + r * wi[k];
-                    gi[k] += grad * grad;
-                    wi[k] -= RATE * grad / (gi[k].sqrt() + 1e-8);
-                }
+                slots[id].step(gx, weight * reg[id]);
             }
         }
     }
     (slots.into_iter().map(|slot| slot.w).collect(), bias)
 }
 
+/// AdaGrad's learning rate.
+const RATE: f32 = 0.5;
+
 /// One token's class weights and their AdaGrad sums of squared gradients, side by side.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct TokenSlot {
     pub(super) w: [f32; 4],
     pub(super) g2: [f32; 4],
+}
+
+impl TokenSlot {
+    /// One AdaGrad step: `gx` the loss gradient for each class times the token's feature value,
+    /// `r` its L2 share for this occurrence.
+    #[inline]
+    pub(super) fn step(&mut self, gx: [f32; 4], r: f32) {
+        for ((w, g2), gx) in self.w.iter_mut().zip(&mut self.g2).zip(gx) {
+            let grad = gx + r * *w;
+            *g2 += grad * grad;
+            *w -= RATE * grad / (g2.sqrt() + 1e-8);
+        }
+    }
 }

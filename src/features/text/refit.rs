@@ -166,7 +166,6 @@ fn adagrad_from(
     epochs: usize,
     seed: u64,
 ) -> Vec<[f32; 4]> {
-    const RATE: f32 = 0.5;
     let mut slots: Vec<TokenSlot> = start
         .iter()
         .map(|&w| TokenSlot { w, g2: [0.0; 4] })
@@ -191,12 +190,7 @@ fn adagrad_from(
             let weight = row.weight as f32;
             for &id in &row.free {
                 let id = id as usize;
-                let (TokenSlot { w, g2 }, r) = (&mut slots[id], weight * reg[id]);
-                for k in 0..4 {
-                    let grad = gx[k] + r * w[k];
-                    g2[k] += grad * grad;
-                    w[k] -= RATE * grad / (g2[k].sqrt() + 1e-8);
-                }
+                slots[id].step(gx, weight * reg[id]);
             }
         }
     }
