@@ -309,7 +309,7 @@ async fn engine_outcome(engine: &Engine, deal: &Deal<'_>) -> athena_memory::Resu
         .iter()
         .find(|m| m.version == report.version)
         .expect("the trained version is stored")
-        .load()?;
+        .load(&engine.config().router().base)?;
     let base = engine.config().router().base.model()?;
     let changed_weights = changed_weights(&model, &base);
     Ok(Outcome {

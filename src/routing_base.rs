@@ -33,6 +33,8 @@ pub struct RoutingBase {
 struct Given {
     model: Arc<TreeModel>,
     corpus: Vec<Example>,
+    /// The identity, computed on first use.
+    id: OnceLock<String>,
 }
 
 impl RoutingBase {
@@ -49,7 +51,11 @@ impl RoutingBase {
     pub fn new(model: TreeModel, corpus: Vec<Example>) -> Self {
         let model = Arc::new(model.with_label(ModelLabel::Default));
         RoutingBase {
-            given: Some(Arc::new(Given { model, corpus })),
+            given: Some(Arc::new(Given {
+                model,
+                corpus,
+                id: OnceLock::new(),
+            })),
         }
     }
 
@@ -91,6 +97,21 @@ impl RoutingBase {
         }
     }
 
+    /// The base's identity, which a project model stored as a delta on it names (see
+    /// [`TreeModel::to_delta_json`]): `shipped-` or `base-` (a given one) and 16 hex digits of
+    /// a hash (64-bit FNV-1a) of the model's compact form. The same model has the same
+    /// identity in every process; a retrained or another model has another one, so a delta is
+    /// never read on top of a base it was not made on.
+    pub fn id(&self) -> &str {
+        static SHIPPED: OnceLock<String> = OnceLock::new();
+        match &self.given {
+            None => SHIPPED.get_or_init(|| format!("shipped-{:016x}", fnv1a(SHIPPED_MODEL))),
+            Some(given) => given
+                .id
+                .get_or_init(|| format!("base-{:016x}", fnv1a(&given.model.to_compact()))),
+        }
+    }
+
     /// The labelled corpus, parsed on the first call when it is the shipped one.
     pub fn corpus(&self) -> &[Example] {
         match &self.given {
@@ -98,6 +119,13 @@ impl RoutingBase {
             None => crate::corpus::shipped(),
         }
     }
+}
+
+/// 64-bit FNV-1a of `bytes`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The shipped model, parsed once per process and shared by every engine.

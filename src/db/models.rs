@@ -7,6 +7,7 @@ use crate::error::{Entity, Error, Result};
 use crate::features::FeatureSchema;
 use crate::ids::ProjectId;
 use crate::router::{Metrics, ModelLabel, TreeModel};
+use crate::routing_base::RoutingBase;
 use crate::time::{now_ms, Millis};
 
 /// Which models a registry call is about: one project's, or the global ones.
@@ -86,7 +87,9 @@ pub struct StoredModel {
     /// Its metrics when it was stored (cross-validated for trained models).
     #[sqlx(json)]
     pub metrics: Metrics,
-    /// The model JSON, byte for byte as trained.
+    /// The model as stored: a whole model's JSON, or for a model adapted from the routing base,
+    /// a delta on it ([`TreeModel::to_delta_json`]: the base's identity, the changed token
+    /// weights and the project correction). [`StoredModel::load`] reads either.
     pub model: String,
     /// Whether this version routes its scope now.
     pub active: bool,
@@ -101,12 +104,34 @@ impl StoredModel {
             .map_or(ModelScope::Global, ModelScope::Project)
     }
 
-    /// Parses and validates the model, labelled with its scope and version.
+    /// Whether the model is stored as a delta on a routing base rather than whole.
+    pub fn is_delta(&self) -> bool {
+        TreeModel::is_delta_json(&self.model)
+    }
+
+    /// Parses and validates the model, labelled with its scope and version. A delta is read on
+    /// top of `base` (the engine's, [`crate::RouterConfig::base`]), sharing its trees and token
+    /// table; a whole model does not need it.
     ///
     /// # Errors
-    /// [`Error::InvalidModel`] when the stored JSON is not a valid model.
-    pub fn load(&self) -> Result<TreeModel> {
-        TreeModel::from_json(&self.model, self.scope().label(self.version))
+    /// [`Error::InvalidModel`] when the stored JSON is not a valid model, or is a delta on
+    /// another base than `base` (the error names both).
+    pub fn load(&self, base: &RoutingBase) -> Result<TreeModel> {
+        let label = self.scope().label(self.version);
+        if !self.is_delta() {
+            return TreeModel::from_json(&self.model, label);
+        }
+        let on = TreeModel::delta_base(&self.model)?;
+        if on != base.id() {
+            return Err(Error::InvalidModel {
+                reason: format!(
+                    "model {label} is a delta on base {on:?}, and the routing base here is {:?}: \
+                     train the project again, or activate a model stored whole",
+                    base.id()
+                ),
+            });
+        }
+        TreeModel::from_delta_json(&self.model, &*base.model()?, base.id(), label)
     }
 }
 
@@ -132,19 +157,27 @@ impl ModelRegistry {
     }
 
     /// Stores `model` as the next version of `scope`, active or not, in one transaction (an
-    /// activation deactivates the previous version). Returns the stored row.
+    /// activation deactivates the previous version). Returns the stored row. A model that is
+    /// `base`'s with changed text weights (what adapting makes) is stored as a delta on it,
+    /// any other whole.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for a project scope whose project does not exist.
+    /// [`Error::NotFound`] for a project scope whose project does not exist;
+    /// [`Error::InvalidModel`] if the base's model cannot be read (the shipped one always can).
     pub(crate) async fn store(
         &self,
         scope: ModelScope,
         model: &TreeModel,
+        base: Option<&RoutingBase>,
         metrics: &Metrics,
         activate: bool,
     ) -> Result<StoredModel> {
         self.check_scope(scope).await?;
-        let json = model.to_json();
+        let delta = match base {
+            Some(base) => model.to_delta_json(&*base.model()?, base.id()),
+            None => None,
+        };
+        let json = delta.unwrap_or_else(|| model.to_json());
         let metrics = sqlx::types::Json(metrics);
         const NEXT: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM router_models WHERE COALESCE(project_id, 0) = $1";
         const DEACTIVATE: &str =

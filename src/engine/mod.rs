@@ -201,7 +201,7 @@ impl Engine {
             None => None,
         };
         let router = match stored {
-            Some(m) => Router::Model(Arc::new(m.load()?)),
+            Some(m) => Router::Model(Arc::new(m.load(&self.inner.config.router.base)?)),
             None => self.fallback()?,
         };
         let entry = CachedRouter {
@@ -231,7 +231,7 @@ impl Engine {
     /// else the shipped default (or the heuristic).
     async fn baseline_router(&self) -> Result<Router> {
         Ok(match self.models().active(ModelScope::Global).await? {
-            Some(m) => Router::Model(Arc::new(m.load()?)),
+            Some(m) => Router::Model(Arc::new(m.load(&self.inner.config.router.base)?)),
             None => self.fallback()?,
         })
     }

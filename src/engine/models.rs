@@ -8,6 +8,7 @@ use crate::db::routes::RoutingStats;
 use crate::error::{Error, Result};
 use crate::ids::ProjectId;
 use crate::router::{Metrics, ModelLabel, Router, TreeModel};
+use crate::routing_base::RoutingBase;
 
 impl Engine {
     /// Makes an earlier (or later) stored version of `project_id`'s model the active one.
@@ -148,7 +149,13 @@ impl Engine {
     ) -> Result<StoredModel> {
         let stored = self
             .models()
-            .store(scope, model, &Metrics::compute([]), activate)
+            .store(
+                scope,
+                model,
+                self.delta_base(),
+                &Metrics::compute([]),
+                activate,
+            )
             .await?;
         if activate {
             match scope {
@@ -159,6 +166,14 @@ impl Engine {
             }
         }
         Ok(stored)
+    }
+
+    /// The base models adapted here are stored as deltas on: the routing base when it routes
+    /// (adapting starts from it), none when the heuristic does (models are then trained from
+    /// labels alone and stored whole).
+    pub(super) fn delta_base(&self) -> Option<&RoutingBase> {
+        let router = &self.config().router;
+        router.use_default_model.then_some(&router.base)
     }
 
     /// Routing figures of `project_id`: routes per layer and per model, feedback and accuracy,

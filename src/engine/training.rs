@@ -390,6 +390,7 @@ impl Engine {
             .store(
                 scope,
                 &outcome.model,
+                self.delta_base(),
                 &outcome.evidence.cross_validated,
                 activate,
             )

@@ -229,12 +229,7 @@ pub fn adapt_text(
     } else {
         refitted
     };
-    TreeModel::new(
-        base.feature_schema(),
-        base.trees().to_vec(),
-        Some(refitted),
-        "",
-    )
+    base.with_text(Some(refitted))
 }
 
 /// How far the refitted kind classifier's prior log-odds of a code comment move so that, for

@@ -3,7 +3,8 @@
 //! - [`HeuristicRouter`]: the original's keyword rules, the fallback.
 //! - [`adapt()`]: a project's router, adapted from the shipped one with the project's labels.
 //! - [`TreeModel`]: the learned model, linfa-trees decision trees flattened into a compact,
-//!   validated, serialisable form with calibrated leaf probabilities.
+//!   validated, serialisable form with calibrated leaf probabilities; a project's adapted
+//!   model is stored as a delta on its base ([`TreeModel::to_delta_json`]).
 //! - [`TextModel`](crate::TextModel): the text sub-model (logistic regression or naive Bayes)
 //!   whose scores feed schema `v2`.
 //! - [`Explanation`]: explanations in words.
@@ -11,6 +12,7 @@
 //! - [`Metrics`]: accuracy, macro-F1, per-layer figures, confusion matrix.
 
 mod adapt;
+mod delta;
 mod evidence;
 mod explain;
 mod fit_tree;
@@ -27,6 +29,7 @@ use crate::features::{FeatureSchema, RouteInput};
 use crate::layer::Layer;
 
 pub use adapt::{adapt, adapt_model, adapt_text, AdaptParams, Adapted};
+pub use delta::{DELTA_FORMAT, DELTA_FORMAT_VERSION};
 pub use evidence::{gather_evidence, Evidence, InUse};
 pub use explain::{Cue, CueKind, Explanation, Reading};
 pub use heuristic::{HeuristicRouter, HEURISTIC_CONFIDENCE};

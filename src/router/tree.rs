@@ -6,6 +6,8 @@
 //! although its own `predict` uses `<`), leaves carry probabilities that linfa does not keep, and
 //! a loaded file can be validated completely before it is used.
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::features::text::{take, TextLearner, TextModel};
 use crate::features::{FeatureSchema, RouteInput};
@@ -201,7 +203,8 @@ pub struct TreeModel {
     /// The text sub-model whose scores fill the schema's text features (schema `v2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     text: Option<TextModel>,
-    trees: Vec<Tree>,
+    /// Shared by the models adapted from this one (they differ in their text model alone).
+    trees: Arc<[Tree]>,
     /// A project's correction of the trees' probabilities, learned from its labels (see
     /// [`crate::router::adapt()`]): its scores are added to their logarithms before a softmax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +232,7 @@ impl TreeModel {
             feature_schema,
             classes: Layer::ALL.to_vec(),
             text,
-            trees,
+            trees: trees.into(),
             correction: None,
             label: label.into(),
         };
@@ -271,6 +274,22 @@ impl TreeModel {
     /// The trees.
     pub fn trees(&self) -> &[Tree] {
         &self.trees
+    }
+
+    /// The same trees with the text model `text`: what adapting a model to a project's words
+    /// makes. The trees are shared with this model, not copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModel`] when `text` is not valid for the schema.
+    pub fn with_text(&self, text: Option<TextModel>) -> Result<Self> {
+        let model = TreeModel {
+            text,
+            correction: None,
+            label: unlabelled(),
+            ..self.clone()
+        };
+        model.validate()?;
+        Ok(model)
     }
 
     /// Its text model when adapting can refit it ([`crate::router::adapt()`]): a logistic
@@ -367,6 +386,13 @@ impl TreeModel {
     /// or class, a feature index out of range, a child index that does not point forward, a depth
     /// over [`MAX_DEPTH`], or leaf probabilities that are not a distribution.
     pub fn from_json(json: &str, label: impl Into<ModelLabel>) -> Result<Self> {
+        if Self::is_delta_json(json) {
+            return Err(Error::InvalidModel {
+                reason: "this is a project model stored as a delta on a base, not a whole model: \
+                         export the project's model for a self-contained file"
+                    .into(),
+            });
+        }
         let mut model: TreeModel = serde_json::from_str(json).map_err(|e| Error::InvalidModel {
             reason: format!("not a model file: {e}"),
         })?;
@@ -383,7 +409,7 @@ impl TreeModel {
         let header = TreeModel {
             text: None,
             correction: None,
-            trees: Vec::new(),
+            trees: Arc::new([]),
             ..self.clone()
         };
         let json = serde_json::to_vec(&header).expect("a model serialises");
@@ -429,7 +455,8 @@ impl TreeModel {
         }
         model.trees = (0..trees)
             .map(|_| Tree::read_compact(&mut rest))
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into();
         let mut text_model = || -> Result<Option<TextModel>> {
             match take::<1>(&mut rest)?[0] {
                 0 => Ok(None),

@@ -22,6 +22,7 @@ on_both_backends!(
     labels_from_several_processes_add_up_to_a_retraining,
     stats_name_the_model_that_would_route_before_anything_is_routed,
     an_engine_sees_another_engines_activations_within_its_check_interval,
+    an_adapted_model_is_stored_as_a_delta_on_its_base_and_exported_whole,
 );
 
 // What training decides from the labels does not depend on where they are stored.
@@ -462,7 +463,11 @@ async fn a_project_router_adapts_the_default_and_reports_its_evidence(db: TestDb
         .list(athena_memory::ModelScope::Project(p.id))
         .await
         .unwrap();
-    let model = athena_memory::TreeModel::from_json(&stored[0].model, "stored").unwrap();
+    assert!(
+        stored[0].is_delta(),
+        "stored as a delta on the shipped default"
+    );
+    let model = stored[0].load(&engine.config().router().base).unwrap();
     assert!(
         model.correction().is_some(),
         "the stored model keeps its project correction"
@@ -768,4 +773,92 @@ async fn an_engine_sees_another_engines_activations_within_its_check_interval(db
         hourly.refresh_router(p).await.unwrap().model_label(),
         global
     );
+}
+
+/// An adapted model is stored as the tokens it changed on its routing base: kilobytes where
+/// the whole model is megabytes. Every engine with that base reads it (sharing the base),
+/// exports it whole and stores an import of that file as the same delta; an engine whose base
+/// is another refuses it, naming both bases, and nothing stored changes.
+async fn an_adapted_model_is_stored_as_a_delta_on_its_base_and_exported_whole(db: TestDb) {
+    let config = || {
+        common::small_base_config(&db)
+            .retrain_after(None)
+            .build()
+            .unwrap()
+    };
+    let engine = Engine::with_config(config()).await.unwrap();
+    let p = engine
+        .projects()
+        .get_or_create("/delta/zork", None)
+        .await
+        .unwrap()
+        .id;
+    route_and_label(&engine, p, &zork_notes(20)).await;
+    assert!(engine.train(p).await.unwrap().activated);
+    let scope = athena_memory::ModelScope::Project(p);
+    let stored = engine.models().list(scope).await.unwrap().remove(0);
+    assert!(stored.is_delta(), "{}", &stored.model[..80]);
+    let base = common::small_base();
+    let whole = stored.load(&base).unwrap();
+    assert!(
+        std::ptr::eq(whole.trees(), base.model().unwrap().trees()),
+        "the base is shared"
+    );
+    assert!(
+        stored.model.len() * 5 < whole.to_json().len(),
+        "{} bytes",
+        stored.model.len()
+    );
+
+    // Another engine with the same base routes with it exactly as the first.
+    let other = Engine::with_config(config()).await.unwrap();
+    let probes = [
+        "The zork 99 keeps the user records",
+        "Fixed a crash on start",
+    ];
+    for probe in probes {
+        let (a, b) = (
+            engine.route(p, &input(probe)).await.unwrap(),
+            other.route(p, &input(probe)).await.unwrap(),
+        );
+        assert_eq!(
+            (a.layer, a.probabilities, &a.model),
+            (b.layer, b.probabilities, &version(p, 1))
+        );
+    }
+
+    // Exported whole; imported into another project, stored as the same delta.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zork.json");
+    engine.export_model(p, &file).await.unwrap();
+    let from_file = TreeModel::load(&file).unwrap();
+    assert_eq!(from_file, whole.clone().with_label("zork"));
+    let q = engine
+        .projects()
+        .get_or_create("/delta/copy", None)
+        .await
+        .unwrap()
+        .id;
+    let imported = engine.import_model(q, &file, true).await.unwrap();
+    assert_eq!(
+        imported.model, stored.model,
+        "the same delta, byte for byte"
+    );
+    let probe = input(probes[0]);
+    assert_eq!(
+        engine.route(q, &probe).await.unwrap().probabilities,
+        from_file.route(&probe).probabilities
+    );
+
+    // An engine on another base cannot read it: an error naming both, nothing changed.
+    let shipped = Engine::open(&db.url).await.unwrap();
+    let err = shipped.route(p, &probe).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidModel { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(base.id()) && message.contains(shipped.config().router().base.id()),
+        "{message}"
+    );
+    assert_eq!(engine.models().list(scope).await.unwrap(), vec![stored]);
+    assert_eq!(other.route(p, &probe).await.unwrap().model, version(p, 1));
 }

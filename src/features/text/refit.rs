@@ -4,7 +4,7 @@
 
 use super::fit::TokenSlot;
 use super::tokens::{for_each_token, token, COPY_SALT};
-use super::{softmax, TextKind, TextLearner, TextModel, TokenMap, TokenTable};
+use super::{softmax, TextKind, TextLearner, TextModel, TokenMap};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 
@@ -73,12 +73,7 @@ impl TextModel {
             .map(|&t| self.table.get(t).copied().unwrap_or_default())
             .collect();
         let weights = adagrad_from(&rows, &start, self.scoring.constants(), &reg, epochs, seed);
-        let mut entries: TokenMap<[f32; 4]> = self.table.entries().collect();
-        entries.extend(keys.into_iter().zip(weights));
-        Ok(TextModel {
-            scoring: self.scoring,
-            table: TokenTable::new(entries),
-        })
+        Ok(self.with_changes(keys.into_iter().zip(weights)))
     }
 
     /// The tokens of a text of `kind` whose layer weights score it: its tokens and, for a
@@ -132,11 +127,21 @@ impl TextModel {
     /// The tokens whose weights differ between this model and `base`, with this model's
     /// weights: what a refit of a few tokens changed.
     pub fn differing_tokens(&self, base: &TextModel) -> Vec<(u64, [f32; 4])> {
-        let mut changed: Vec<(u64, [f32; 4])> = self
-            .table
-            .entries()
-            .filter(|(t, w)| base.table.get(*t) != Some(w))
-            .collect();
+        let differs = |(t, w): &(u64, [f32; 4])| base.table.get(*t) != Some(w);
+        let mut changed: Vec<(u64, [f32; 4])> = if self.table.shares_table_with(&base.table) {
+            // Only the changes of either can differ.
+            let mine = self.table.changes().map(|(t, _)| t);
+            let keys: TokenMap<()> = mine
+                .chain(base.table.changes().map(|(t, _)| t))
+                .map(|t| (t, ()))
+                .collect();
+            keys.into_keys()
+                .filter_map(|t| Some((t, *self.table.get(t)?)))
+                .filter(differs)
+                .collect()
+        } else {
+            self.table.entries().filter(differs).collect()
+        };
         changed.sort_unstable_by_key(|e| e.0);
         changed
     }

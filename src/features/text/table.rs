@@ -1,5 +1,7 @@
 //! The token table: token weights in an open-addressing table, and its compact form.
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 
 /// Token weights in an open-addressing table: keys in one array (256 KiB for 30,000 tokens at
@@ -59,13 +61,6 @@ impl TokenTable {
             return self.zero.as_ref();
         }
         self.slot(key).map(|i| &self.weights[i])
-    }
-
-    pub(super) fn get_mut(&mut self, key: u64) -> Option<&mut [f32; 4]> {
-        if key == 0 {
-            return self.zero.as_mut();
-        }
-        self.slot(key).map(|i| &mut self.weights[i])
     }
 
     pub(super) fn len(&self) -> usize {
@@ -214,4 +209,96 @@ pub(crate) fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N]> {
         })?;
     *bytes = rest;
     Ok(*head)
+}
+
+/// A text model's token weights: a table that may be shared with other models (a routing
+/// base's, behind an `Arc`), and the tokens whose weights differ from it (a project's
+/// adaptation), which are looked up first. A model of its own has no changes.
+#[derive(Debug, Clone)]
+pub(super) struct Weights {
+    shared: Arc<TokenTable>,
+    changes: Option<TokenTable>,
+}
+
+impl Weights {
+    /// Weights held in `table` alone.
+    pub(super) fn own(table: TokenTable) -> Self {
+        Weights {
+            shared: Arc::new(table),
+            changes: None,
+        }
+    }
+
+    /// These weights with `changes` over them: the same shared table (not copied), and the
+    /// changed tokens, this model's earlier changes included, in a small table of their own.
+    pub(super) fn changed(&self, changes: impl IntoIterator<Item = (u64, [f32; 4])>) -> Self {
+        let mut merged: super::TokenMap<[f32; 4]> = self.changes().collect();
+        merged.extend(changes);
+        Weights {
+            shared: Arc::clone(&self.shared),
+            changes: Some(TokenTable::new(merged)),
+        }
+    }
+
+    /// The weights of `key`: its change, else the shared table's.
+    #[inline]
+    pub(super) fn get(&self, key: u64) -> Option<&[f32; 4]> {
+        if let Some(w) = self.changes.as_ref().and_then(|c| c.get(key)) {
+            return Some(w);
+        }
+        self.shared.get(key)
+    }
+
+    /// The changed tokens and their weights, in no particular order.
+    pub(super) fn changes(&self) -> impl Iterator<Item = (u64, [f32; 4])> + '_ {
+        self.changes.iter().flat_map(TokenTable::entries)
+    }
+
+    /// Whether `other` reads the same shared table (so their differences are their changes).
+    pub(super) fn shares_table_with(&self, other: &Weights) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Every token and its weights as [`Weights::get`] reads them, in no particular order.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (u64, [f32; 4])> + '_ {
+        let changed = |key: u64| self.changes.as_ref().is_some_and(|c| c.get(key).is_some());
+        let unchanged = self.shared.entries().filter(move |(k, _)| !changed(*k));
+        unchanged.chain(self.changes())
+    }
+
+    /// The weights a check of a model made of these needs to read: the changes when there are
+    /// any (the shared table belongs to the model they were made from, checked when it was),
+    /// otherwise every token's.
+    pub(super) fn unchecked(&self) -> Box<dyn Iterator<Item = (u64, [f32; 4])> + '_> {
+        match &self.changes {
+            Some(changes) => Box::new(changes.entries()),
+            None => Box::new(self.shared.entries()),
+        }
+    }
+
+    /// How many tokens have weights.
+    pub(super) fn len(&self) -> usize {
+        let added = self
+            .changes()
+            .filter(|(k, _)| self.shared.get(*k).is_none());
+        self.shared.len() + added.count()
+    }
+
+    /// The table [`Weights::get`] reads, as one table: the shared one when nothing changed.
+    pub(super) fn merged(&self) -> std::borrow::Cow<'_, TokenTable> {
+        match &self.changes {
+            None => std::borrow::Cow::Borrowed(&self.shared),
+            Some(_) => std::borrow::Cow::Owned(TokenTable::new(self.entries())),
+        }
+    }
+}
+
+/// Equal when every token has the same weights, however they are held.
+impl PartialEq for Weights {
+    fn eq(&self, other: &Self) -> bool {
+        if Arc::ptr_eq(&self.shared, &other.shared) && self.changes == other.changes {
+            return true;
+        }
+        self.len() == other.len() && self.entries().all(|(k, w)| other.get(k) == Some(&w))
+    }
 }

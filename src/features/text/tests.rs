@@ -487,18 +487,53 @@ fn learns_which_words_mean_which_layer() {
 fn the_token_table_finds_colliding_keys_and_only_its_own() {
     // 16 slots at least: keys 1, 17, 33 share a home slot and probe past each other.
     let keys = [1u64, 17, 33, 0, 5];
-    let mut table = TokenTable::new(keys.iter().map(|&k| (k, [k as f32; 4])));
+    let table = TokenTable::new(keys.iter().map(|&k| (k, [k as f32; 4])));
     assert_eq!(table.len(), keys.len());
     for k in keys {
         assert_eq!(table.get(k), Some(&[k as f32; 4]), "key {k}");
     }
     for missing in [49u64, 2, 16] {
         assert_eq!(table.get(missing), None, "key {missing}");
-        assert!(table.get_mut(missing).is_none());
     }
-    table.get_mut(33).unwrap()[2] = -1.0;
-    table.get_mut(0).unwrap()[0] = 7.0;
-    assert_eq!(table.get(33), Some(&[33.0, 33.0, -1.0, 33.0]));
-    assert_eq!(table.get(17), Some(&[17.0; 4]));
-    assert_eq!(table.get(0), Some(&[7.0, 0.0, 0.0, 0.0]));
+}
+
+#[test]
+fn changed_weights_are_read_over_a_shared_table_and_equal_a_table_of_their_own() {
+    let shared = Weights::own(TokenTable::new(
+        [1u64, 17, 33, 0].map(|k| (k, [k as f32; 4])),
+    ));
+    let changed = shared.changed([(33, [0.0, 0.0, -1.0, 0.0]), (0, [7.0; 4]), (49, [2.0; 4])]);
+    assert!(
+        changed.shares_table_with(&shared),
+        "the table is not copied"
+    );
+    assert_eq!(changed.get(33), Some(&[0.0, 0.0, -1.0, 0.0]));
+    assert_eq!(
+        changed.get(0),
+        Some(&[7.0; 4]),
+        "the zero-hash token changes too"
+    );
+    assert_eq!(
+        changed.get(49),
+        Some(&[2.0; 4]),
+        "a token the table lacks is added"
+    );
+    assert_eq!(changed.get(17), Some(&[17.0; 4]));
+    assert_eq!(changed.get(2), None);
+    assert_eq!(changed.len(), 5);
+    assert_eq!(
+        shared.get(33),
+        Some(&[33.0; 4]),
+        "the shared table is as it was"
+    );
+    // Changed again: the earlier changes are kept unless replaced.
+    let again = changed.changed([(33, [1.0; 4])]);
+    assert_eq!(
+        (again.get(33), again.get(49)),
+        (Some(&[1.0; 4]), Some(&[2.0; 4]))
+    );
+    let own = Weights::own(TokenTable::new(changed.entries()));
+    assert_eq!(own, changed);
+    assert_ne!(own, shared);
+    assert_eq!(*changed.merged(), *own.merged());
 }
