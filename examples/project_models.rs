@@ -15,7 +15,8 @@
 //! which loads and caches every project's router.
 //!
 //! Printed: `stored_bytes_mean` and `stored_bytes_max` (one project's stored model),
-//! `whole_model_bytes` (the same model stored whole, as before deltas), `database_bytes` (the
+//! `whole_model_bytes` and `whole_model_heap_kb` (the same model stored whole, as before
+//! deltas, and the heap it holds once parsed: what each cached project router held then), `database_bytes` (the
 //! SQLite file, with its write-ahead log; absent on PostgreSQL), `rss_base_mb` (resident memory
 //! once the shipped default routes, in this process that also adapted and stored the models),
 //! `heap_per_project_kb` (heap bytes allocated and still held per cached project router,
@@ -167,7 +168,11 @@ async fn main() {
     let started = Instant::now();
     let models = adapt_models(&base, args.distinct, args.labels);
     let adapt_s = started.elapsed().as_secs_f64();
-    let whole_model_bytes = models[0].to_json().len();
+    let whole = models[0].to_json();
+    let before = LIVE.load(Ordering::Relaxed);
+    let parsed = TreeModel::from_json(&whole, "whole").expect("a model's JSON reads back");
+    let whole_model_heap_kb = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64 / 1024.0;
+    drop(parsed);
 
     let writer = open().await;
     let stamp = athena_memory::time::now_ms();
@@ -230,7 +235,8 @@ async fn main() {
         "adapt_s": adapt_s,
         "stored_bytes_mean": stored_bytes.iter().sum::<usize>() as f64 / n,
         "stored_bytes_max": stored_bytes.iter().max(),
-        "whole_model_bytes": whole_model_bytes,
+        "whole_model_bytes": whole.len(),
+        "whole_model_heap_kb": whole_model_heap_kb,
         "database_bytes": (args.url.is_none()).then_some(database_bytes),
         "rss_base_mb": rss_base as f64 / 1024.0,
         "heap_per_project_kb": heap_after.saturating_sub(heap_base) as f64 / 1024.0 / n,
