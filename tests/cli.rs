@@ -299,6 +299,14 @@ fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
     let models = json(url, p, &["models", "list"])["models"].clone();
     assert_eq!(models[0]["version"], version);
     assert_eq!(models[0]["active"], true);
+    // Stored as what it changed on the routing base, or whole: never more than the whole file.
+    let stored = models[0]["stored_bytes"].as_u64().unwrap();
+    let whole = std::fs::metadata(&file).unwrap().len();
+    match models[0]["stored"].as_str() {
+        Some("delta") => assert!(stored * 5 < whole, "{stored} of {whole} bytes"),
+        Some("whole") => assert_eq!(stored, whole),
+        other => panic!("stored as {other:?}"),
+    }
     let rolled = json(url, p, &["models", "rollback"]);
     assert_eq!(rolled["active_version"].as_i64(), Some(version - 1));
     assert_eq!(

@@ -849,6 +849,16 @@ async fn an_adapted_model_is_stored_as_a_delta_on_its_base_and_exported_whole(db
         engine.route(q, &probe).await.unwrap().probabilities,
         from_file.route(&probe).probabilities
     );
+    // A delta is not a model file: importing one stores nothing.
+    let delta_file = dir.path().join("delta.json");
+    std::fs::write(&delta_file, &stored.model).unwrap();
+    let err = engine.import_model(q, &delta_file, true).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidModel { .. }) && err.to_string().contains("delta"),
+        "{err}"
+    );
+    let q_scope = athena_memory::ModelScope::Project(q);
+    assert_eq!(engine.models().list(q_scope).await.unwrap().len(), 1);
 
     // An engine on another base cannot read it: an error naming both, nothing changed.
     let shipped = Engine::open(&db.url).await.unwrap();

@@ -198,6 +198,10 @@ pub struct ModelView {
     pub accuracy: f64,
     /// When it was stored (UTC Unix ms).
     pub created_at: i64,
+    /// How it is stored: `delta` (what it changed on the routing base) or `whole`.
+    pub stored: &'static str,
+    /// The bytes it takes in the database.
+    pub stored_bytes: usize,
 }
 
 /// What deactivating the project's model did.
@@ -217,6 +221,8 @@ impl From<&StoredModel> for ModelView {
             feature_schema: m.feature_schema,
             accuracy: m.metrics.accuracy,
             created_at: m.created_at,
+            stored: if m.is_delta() { "delta" } else { "whole" },
+            stored_bytes: m.model.len(),
         }
     }
 }
