@@ -15,8 +15,9 @@
 //! which loads and caches every project's router.
 //!
 //! Printed: `stored_bytes_mean` and `stored_bytes_max` (one project's stored model),
-//! `whole_model_bytes` and `whole_model_heap_kb` (the same model stored whole, as before
-//! deltas, and the heap it holds once parsed: what each cached project router held then), `database_bytes` (the
+//! `whole_model_bytes`, `whole_model_heap_kb` and `whole_model_parse_ms` (the same model stored
+//! whole, as before deltas, the heap it holds once parsed and the time to parse it: what each
+//! cached project router held and took to load then), `database_bytes` (the
 //! SQLite file, with its write-ahead log; absent on PostgreSQL), `rss_base_mb` (resident memory
 //! once the shipped default routes, in this process that also adapted and stored the models),
 //! `heap_per_project_kb` (heap bytes allocated and still held per cached project router,
@@ -170,7 +171,9 @@ async fn main() {
     let adapt_s = started.elapsed().as_secs_f64();
     let whole = models[0].to_json();
     let before = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
     let parsed = TreeModel::from_json(&whole, "whole").expect("a model's JSON reads back");
+    let whole_model_parse_ms = t.elapsed().as_secs_f64() * 1e3;
     let whole_model_heap_kb = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64 / 1024.0;
     drop(parsed);
 
@@ -237,6 +240,7 @@ async fn main() {
         "stored_bytes_max": stored_bytes.iter().max(),
         "whole_model_bytes": whole.len(),
         "whole_model_heap_kb": whole_model_heap_kb,
+        "whole_model_parse_ms": whole_model_parse_ms,
         "database_bytes": (args.url.is_none()).then_some(database_bytes),
         "rss_base_mb": rss_base as f64 / 1024.0,
         "heap_per_project_kb": heap_after.saturating_sub(heap_base) as f64 / 1024.0 / n,

@@ -503,18 +503,18 @@ impl TextModel {
         let same_constants = self.learner() == base.learner()
             && self.regularisation() == base.regularisation()
             && self.scoring.constants() == base.scoring.constants();
-        let shared =
-            self.table.shares_table_with(&base.table) && base.table.changes().next().is_none();
-        if !same_constants
-            || !(shared
-                || base
-                    .table
-                    .entries()
-                    .all(|(t, _)| self.table.get(t).is_some()))
-        {
+        if !same_constants {
             return None;
         }
-        Some(self.differing_tokens(base))
+        // A model made from `base` by changes knows every token `base` knows.
+        let made_from_base =
+            self.table.shares_table_with(&base.table) && base.table.changes().next().is_none();
+        let knows_every_base_token = made_from_base
+            || base
+                .table
+                .entries()
+                .all(|(t, _)| self.table.get(t).is_some());
+        knows_every_base_token.then(|| self.differing_tokens(base))
     }
 
     /// Whether the model tells notes from code comments ([`TextModel::fit_logistic_kinded`]).
