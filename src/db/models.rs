@@ -121,16 +121,6 @@ impl StoredModel {
         if !self.is_delta() {
             return TreeModel::from_json(&self.model, label);
         }
-        let on = TreeModel::delta_base(&self.model)?;
-        if on != base.id() {
-            return Err(Error::InvalidModel {
-                reason: format!(
-                    "model {label} is a delta on base {on:?}, and the routing base here is {:?}: \
-                     train the project again, or activate a model stored whole",
-                    base.id()
-                ),
-            });
-        }
         TreeModel::from_delta_json(&self.model, &*base.model()?, base.id(), label)
     }
 }

@@ -86,14 +86,6 @@ impl TreeModel {
         head.windows(name.len()).any(|w| w == name.as_bytes())
     }
 
-    /// The identity of the base the delta `json` was made on.
-    ///
-    /// # Errors
-    /// [`Error::InvalidModel`] when `json` is not a delta of this build's format.
-    pub fn delta_base(json: &str) -> Result<String> {
-        Ok(parse(json)?.base)
-    }
-
     /// Reads the delta `json` on top of `base`, whose identity is `base_id`, labelling the
     /// model `label`. The model shares `base`'s trees and token table.
     ///
@@ -106,12 +98,13 @@ impl TreeModel {
         base_id: &str,
         label: impl Into<ModelLabel>,
     ) -> Result<Self> {
+        let label = label.into();
         let delta = parse(json)?;
         if delta.base != base_id {
             return Err(Error::InvalidModel {
                 reason: format!(
-                    "the delta is on base {:?}, which is not here (the routing base is {base_id:?}); \
-                     train the project again, or activate a model stored whole",
+                    "model {label} is a delta on base {:?}, and the routing base here is \
+                     {base_id:?}: train the project again, or activate a model stored whole",
                     delta.base
                 ),
             });
@@ -235,7 +228,6 @@ mod tests {
             delta,
             "deterministic"
         );
-        assert_eq!(TreeModel::delta_base(&delta).unwrap(), "base-1");
         let back = TreeModel::from_delta_json(&delta, &base, "base-1", "p1-v1").unwrap();
         assert_eq!(back, adapted.clone().with_label("p1-v1"));
         assert_eq!(
@@ -268,7 +260,8 @@ mod tests {
         let newer = delta.replace("\"format_version\":1", "\"format_version\":2");
         let err = TreeModel::from_delta_json(&newer, &base, "base-1", "p").unwrap_err();
         assert!(err.to_string().contains("version 2"), "{err}");
-        assert!(TreeModel::delta_base(&adapted.to_json()).is_err());
+        let whole = TreeModel::from_delta_json(&adapted.to_json(), &base, "base-1", "p");
+        assert!(whole.unwrap_err().to_string().contains("not a model delta"));
     }
 
     #[test]
