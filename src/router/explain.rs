@@ -242,6 +242,7 @@ fn shape_words(id: u64) -> String {
         9 => "has (parentheses)".into(),
         10 => "has a :: path".into(),
         11 => "has a version number".into(),
+        12 => "opens with a verb (an instruction or a task)".into(),
         n if n >= 106 => "is 24 words or longer".into(),
         n => {
             let low = (n - 100) * 4;

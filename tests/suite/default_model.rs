@@ -113,9 +113,9 @@ fn the_default_model_is_right_on_agent_notes() {
     let Some((metrics, heuristic)) = figures_on("agent_dev_test.jsonl", None) else {
         return;
     };
-    assert!(metrics.accuracy >= 0.80, "accuracy {}", metrics.accuracy);
+    assert!(metrics.accuracy >= 0.82, "accuracy {}", metrics.accuracy);
     assert!(metrics.macro_f1 >= 0.78, "macro-F1 {}", metrics.macro_f1);
-    assert!(metrics.ece < 0.05, "calibration error {}", metrics.ece);
+    assert!(metrics.ece < 0.04, "calibration error {}", metrics.ece);
     assert!(
         metrics.accuracy > heuristic + 0.4,
         "model {} vs heuristic {heuristic}",
@@ -209,14 +209,15 @@ fn the_default_models_explanations_say_how_a_text_was_read() {
 }
 
 /// Left to guess the kind, the default is still far above the keyword heuristic on code
-/// comments.
+/// comments. (Guessing, it takes 22 % of code comments for notes, against 2 % of notes for
+/// code comments: the training text is mostly notes. Told the kind, it does better: above.)
 #[test]
 fn the_default_model_beats_the_heuristic_on_code_comments_left_to_guess() {
     let Some((metrics, heuristic)) = figures_on("real_dev_test.jsonl", None) else {
         return;
     };
-    assert!(metrics.accuracy >= 0.70, "accuracy {}", metrics.accuracy);
-    assert!(metrics.ece < 0.08, "calibration error {}", metrics.ece);
+    assert!(metrics.accuracy >= 0.68, "accuracy {}", metrics.accuracy);
+    assert!(metrics.ece < 0.09, "calibration error {}", metrics.ece);
     assert!(
         metrics.accuracy > heuristic + 0.3,
         "model {} vs heuristic {heuristic}",

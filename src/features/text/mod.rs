@@ -7,7 +7,8 @@
 //! *head* (the first word and two words after a short label such as `"Search page: "`, or the
 //! opening words again when there is none, and the ending of that word after a label), and shape
 //! tokens (capitalised or lowercase start, final `.`/`?`/`:`/`,`, backticks, brackets,
-//! parentheses, `::`, a version number, and the length in words, bucketed by 4 up to 24+).
+//! parentheses, `::`, a version number, a head word that is a verb in its base form from a
+//! list of common verbs, and the length in words, bucketed by 4 up to 24+).
 //! Each token is a 64-bit hash (FNV-1a, then a SplitMix64 finaliser mixed with a salt per token
 //! kind), so tokens of different kinds never share a slot by construction.
 //!
@@ -33,6 +34,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 mod tokens;
+mod verbs;
 
 use fit::*;
 use table::*;

@@ -74,8 +74,8 @@ fn tokens_are_case_insensitive_words_pairs_positions_and_shape() {
     );
     assert_ne!(tokens("Implementing it"), tokens("Implements it"));
     assert_eq!(
-        tokens("Go").len() + 1,
-        tokens("Goes").len(),
+        tokens("Ga").len() + 1,
+        tokens("Gas").len(),
         "-s ending of a short word"
     );
     assert_ne!(
@@ -89,6 +89,33 @@ fn tokens_are_case_insensitive_words_pairs_positions_and_shape() {
         "an empty text has a lowercase-start and a length token"
     );
     let _ = tokens("émoji 👋🏽 and e\u{301}\u{301}");
+}
+
+#[test]
+fn a_head_that_is_a_verb_in_its_base_form_has_a_shape_token() {
+    let imperative = token(SALT_SHAPE, SHAPE_IMPERATIVE);
+    for text in [
+        "Deploy the API service",
+        "run make seed after a reset",
+        "Goal: Create the MCP server",
+        "Search page - Add caching",
+    ] {
+        assert!(tokens(text).contains(&imperative), "{text}");
+        let spans = spanned_tokens(text);
+        assert!(
+            spans.contains(&(imperative, TokenSpan::Shape(SHAPE_IMPERATIVE))),
+            "{text}: explanations name it"
+        );
+    }
+    for text in [
+        "Deployed the API service",
+        "Deployment: on Fly.io",
+        "The build runs on CI",
+        "Goal: shipping by Friday",
+        "",
+    ] {
+        assert!(!tokens(text).contains(&imperative), "{text}");
+    }
 }
 
 /// Notes where "add … to the client" is a next step and code comments (marked by a path)

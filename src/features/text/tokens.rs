@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::verbs::is_base_verb;
 use crate::features::is_word_char;
 
 /// Keys are already well-mixed 64-bit hashes: hash them as themselves.
@@ -65,16 +66,16 @@ pub(super) fn is_token_char(c: char) -> bool {
 pub fn for_each_token(text: &str, mut emit: impl FnMut(u64)) {
     let (first_word_tail, opening) = emit_words(text, &mut emit);
     // Without a label the head is the opening, whose words are already hashed.
-    let (head, head_ending) = match Head::label_end(text) {
+    let (head_word, head, head_ending) = match Head::label_end(text) {
         Some(end) => head_tokens(text, &Head::at(text, Some(end))),
-        None => (head_pair(opening[0], opening[1]), None),
+        None => (opening[0], head_pair(opening[0], opening[1]), None),
     };
     head.into_iter().flatten().for_each(&mut emit);
     ending_token(first_word_tail, 0)
         .into_iter()
         .for_each(&mut emit);
     head_ending.into_iter().for_each(&mut emit);
-    emit_shapes(text, &mut emit);
+    emit_shapes(text, head_word, &mut emit);
 }
 
 /// Ending token ids of a head word after a label are the first word's ids plus this.
@@ -160,19 +161,21 @@ impl Head {
     }
 }
 
-/// The head tokens, the head's first word and its first two words, and the head word's ending
-/// token when it follows a label. Not generic, so the word loop it sits beside stays small.
+/// The head word's hash; the head tokens, the head's first word and its first two words; and
+/// the head word's ending token when it follows a label. Not generic, so the word loop it sits
+/// beside stays small.
 #[inline(never)]
-pub(super) fn head_tokens(text: &str, head: &Head) -> ([Option<u64>; 2], Option<u64>) {
+pub(super) fn head_tokens(text: &str, head: &Head) -> (Option<u64>, [Option<u64>; 2], Option<u64>) {
     let Some((a, b)) = head.words[0] else {
-        return ([None; 2], None);
+        return (None, [None; 2], None);
     };
+    let first = word_hash(&text[a..b]);
     let second = head.words[1].map(|(c, d)| word_hash(&text[c..d]));
     let ending = head
         .labelled
         .then(|| ending_token(last_three(&text[a..b]), HEAD_ENDING))
         .flatten();
-    (head_pair(Some(word_hash(&text[a..b])), second), ending)
+    (Some(first), head_pair(Some(first), second), ending)
 }
 
 /// The head tokens of a head whose first and second words hash to `first` and `second`.
@@ -295,8 +298,12 @@ pub(super) fn ending_token(tail: [char; 3], base: u64) -> Option<u64> {
     ending.map(|id| token(SALT_SUFFIX, base + id))
 }
 
-/// Shape tokens: capitalised start, final punctuation, code marks, a version number, length.
-pub(super) fn emit_shapes(text: &str, emit: &mut impl FnMut(u64)) {
+/// Id of the shape token of a head that is a verb in its base form ([`is_base_verb`]).
+pub(super) const SHAPE_IMPERATIVE: u64 = 12;
+
+/// Shape tokens: capitalised start, final punctuation, code marks, a version number, a head
+/// word (hashed, see [`Head`]) that is a verb in its base form, length.
+pub(super) fn emit_shapes(text: &str, head_word: Option<u64>, emit: &mut impl FnMut(u64)) {
     let trimmed = text.trim_end();
     let shape = |id: u64| token(SALT_SHAPE, id);
     let start_upper = text
@@ -317,6 +324,9 @@ pub(super) fn emit_shapes(text: &str, emit: &mut impl FnMut(u64)) {
     }
     if crate::features::v2::has_version_number(text) {
         emit(shape(11));
+    }
+    if head_word.is_some_and(is_base_verb) {
+        emit(shape(SHAPE_IMPERATIVE));
     }
     let spaced = text.split_whitespace().count() as u64;
     emit(shape(100 + (spaced / 4).min(6)));
@@ -405,7 +415,7 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
             .find(|&id| token(SALT_SUFFIX, id) == t)
             .map(TokenSpan::Ending)
             .or_else(|| {
-                (1..=11)
+                (1..=SHAPE_IMPERATIVE)
                     .chain(100..=106)
                     .find(|&id| token(SALT_SHAPE, id) == t)
                     .map(TokenSpan::Shape)
@@ -420,7 +430,7 @@ pub(crate) fn spanned_tokens(text: &str) -> Vec<(u64, TokenSpan)> {
 /// label, or its opening when it has none.
 pub(super) fn head_spans(text: &str) -> Vec<(u64, TokenSpan)> {
     let head = Head::of(text);
-    let tokens = head_tokens(text, &head).0.into_iter().flatten();
+    let tokens = head_tokens(text, &head).1.into_iter().flatten();
     let start = head.words[0].map_or(0, |(a, _)| a);
     let end = |k: usize| head.words[k].map_or(0, |(_, b)| b);
     tokens
