@@ -7,6 +7,7 @@
 //! [`crate::ConfigBuilder::routing_base`] (the `athena` tool: `--base-model` and
 //! `--base-corpus`); tests give a small one so that adapting takes a fraction of the time.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -110,6 +111,18 @@ impl RoutingBase {
                 .id
                 .get_or_init(|| format!("base-{:016x}", fnv1a(&given.model.to_compact()))),
         }
+    }
+
+    /// The model in its compact form ([`TreeModel::to_compact`]), as the database keeps a
+    /// base that project models are deltas on: the compiled-in bytes for the shipped one.
+    ///
+    /// # Errors
+    /// None today; a `Result` as [`RoutingBase::model`].
+    pub(crate) fn compact(&self) -> Result<Cow<'static, [u8]>> {
+        Ok(match &self.given {
+            None => Cow::Borrowed(SHIPPED_MODEL),
+            Some(given) => Cow::Owned(given.model.to_compact()),
+        })
     }
 
     /// The labelled corpus, parsed on the first call when it is the shipped one.

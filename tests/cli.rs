@@ -272,7 +272,7 @@ fn every_command_works_and_answers_in_json(db: TestDb) {
             doctor["healthy"].as_bool(),
             doctor["schema_version"].as_i64()
         ),
-        (Some(true), Some(3))
+        (Some(true), Some(4))
     );
     assert_eq!(doctor["backend"], db.backend);
 }
@@ -303,8 +303,21 @@ fn models_round_trip(url: &str, p: &str, dir: &Path, trained_activated: bool) {
     let stored = models[0]["stored_bytes"].as_u64().unwrap();
     let whole = std::fs::metadata(&file).unwrap().len();
     match models[0]["stored"].as_str() {
-        Some("delta") => assert!(stored * 5 < whole, "{stored} of {whole} bytes"),
-        Some("whole") => assert_eq!(stored, whole),
+        Some("delta") => {
+            assert!(stored * 5 < whole, "{stored} of {whole} bytes");
+            let base = models[0]["base"].as_str().unwrap_or_default();
+            assert!(
+                base.starts_with("shipped-") || base.starts_with("base-"),
+                "{base}"
+            );
+        }
+        Some("whole") => {
+            assert_eq!(stored, whole);
+            assert!(
+                models[0].get("base").is_none(),
+                "a whole model names no base"
+            );
+        }
         other => panic!("stored as {other:?}"),
     }
     let rolled = json(url, p, &["models", "rollback"]);

@@ -20,6 +20,7 @@ use crate::config::{Backend, Config, PoolConfig};
 use crate::error::{Entity, Error, Result};
 use crate::ids::ProjectId;
 
+pub(crate) mod bases;
 pub(crate) mod goals;
 pub(crate) mod items;
 pub(crate) mod layers;

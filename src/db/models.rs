@@ -109,19 +109,44 @@ impl StoredModel {
         TreeModel::is_delta_json(&self.model)
     }
 
+    /// The identity of the routing base a delta was made on ([`RoutingBase::id`]); `None` for
+    /// a model stored whole.
+    pub fn base_id(&self) -> Option<String> {
+        TreeModel::delta_base_id(&self.model)
+    }
+
     /// Parses and validates the model, labelled with its scope and version. A delta is read on
     /// top of `base` (the engine's, [`crate::RouterConfig::base`]), sharing its trees and token
-    /// table; a whole model does not need it.
+    /// table; a whole model does not need it. (The engine reads a delta made on another base
+    /// on that base, which the database keeps from when the delta was stored.)
     ///
     /// # Errors
     /// [`Error::InvalidModel`] when the stored JSON is not a valid model, or is a delta on
     /// another base than `base` (the error names both).
     pub fn load(&self, base: &RoutingBase) -> Result<TreeModel> {
-        let label = self.scope().label(self.version);
-        if !self.is_delta() {
-            return TreeModel::from_json(&self.model, label);
+        if self.is_delta() {
+            self.load_on(&*base.model()?, base.id())
+        } else {
+            TreeModel::from_json(&self.model, self.label())
         }
-        TreeModel::from_delta_json(&self.model, &*base.model()?, base.id(), label)
+    }
+
+    /// Parses and validates the model as [`StoredModel::load`] does, reading a delta on `base`,
+    /// whose identity is `base_id` (a whole model ignores both).
+    ///
+    /// # Errors
+    /// As [`StoredModel::load`].
+    pub fn load_on(&self, base: &TreeModel, base_id: &str) -> Result<TreeModel> {
+        if self.is_delta() {
+            TreeModel::from_delta_json(&self.model, base, base_id, self.label())
+        } else {
+            TreeModel::from_json(&self.model, self.label())
+        }
+    }
+
+    /// The label its decisions carry: its scope and version.
+    fn label(&self) -> ModelLabel {
+        self.scope().label(self.version)
     }
 }
 
@@ -146,10 +171,17 @@ impl ModelRegistry {
         ModelRegistry { db }
     }
 
+    /// The database it reads and writes.
+    pub(super) fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Stores `model` as the next version of `scope`, active or not, in one transaction (an
     /// activation deactivates the previous version). Returns the stored row. A model that is
     /// `base`'s with changed text weights (what adapting makes) is stored as a delta on it,
-    /// any other whole.
+    /// any other whole; before a delta, its base is stored, once per database
+    /// ([`ModelRegistry::stored_base`]), so the delta stays readable after the routing base
+    /// changes.
     ///
     /// # Errors
     /// [`Error::NotFound`] for a project scope whose project does not exist;
@@ -167,6 +199,9 @@ impl ModelRegistry {
             Some(base) => model.to_delta_json(&*base.model()?, base.id()),
             None => None,
         };
+        if let (Some(base), Some(_)) = (base, &delta) {
+            self.keep_base(base).await?;
+        }
         let json = delta.unwrap_or_else(|| model.to_json());
         let metrics = sqlx::types::Json(metrics);
         const NEXT: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM router_models WHERE COALESCE(project_id, 0) = $1";

@@ -21,6 +21,7 @@ use crate::recall::{Place, RecallHit};
 use crate::router::{RouteDecision, Router};
 use crate::working_memory::{MemoryEvent, WorkingMemory};
 
+mod bases;
 mod models;
 mod training;
 
@@ -63,6 +64,9 @@ struct Inner {
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Working-memory events, shared by every `WorkingMemory` handle of this engine.
     events: tokio::sync::broadcast::Sender<MemoryEvent>,
+    /// Routing bases read from the database for deltas made on another base than this engine's
+    /// ([`Engine::load_stored`]), by identity: parsed once, shared by every project on them.
+    stored_bases: Mutex<HashMap<String, Arc<crate::router::TreeModel>>>,
 }
 
 /// A project's router as loaded, the stored models it was loaded from, and when they were last
@@ -103,6 +107,7 @@ impl Engine {
                 routers: RwLock::new(HashMap::new()),
                 background: Mutex::new(Vec::new()),
                 events: tokio::sync::broadcast::channel(256).0,
+                stored_bases: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -201,7 +206,7 @@ impl Engine {
             None => None,
         };
         let router = match stored {
-            Some(m) => Router::Model(Arc::new(m.load(&self.inner.config.router.base)?)),
+            Some(m) => Router::Model(Arc::new(self.load_stored(&m).await?)),
             None => self.fallback()?,
         };
         let entry = CachedRouter {
@@ -231,7 +236,7 @@ impl Engine {
     /// else the shipped default (or the heuristic).
     async fn baseline_router(&self) -> Result<Router> {
         Ok(match self.models().active(ModelScope::Global).await? {
-            Some(m) => Router::Model(Arc::new(m.load(&self.inner.config.router.base)?)),
+            Some(m) => Router::Model(Arc::new(self.load_stored(&m).await?)),
             None => self.fallback()?,
         })
     }

@@ -86,6 +86,19 @@ impl TreeModel {
         head.windows(name.len()).any(|w| w == name.as_bytes())
     }
 
+    /// The identity of the base the delta `json` was made on; `None` when `json` is not a
+    /// delta (or not valid JSON).
+    pub fn delta_base_id(json: &str) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Base {
+            base: String,
+        }
+        if !Self::is_delta_json(json) {
+            return None;
+        }
+        serde_json::from_str::<Base>(json).ok().map(|b| b.base)
+    }
+
     /// Reads the delta `json` on top of `base`, whose identity is `base_id`, labelling the
     /// model `label`. The model shares `base`'s trees and token table.
     ///

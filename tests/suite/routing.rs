@@ -777,8 +777,10 @@ async fn an_engine_sees_another_engines_activations_within_its_check_interval(db
 
 /// An adapted model is stored as the tokens it changed on its routing base: kilobytes where
 /// the whole model is megabytes. Every engine with that base reads it (sharing the base),
-/// exports it whole and stores an import of that file as the same delta; an engine whose base
-/// is another refuses it, naming both bases, and nothing stored changes.
+/// exports it whole and stores an import of that file as the same delta. The database keeps
+/// the base once, so an engine whose routing base is another (a later release's default)
+/// routes the project as before; without the stored base it refuses the delta, naming both
+/// bases, and nothing stored changes.
 async fn an_adapted_model_is_stored_as_a_delta_on_its_base_and_exported_whole(db: TestDb) {
     let config = || {
         common::small_base_config(&db)
@@ -860,7 +862,33 @@ async fn an_adapted_model_is_stored_as_a_delta_on_its_base_and_exported_whole(db
     let q_scope = athena_memory::ModelScope::Project(q);
     assert_eq!(engine.models().list(q_scope).await.unwrap().len(), 1);
 
-    // An engine on another base cannot read it: an error naming both, nothing changed.
+    // An engine on another base reads it on the base it was made on, which the database keeps
+    // once however many deltas are on it.
+    assert_eq!(common::count(&db, "router_bases").await, 1);
+    let shipped = Engine::open(&db.url).await.unwrap();
+    assert_ne!(shipped.config().router().base.id(), base.id());
+    for probe in probes.map(input) {
+        let (a, b) = (
+            engine.route(p, &probe).await.unwrap(),
+            shipped.route(p, &probe).await.unwrap(),
+        );
+        assert_eq!(
+            (a.layer, a.probabilities, a.model),
+            (b.layer, b.probabilities, b.model)
+        );
+    }
+    let exported = dir.path().join("zork-again.json");
+    shipped.export_model(p, &exported).await.unwrap();
+    let again = TreeModel::load(&exported).unwrap();
+    assert_eq!(
+        again.with_label("zork"),
+        from_file,
+        "exported whole, the same model"
+    );
+
+    // Without the stored base, an engine on another base cannot read it: an error naming both,
+    // nothing changed.
+    common::execute(&db, "DELETE FROM router_bases").await;
     let shipped = Engine::open(&db.url).await.unwrap();
     let err = shipped.route(p, &probe).await.unwrap_err();
     assert!(matches!(err, Error::InvalidModel { .. }), "{err}");

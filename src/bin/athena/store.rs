@@ -202,6 +202,9 @@ pub struct ModelView {
     pub stored: &'static str,
     /// The bytes it takes in the database.
     pub stored_bytes: usize,
+    /// For a delta, the identity of the routing base it was made on (`shipped-…` or `base-…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 /// What deactivating the project's model did.
@@ -223,6 +226,7 @@ impl From<&StoredModel> for ModelView {
             created_at: m.created_at,
             stored: if m.is_delta() { "delta" } else { "whole" },
             stored_bytes: m.model.len(),
+            base: m.base_id(),
         }
     }
 }
