@@ -89,8 +89,8 @@ impl CorpusItem {
 }
 
 /// The corpus the shipped default model was trained on (`models/router-corpus.jsonl`: the
-/// `agent_dev_train`, `agent_more_train` and `real_dev_train` files of the shared data, with
-/// their project ids), compiled in. A project's router is adapted from it (see
+/// `agent_dev_train`, `agent_more_train`, `agent_extra_train` and `real_dev_train` files of the
+/// shared data, with their project ids), compiled in. A project's router is adapted from it (see
 /// [`crate::router::adapt()`]), so feedback never has to start from nothing.
 pub fn shipped() -> &'static [Example] {
     static SHIPPED: std::sync::OnceLock<Vec<Example>> = std::sync::OnceLock::new();
