@@ -115,14 +115,11 @@ impl RoutingBase {
 
     /// The model in its compact form ([`TreeModel::to_compact`]), as the database keeps a
     /// base that project models are deltas on: the compiled-in bytes for the shipped one.
-    ///
-    /// # Errors
-    /// None today; a `Result` as [`RoutingBase::model`].
-    pub(crate) fn compact(&self) -> Result<Cow<'static, [u8]>> {
-        Ok(match &self.given {
+    pub(crate) fn compact(&self) -> Cow<'static, [u8]> {
+        match &self.given {
             None => Cow::Borrowed(SHIPPED_MODEL),
             Some(given) => Cow::Owned(given.model.to_compact()),
-        })
+        }
     }
 
     /// The labelled corpus, parsed on the first call when it is the shipped one.

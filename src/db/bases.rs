@@ -16,7 +16,7 @@ impl ModelRegistry {
     /// store it once.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidModel`] if the base's model cannot be read; database errors.
+    /// Database errors.
     pub(crate) async fn keep_base(&self, base: &RoutingBase) -> Result<()> {
         const HAS: &str = "SELECT COUNT(*) FROM router_bases WHERE id = $1";
         const INSERT: &str = "INSERT INTO router_bases (id, model, created_at) VALUES ($1, $2, $3)
@@ -26,7 +26,7 @@ impl ModelRegistry {
         if held > 0 {
             return Ok(());
         }
-        let compact = base.compact()?;
+        let compact = base.compact();
         on_pool!(db, |pool| {
             sqlx::query(INSERT)
                 .bind(base.id())
