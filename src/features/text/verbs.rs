@@ -1,6 +1,6 @@
 //! Verbs in their base form, for the *imperative* shape token: a note whose head (its first
 //! word, or the first word after a short label) is one of these reads as an instruction or a
-//! task ("Run `make seed` after a reset", "Goal: Build the MCP server"), whatever the verb.
+//! task ("Run `make seed` after a reset", "Goal: Create the MCP server"), whatever the verb.
 //! Weights learned for the class carry over to verbs a project's notes use that the training
 //! notes rarely did.
 //!
